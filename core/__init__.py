@@ -1,0 +1,1 @@
+"""GAN Gallery core: networks, weights, media and applications, usable without Gradio."""

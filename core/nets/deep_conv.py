@@ -1,0 +1,96 @@
+"""Deep-convolutional GAN for 28x28 digits (PaddleGAN's DeepConvGenerator layout).
+
+The generator maps a latent vector (plus a one-hot label for the conditional
+model) through a linear layer to a 7x7 map, then two nearest-neighbour 2x
+upsamplings with 3x3 convolutions to 28x28 in [-1, 1]. Parameter names follow
+PaddleGAN's ``DeepConvGenerator`` / ``ConditionalDeepConvGenerator`` so their
+checkpoints load (manifests ``wgan_mnist`` and ``cond_dcgan_mnist``).
+
+The critic avoids layers without double backward in Paddle (Flatten, norms,
+pooling), so the same critic serves WGAN-GP and WGAN-div penalties.
+"""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from core.nets import register
+
+
+class DeepConvGenerator(nn.Layer):
+    def __init__(self, latent_dim: int = 128, output_nc: int = 1, size: int = 28, ngf: int = 64, n_class: int = 0):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.n_class = n_class
+        self.ngf = ngf
+        self.init_size = size // 4
+        channels = ngf * 2
+        self.l1 = nn.Sequential(nn.Linear(latent_dim + n_class, channels * self.init_size**2))
+        # Indices matter: they are the checkpoint's parameter names (conv_blocks.<i>.*).
+        self.conv_blocks = nn.Sequential(
+            nn.BatchNorm2D(channels),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2D(channels, channels, 3, padding=1),
+            nn.BatchNorm2D(channels),
+            nn.LeakyReLU(0.2),
+            nn.Upsample(scale_factor=2, mode="nearest"),
+            nn.Conv2D(channels, ngf, 3, padding=1),
+            nn.BatchNorm2D(ngf),
+            nn.LeakyReLU(0.2),
+            nn.Conv2D(ngf, output_nc, 3, padding=1),
+            nn.Tanh(),
+        )
+
+    def forward(self, z, class_id=None):
+        if self.n_class > 0:
+            if class_id is None:
+                raise ValueError("the conditional generator needs class_id")
+            onehot = F.one_hot(class_id.astype("int64").reshape([-1]) % self.n_class, self.n_class)
+            z = paddle.concat([z, onehot.astype(z.dtype)], axis=1)
+        out = self.l1(z).reshape([-1, self.ngf * 2, self.init_size, self.init_size])
+        return self.conv_blocks(out)
+
+
+class DeepConvCritic(nn.Layer):
+    """28x28 discriminator / critic: strided convolutions, LeakyReLU, one linear output.
+
+    ``norm=False`` drops batch norm (required for gradient-penalty critics, whose
+    per-sample gradients must not mix samples). With ``n_class`` the label enters
+    as extra constant input planes (a projection-free conditional critic).
+    """
+
+    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool = True):
+        super().__init__()
+        self.n_class = n_class
+        layers = [nn.Conv2D(input_nc + n_class, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        layers += [nn.Conv2D(ndf, ndf * 2, 4, stride=2, padding=1)]
+        if norm:
+            layers += [nn.BatchNorm2D(ndf * 2)]
+        layers += [nn.LeakyReLU(0.2)]
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(ndf * 2 * 7 * 7, 1)
+
+    def forward(self, image, class_id=None):
+        if self.n_class > 0:
+            onehot = F.one_hot(class_id.astype("int64").reshape([-1]), self.n_class).astype(image.dtype)
+            planes = onehot.reshape([-1, self.n_class, 1, 1]).expand([-1, self.n_class, image.shape[2], image.shape[3]])
+            image = paddle.concat([image, planes], axis=1)
+        features = self.features(image)
+        # reshape, not nn.Flatten: Flatten has no double backward in Paddle.
+        return self.head(features.reshape([features.shape[0], -1]))
+
+
+@register("wgan_mnist", "28x28 digit generator (PaddleGAN DeepConvGenerator layout)")
+def wgan_mnist(latent_dim=128, ngf=64, **kw):
+    return DeepConvGenerator(latent_dim=latent_dim, ngf=ngf, **kw)
+
+
+@register("cond_dcgan_mnist", "label-conditioned 28x28 digit generator (PaddleGAN ConditionalDeepConvGenerator layout)")
+def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
+    return DeepConvGenerator(latent_dim=latent_dim, ngf=ngf, n_class=n_class, **kw)
+
+
+@register("digits_critic", "28x28 digit discriminator / critic")
+def digits_critic(ndf=64, n_class=0, norm=True, **kw):
+    return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)

@@ -1,0 +1,360 @@
+"""Where weights come from: a spec per checkpoint, a cache, downloads, strict loading.
+
+A `WeightSpec` names one checkpoint file and the network it fits. Sources are
+tried in order:
+
+1. a local directory set by ``GAN_GALLERY_WEIGHTS_DIR`` (files placed by hand),
+2. the cache directory (``GAN_GALLERY_CACHE``, default ``~/.cache/gan-gallery``),
+   which also receives every download and every offline import,
+3. a file that ships in this repository (``bundled``, our own trained digits),
+4. the Hugging Face Hub (``hf_hub_download``), when the spec names a repo,
+5. the original published URL.
+
+Downloads are written to a temporary name in the cache and renamed only when
+complete, so an interrupted download never leaves a file that looks finished.
+Loading is strict: every name and shape must match the network, because
+Paddle's ``set_state_dict`` only warns about mismatches.
+
+Offline mode (``HF_HUB_OFFLINE=1`` or ``GAN_GALLERY_OFFLINE=1``) skips the
+network sources, so a missing file is reported at once.
+
+Command line: ``python -m core.weights list`` and ``python -m core.weights download NAME|all``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import CheckpointMismatch, WeightsUnavailable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+_DOWNLOAD_TIMEOUT_S = 20
+_MAX_REPORTED_MISMATCHES = 5
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One checkpoint file and how to get it.
+
+    name: id used by applications and the CLI (e.g. ``cyclegan_horse2zebra``).
+    net: the ``core.nets`` network it fits.
+    filename: the file's name, as published.
+    url: the original published URL (PaddleGAN's server), if any.
+    hf_repo / hf_filename: a Hugging Face Hub mirror, if any.
+    key: which top-level key of the saved dict holds this network (None: flat).
+        A file that turns out flat is accepted too (and reported as such).
+    bundled: path, relative to the repository root, of a file that ships with us.
+    sha256: expected digest of the file, checked after download when given.
+    """
+
+    name: str
+    net: str
+    filename: str
+    url: str | None = None
+    hf_repo: str | None = None
+    hf_filename: str | None = None
+    key: str | None = None
+    bundled: str | None = None
+    sha256: str | None = None
+    description: str = ""
+    licence: str = ""
+    source_note: str = ""
+    net_overrides: dict = field(default_factory=dict)
+
+
+_SPECS: dict[str, WeightSpec] = {}
+
+
+def register(spec: WeightSpec) -> WeightSpec:
+    """Declare a checkpoint (called at import time by the module defining its network)."""
+    if spec.name in _SPECS and _SPECS[spec.name] != spec:
+        raise ValueError(f"weight spec {spec.name!r} is registered twice")
+    _SPECS[spec.name] = spec
+    return spec
+
+
+def _ensure_registered() -> None:
+    from core import nets
+
+    nets._import_all()
+
+
+def specs() -> list[WeightSpec]:
+    _ensure_registered()
+    return sorted(_SPECS.values(), key=lambda s: s.name)
+
+
+def spec(name: str) -> WeightSpec:
+    _ensure_registered()
+    try:
+        return _SPECS[name]
+    except KeyError:
+        raise KeyError(f"unknown weights {name!r}; known: {', '.join(sorted(_SPECS))}") from None
+
+
+def default_spec(net: str) -> WeightSpec:
+    for s in specs():
+        if s.net == net:
+            return s
+    raise KeyError(f"no weights are registered for network {net!r}")
+
+
+# ---------------------------------------------------------------- locations
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("GAN_GALLERY_CACHE") or os.path.join(Path.home(), ".cache", "gan-gallery")
+    return Path(root) / "weights"
+
+
+def local_dir() -> Path | None:
+    value = os.environ.get("GAN_GALLERY_WEIGHTS_DIR")
+    return Path(value) if value else None
+
+
+def offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes") for v in ("HF_HUB_OFFLINE", "GAN_GALLERY_OFFLINE"))
+
+
+def locate(s: WeightSpec) -> Path | None:
+    """The local file for `s` if one exists (no network), else None."""
+    candidates = []
+    if local_dir():
+        candidates.append(local_dir() / s.filename)
+    candidates.append(cache_dir() / s.filename)
+    if s.bundled:
+        candidates.append(REPO_ROOT / s.bundled)
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def _where_to_place(s: WeightSpec) -> str:
+    dirs = [str(cache_dir())]
+    if local_dir():
+        dirs.insert(0, str(local_dir()))
+    return " or ".join(dirs)
+
+
+def fetch(s: WeightSpec, progress: bool = False) -> Path:
+    """Return a local path for `s`, downloading it if needed; raise WeightsUnavailable."""
+    path = locate(s)
+    if path is not None:
+        return path
+    tried = []
+    if local_dir():
+        tried.append(f"local directory {local_dir()} (GAN_GALLERY_WEIGHTS_DIR): no such file")
+    tried.append(f"cache {cache_dir()}: no such file")
+    if s.bundled:
+        tried.append(f"bundled file {s.bundled}: missing from this checkout")
+    if s.hf_repo:
+        if offline():
+            tried.append(f"Hugging Face Hub {s.hf_repo}: skipped (offline mode)")
+        else:
+            try:
+                return _fetch_from_hub(s)
+            except Exception as exc:  # any hub failure means: try the next source
+                tried.append(f"Hugging Face Hub {s.hf_repo}: {_short(exc)}")
+    if s.url:
+        if offline():
+            tried.append(f"{s.url}: skipped (offline mode)")
+        else:
+            try:
+                return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress)
+            except Exception as exc:
+                tried.append(f"{s.url}: {_short(exc)}")
+    raise WeightsUnavailable(
+        f"The weights file {s.filename} ({s.name}) is not available. Tried: "
+        + "; ".join(tried)
+        + f". Place the file by hand in {_where_to_place(s)}"
+        + (f" (download it from {s.url})" if s.url else "")
+        + ", or run `python -m core.weights download "
+        + s.name
+        + "` where the network is reachable."
+    )
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _fetch_from_hub(s: WeightSpec) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(repo_id=s.hf_repo, filename=s.hf_filename or s.filename))
+
+
+def download(url: str, dest: Path, sha256: str | None = None, progress: bool = False) -> Path:
+    """Download `url` to `dest` atomically: a temporary file renamed only when complete."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
+            expected = response.headers.get("Content-Length")
+            expected = int(expected) if expected else None
+            digest = hashlib.sha256()
+            bar = _progress_bar(expected, dest.name) if progress else None
+            received = 0
+            while True:
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+            if bar is not None:
+                bar.close()
+        if expected is not None and received != expected:
+            raise OSError(f"download of {url} stopped after {received} of {expected} bytes")
+        if sha256 and digest.hexdigest() != sha256:
+            raise OSError(f"download of {url} has sha256 {digest.hexdigest()}, expected {sha256}")
+        os.replace(tmp, dest)
+        return dest
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _progress_bar(total, name):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
+    """Read a saved state dict; return (state, layout) where layout says which key was used."""
+    import paddle
+
+    try:
+        saved = paddle.load(str(path), return_numpy=True)
+    except Exception as exc:
+        raise CheckpointMismatch(f"The weights file {path} cannot be read as a Paddle checkpoint: {_short(exc)}") from exc
+    if not isinstance(saved, dict):
+        raise CheckpointMismatch(f"The weights file {path} holds a {type(saved).__name__}, not a state dict.")
+    if key and isinstance(saved.get(key), dict):
+        return saved[key], f"nested under {key!r}"
+    nested = [k for k, v in saved.items() if isinstance(v, dict)]
+    if key and nested:
+        raise CheckpointMismatch(
+            f"The weights file {path} has no {key!r} entry; it holds the networks {', '.join(map(repr, nested))}."
+        )
+    return saved, "flat state dict"
+
+
+def check_state_dict(net, state: dict, source: str) -> None:
+    """Raise CheckpointMismatch unless `state` has exactly the names and shapes of `net`."""
+    expected = {name: tuple(t.shape) for name, t in net.state_dict().items()}
+    given = {name: tuple(getattr(v, "shape", ())) for name, v in state.items()}
+    missing = [n for n in expected if n not in given]
+    extra = [n for n in given if n not in expected]
+    wrong = [f"{n} {list(given[n])} (network expects {list(expected[n])})" for n in expected if n in given and given[n] != expected[n]]
+    if not (missing or extra or wrong):
+        return
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong)):
+        if items:
+            shown = ", ".join(items[:_MAX_REPORTED_MISMATCHES])
+            more = f" and {len(items) - _MAX_REPORTED_MISMATCHES} more" if len(items) > _MAX_REPORTED_MISMATCHES else ""
+            parts.append(f"{len(items)} {label}: {shown}{more}")
+    raise CheckpointMismatch(f"The weights file {source} does not fit network {type(net).__name__}: " + "; ".join(parts) + ".")
+
+
+def load_state_strict(net, state: dict, source: str) -> None:
+    """Check names and shapes, then copy `state` into `net` (cast to each parameter's dtype)."""
+    import numpy as np
+    import paddle
+
+    check_state_dict(net, state, source)
+    own = net.state_dict()
+    converted = {}
+    for name, value in state.items():
+        array = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+        target_dtype = str(own[name].dtype).replace("paddle.", "")
+        converted[name] = paddle.to_tensor(array.astype(target_dtype, copy=False))
+    net.set_state_dict(converted)
+
+
+_load_lock = threading.Lock()
+
+
+def load_into(net, s: WeightSpec, progress: bool = False) -> str:
+    """Fetch the file of `s` and load it strictly into `net`; return the layout found."""
+    path = fetch(s, progress=progress)
+    state, layout = read_checkpoint(path, s.key)
+    with _load_lock:
+        load_state_strict(net, state, str(path))
+    return layout
+
+
+def save_checkpoint(state_by_key: dict, path: Path) -> Path:
+    """Save a checkpoint atomically (used by training and importers)."""
+    import paddle
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        paddle.save(state_by_key, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _state_of(s: WeightSpec) -> str:
+    path = locate(s)
+    return f"ready ({path})" if path else "not downloaded"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.weights", description="List and download checkpoints.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="every checkpoint with its state")
+    dl = sub.add_parser("download", help="fetch checkpoints into the cache ahead of time")
+    dl.add_argument("names", nargs="+", help="checkpoint names, or 'all'")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        rows = [(s.name, s.net, s.filename, _state_of(s)) for s in specs()]
+        widths = [max(len(r[i]) for r in rows + [("name", "network", "file", "state")]) for i in range(3)]
+        print(f"{'name':<{widths[0]}}  {'network':<{widths[1]}}  {'file':<{widths[2]}}  state")
+        for row in rows:
+            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+        return 0
+
+    wanted = specs() if args.names == ["all"] else [spec(n) for n in args.names]
+    failures = 0
+    for s in wanted:
+        start = time.perf_counter()
+        try:
+            path = fetch(s, progress=True)
+            print(f"{s.name}: {path} ({time.perf_counter() - start:.1f} s)")
+        except WeightsUnavailable as exc:
+            failures += 1
+            print(f"{s.name}: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,12 @@
+import os
+import sys
+from pathlib import Path
+
+# Tests never touch the network: hub lookups fail at once, URL sources are skipped.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
