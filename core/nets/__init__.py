@@ -66,13 +66,17 @@ def create(name: str, pretrained: bool | str = False, **overrides):
     _import_all()
     if name not in _FACTORIES:
         raise KeyError(f"unknown network {name!r}; known: {', '.join(sorted(_FACTORIES))}")
-    net = _FACTORIES[name](**overrides)
+    spec = None
     if pretrained:
         from core import weights
 
         spec = weights.default_spec(name) if pretrained is True else weights.spec(pretrained)
         if spec.net != name:
             raise ValueError(f"weights {spec.name!r} are for network {spec.net!r}, not {name!r}")
+        # A checkpoint may fit a narrower or wider variant of the network: its spec says which.
+        overrides = {**spec.net_overrides, **overrides}
+    net = _FACTORIES[name](**overrides)
+    if spec is not None:
         weights.load_into(net, spec)
     net.eval()
     return net

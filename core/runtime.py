@@ -1,0 +1,345 @@
+"""Device choice, CPU threads, a lazy model cache and the inference engine.
+
+Threads: ``import paddle`` sets ``OMP_NUM_THREADS=1`` when it is unset, and
+Paddle has no call to change it later, so ``configure_threads()`` must run
+before the first ``import paddle`` (``app.py`` and the CLIs call it first).
+
+Device: the GPU when Paddle is compiled with CUDA and sees a device, else the
+CPU; ``GAN_GALLERY_DEVICE=cpu|gpu|gpu:N`` overrides.
+
+Engine: dygraph is the reference. ``InferenceEngine`` exports a copy of a
+network to a static graph and runs it with ``paddle.inference`` (oneDNN on
+CPU, CUDA on GPU). Some oneDNN fusion passes crash the process on some
+networks (seen: a segfault while building the predictor for the digit
+generator), so each configuration is first tried in a child process on a
+sample input and compared with dygraph; only a configuration that runs and
+agrees within tolerance is used in-process, otherwise dygraph is used.
+``GAN_GALLERY_ENGINE=dygraph`` turns the fast path off.
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import hashlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Callable, Sequence
+
+log = logging.getLogger(__name__)
+
+_VERIFY_TIMEOUT_S = 300
+
+
+# ---------------------------------------------------------------- threads and device
+
+
+def cpu_threads() -> int:
+    """Threads for CPU math: ``GAN_GALLERY_THREADS`` or every core this process may use."""
+    if os.environ.get("GAN_GALLERY_THREADS"):
+        return max(1, int(os.environ["GAN_GALLERY_THREADS"]))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_threads() -> int:
+    """Set ``OMP_NUM_THREADS`` before Paddle is imported; return the thread count in force."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        if "paddle" in sys.modules:
+            log.warning("paddle was imported before configure_threads(): it runs on one thread")
+        else:
+            os.environ["OMP_NUM_THREADS"] = str(cpu_threads())
+    return int(os.environ.get("OMP_NUM_THREADS", "1"))
+
+
+def select_device() -> str:
+    """'gpu:N' when Paddle can use a GPU (or the override says so), else 'cpu'."""
+    import paddle
+
+    wanted = os.environ.get("GAN_GALLERY_DEVICE", "").strip().lower()
+    if wanted == "cpu":
+        return "cpu"
+    has_gpu = paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0
+    if wanted.startswith("gpu"):
+        if not has_gpu:
+            raise RuntimeError(f"GAN_GALLERY_DEVICE={wanted} but Paddle sees no CUDA device")
+        return wanted if ":" in wanted else "gpu:0"
+    return "gpu:0" if has_gpu else "cpu"
+
+
+_device_lock = threading.Lock()
+_device: str | None = None
+
+
+def use_best_device() -> str:
+    """Select the device once per process and make it Paddle's default."""
+    global _device
+    with _device_lock:
+        if _device is None:
+            import paddle
+
+            _device = select_device()
+            paddle.set_device(_device)
+        return _device
+
+
+# ---------------------------------------------------------------- lazy models
+
+
+class ModelCache:
+    """Builds each model once, on first use, even when requests arrive together."""
+
+    def __init__(self):
+        self._models: dict = {}
+        self._locks: dict = {}
+        self._guard = threading.Lock()
+
+    def get(self, key, build: Callable):
+        model = self._models.get(key)
+        if model is not None:
+            return model
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._models:
+                self._models[key] = build()
+            return self._models[key]
+
+    def loaded(self) -> list:
+        return list(self._models)
+
+    def clear(self) -> None:
+        with self._guard:
+            self._models.clear()
+
+
+models = ModelCache()
+
+
+# ---------------------------------------------------------------- inference engine
+
+
+def _flatten_outputs(outputs) -> list:
+    if isinstance(outputs, (list, tuple)):
+        flat = []
+        for item in outputs:
+            flat.extend(_flatten_outputs(item))
+        return flat
+    if isinstance(outputs, dict):
+        return _flatten_outputs(list(outputs.values()))
+    return [outputs]
+
+
+class DygraphRunner:
+    """The reference path: run the Layer itself (one call at a time)."""
+
+    kind = "dygraph"
+
+    def __init__(self, layer):
+        self.layer = layer
+        self._lock = threading.Lock()
+
+    def __call__(self, *arrays):
+        import paddle
+
+        with self._lock, paddle.no_grad():
+            outputs = self.layer(*[paddle.to_tensor(a) for a in arrays])
+        return [o.numpy() for o in _flatten_outputs(outputs) if hasattr(o, "numpy")]
+
+
+def _predictor_config(prefix: str, kind: str, threads: int):
+    import paddle.inference as inference
+
+    model_file = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
+    config = inference.Config(model_file, prefix + ".pdiparams")
+    config.disable_glog_info()
+    if kind == "gpu":
+        config.enable_use_gpu(256, 0)
+    else:
+        config.disable_gpu()
+        if kind == "onednn":
+            config.enable_mkldnn()
+        else:
+            config.disable_mkldnn()
+        config.set_cpu_math_library_num_threads(threads)
+    return config
+
+
+def _run_predictor(predictor, arrays) -> list:
+    for name, array in zip(predictor.get_input_names(), arrays):
+        handle = predictor.get_input_handle(name)
+        handle.reshape(list(array.shape))
+        handle.copy_from_cpu(array)
+    predictor.run()
+    return [predictor.get_output_handle(n).copy_to_cpu() for n in predictor.get_output_names()]
+
+
+class PredictorRunner:
+    """A ``paddle.inference`` predictor; one clone per calling thread (a predictor is not re-entrant)."""
+
+    def __init__(self, prefix: str, kind: str, threads: int):
+        import paddle.inference as inference
+
+        self.kind = kind
+        self._main = inference.create_predictor(_predictor_config(prefix, kind, threads))
+        self._local = threading.local()
+        self._clone_lock = threading.Lock()
+
+    def __call__(self, *arrays):
+        predictor = getattr(self._local, "predictor", None)
+        if predictor is None:
+            with self._clone_lock:
+                predictor = self._main.clone()
+            self._local.predictor = predictor
+        return _run_predictor(predictor, [a for a in arrays])
+
+
+def _max_relative_error(got: list, want: list) -> float:
+    import numpy as np
+
+    if len(got) != len(want):
+        return float("inf")
+    worst = 0.0
+    for g, w in zip(got, want):
+        if g.shape != w.shape:
+            return float("inf")
+        scale = max(float(np.abs(w).max()), 1e-6)
+        worst = max(worst, float(np.abs(g.astype("float64") - w).max()) / scale)
+    return worst
+
+
+def _verdict_cache() -> Path:
+    from core.weights import cache_dir
+
+    return cache_dir().parent / "engine-verdicts.json"
+
+
+def _digest(prefix: str, kind: str) -> str:
+    import paddle
+
+    h = hashlib.sha256(f"{paddle.__version__}|{kind}".encode())
+    for suffix in (".json", ".pdmodel", ".pdiparams"):
+        if os.path.exists(prefix + suffix):
+            with open(prefix + suffix, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_verdicts() -> dict:
+    try:
+        return json.loads(_verdict_cache().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_verdict(key: str, ok: bool) -> None:
+    path = _verdict_cache()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        verdicts = _read_verdicts()
+        verdicts[key] = ok
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+        tmp.write_text(json.dumps(verdicts))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a verdict we cannot remember is only re-checked next time
+
+
+def _verify_in_child(workdir: str, kind: str, threads: int, tolerance: float) -> bool:
+    command = [sys.executable, "-m", "core.runtime", "verify", workdir, kind, str(threads), str(tolerance)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    try:
+        result = subprocess.run(
+            command, cwd=str(Path(__file__).resolve().parent.parent), env=env,
+            capture_output=True, text=True, timeout=_VERIFY_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("fast path %s: verification timed out", kind)
+        return False
+    if result.returncode != 0:
+        log.warning("fast path %s rejected (exit %s): %s", kind, result.returncode, result.stdout.strip()[-300:])
+    return result.returncode == 0
+
+
+def build_engine(layer, input_spec: Sequence, sample_inputs: Sequence, tolerance: float = 1e-4, kinds: Sequence[str] | None = None):
+    """Return a callable ``(*numpy arrays) -> [numpy arrays]`` for `layer`.
+
+    `input_spec` is a list of ``paddle.static.InputSpec`` (None for dynamic
+    dimensions); `sample_inputs` are numpy arrays used to check the fast path
+    against dygraph (relative to each output's largest magnitude).
+    """
+    import numpy as np
+    import paddle
+
+    layer.eval()
+    reference = DygraphRunner(layer)
+    if os.environ.get("GAN_GALLERY_ENGINE", "").lower() == "dygraph":
+        return reference
+    if kinds is None:
+        kinds = ["gpu"] if use_best_device().startswith("gpu") else ["onednn", "native"]
+    workdir = tempfile.mkdtemp(prefix="gan-gallery-engine-")
+    prefix = os.path.join(workdir, "model")
+    try:
+        exported = paddle.jit.to_static(copy.deepcopy(layer), input_spec=list(input_spec), full_graph=True)
+        paddle.jit.save(exported, prefix)
+    except Exception as exc:  # export gaps are Paddle's; dygraph still works
+        log.warning("fast path unavailable for %s (export failed: %s); using dygraph", type(layer).__name__, exc)
+        shutil.rmtree(workdir, ignore_errors=True)
+        return reference
+    expected = reference(*sample_inputs)
+    for i, array in enumerate(sample_inputs):
+        np.save(os.path.join(workdir, f"input{i}.npy"), array)
+    for i, array in enumerate(expected):
+        np.save(os.path.join(workdir, f"expected{i}.npy"), array)
+    threads = int(os.environ.get("OMP_NUM_THREADS", cpu_threads()))
+    verdicts = _read_verdicts()
+    for kind in kinds:
+        key = _digest(prefix, kind) + f"|{tolerance}"
+        ok = verdicts.get(key)
+        if ok is None:
+            ok = _verify_in_child(workdir, kind, threads, tolerance)
+            _write_verdict(key, ok)
+        if ok:
+            # clone() reads the files again, so they stay until the process exits.
+            atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+            return PredictorRunner(prefix, kind, threads)
+    shutil.rmtree(workdir, ignore_errors=True)
+    log.warning("no fast path passed verification for %s; using dygraph", type(layer).__name__)
+    return reference
+
+
+def _verify_main(workdir: str, kind: str, threads: int, tolerance: float) -> int:
+    """Child process: build the predictor, run the sample, compare with dygraph's outputs."""
+    import numpy as np
+
+    inputs = [np.load(os.path.join(workdir, f"input{i}.npy")) for i in range(_count(workdir, "input"))]
+    expected = [np.load(os.path.join(workdir, f"expected{i}.npy")) for i in range(_count(workdir, "expected"))]
+    import paddle.inference as inference
+
+    predictor = inference.create_predictor(_predictor_config(os.path.join(workdir, "model"), kind, threads))
+    error = _max_relative_error(_run_predictor(predictor, inputs), expected)
+    print(f"max relative error {error:.3g} (tolerance {tolerance})")
+    return 0 if error <= tolerance else 1
+
+
+def _count(workdir: str, stem: str) -> int:
+    n = 0
+    while os.path.exists(os.path.join(workdir, f"{stem}{n}.npy")):
+        n += 1
+    return n
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "verify":
+        sys.exit(_verify_main(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])))
+    print("usage: python -m core.runtime verify WORKDIR KIND THREADS TOLERANCE", file=sys.stderr)
+    sys.exit(2)
