@@ -29,7 +29,8 @@ def make_norm(norm_type: str, channels: int) -> nn.Layer:
 
     batch: ``nn.BatchNorm`` with ``trainable_statistics=True``, which normalises
     with the current batch's statistics even in eval mode (PaddleGAN's pix2pix
-    checkpoints were made, and must be run, that way).
+    checkpoints were made, and must be run, that way). Like PaddleGAN's, it still
+    updates the running averages in eval mode, though nothing reads them there.
     instance: no running statistics; a frozen scale/bias pair that still appears
     in the state dict (``scale``, ``bias``).
     none: identity (keeps its slot in a Sequential).

@@ -1,0 +1,129 @@
+"""pix2pix's U-Net generator (PaddleGAN ``UnetGenerator`` layout).
+
+`num_downs` stride-2 4x4 convolutions take the image down to 1x1 at 2**num_downs
+pixels (8 downs: 256x256); each level's output is concatenated with its input on
+the way back up. Sides must be multiples of 2**num_downs.
+
+The nesting is the checkpoint's naming: every level is a block whose
+``nn.Sequential`` named ``model`` holds, by position, the down path, the next
+level, and the up path (``model.model.1.model.3.model.1.weight`` ...).
+
+With batch norm, PaddleGAN normalises with the current batch's statistics even
+in eval mode (see ``make_norm``): at the 1x1 bottleneck of a single image that
+variance is zero, which is why the fingerprint and the published models use
+256x256 inputs; batch results also depend on the batch's other images.
+"""
+from __future__ import annotations
+
+import paddle
+import paddle.nn as nn
+
+from core.nets import register
+from core.nets.resnet_generator import convs_have_bias, make_norm
+from core.weights import WeightSpec
+from core.weights import register as register_weights
+
+
+def _down_conv(in_channels: int, out_channels: int, bias: bool) -> nn.Conv2D:
+    return nn.Conv2D(in_channels, out_channels, 4, stride=2, padding=1, bias_attr=bias)
+
+
+def _up_conv(in_channels: int, out_channels: int, bias: bool) -> nn.Conv2DTranspose:
+    return nn.Conv2DTranspose(in_channels, out_channels, 4, stride=2, padding=1, bias_attr=bias)
+
+
+class UnetLevel(nn.Layer):
+    """One resolution level: down, `inner` (the deeper levels), up; inner levels return [x, result].
+
+    outermost: [conv, inner, relu, upconv (with bias), tanh], no skip concatenation.
+    innermost: [leaky relu, conv, relu, upconv, norm] (no inner level, no down norm).
+    otherwise: [leaky relu, conv, norm, inner, relu, upconv, norm, (dropout)].
+    """
+
+    def __init__(
+        self,
+        outer_nc: int,
+        inner_nc: int,
+        input_nc: int | None = None,
+        inner: nn.Layer | None = None,
+        outermost: bool = False,
+        innermost: bool = False,
+        norm_type: str = "batch",
+        use_dropout: bool = False,
+    ):
+        super().__init__()
+        self.outermost = outermost
+        bias = convs_have_bias(norm_type)
+        input_nc = outer_nc if input_nc is None else input_nc
+        # Deeper levels hand back their input concatenated with their result.
+        up_in = inner_nc if innermost else inner_nc * 2
+        if outermost:
+            layers = [_down_conv(input_nc, inner_nc, bias), inner, nn.ReLU(), _up_conv(up_in, outer_nc, True), nn.Tanh()]
+        elif innermost:
+            layers = [nn.LeakyReLU(0.2), _down_conv(input_nc, inner_nc, bias)]
+            layers += [nn.ReLU(), _up_conv(up_in, outer_nc, bias), make_norm(norm_type, outer_nc)]
+        else:
+            layers = [nn.LeakyReLU(0.2), _down_conv(input_nc, inner_nc, bias), make_norm(norm_type, inner_nc), inner]
+            layers += [nn.ReLU(), _up_conv(up_in, outer_nc, bias), make_norm(norm_type, outer_nc)]
+            if use_dropout:
+                layers.append(nn.Dropout(0.5))
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        if self.outermost:
+            return self.model(x)
+        return paddle.concat([x, self.model(x)], axis=1)
+
+
+class UnetGenerator(nn.Layer):
+    def __init__(
+        self,
+        input_nc: int = 3,
+        output_nc: int = 3,
+        num_downs: int = 8,
+        ngf: int = 64,
+        norm_type: str = "batch",
+        use_dropout: bool = False,
+    ):
+        super().__init__()
+        if num_downs < 5:
+            raise ValueError("num_downs must be >= 5 (four fixed outer levels plus the innermost)")
+        common = dict(norm_type=norm_type)
+        level = UnetLevel(ngf * 8, ngf * 8, innermost=True, **common)
+        # Extra levels at the widest width; only these may carry dropout.
+        for _ in range(num_downs - 5):
+            level = UnetLevel(ngf * 8, ngf * 8, inner=level, use_dropout=use_dropout, **common)
+        for outer, inner in ((ngf * 4, ngf * 8), (ngf * 2, ngf * 4), (ngf, ngf * 2)):
+            level = UnetLevel(outer, inner, inner=level, **common)
+        self.model = UnetLevel(output_nc, ngf, input_nc=input_nc, inner=level, outermost=True, **common)
+
+    def forward(self, x):
+        return self.model(x)
+
+
+@register("pix2pix_unet256_facades", "pix2pix U-Net-256 generator (8 downs, batch norm; PaddleGAN layout)")
+def pix2pix_unet256_facades(**overrides):
+    config = dict(input_nc=3, output_nc=3, num_downs=8, ngf=64, norm_type="batch", use_dropout=False)
+    config.update(overrides)
+    return UnetGenerator(**config)
+
+
+# Both PaddleGAN pix2pix configs train with direction b2a: the right half of the paired
+# images (label map) is the input and the left half (photo) the target.
+for _name, _filename, _description, _config in (
+    ("pix2pix_facades", "Pixel2Pixel_facades.pdparams", "facade label map -> facade photo", "configs/pix2pix_facades.yaml"),
+    ("pix2pix_cityscapes", "Pix2Pix_cityscapes.pdparams", "Cityscapes label map -> street photo", "configs/pix2pix_cityscapes.yaml"),
+):
+    register_weights(
+        WeightSpec(
+            name=_name,
+            net="pix2pix_unet256_facades",
+            filename=_filename,
+            url=f"https://paddlegan.bj.bcebos.com/models/{_filename}",
+            key="netG",
+            description=_description,
+            licence="Apache-2.0 (PaddleGAN)",
+            source_note=f"PaddleGAN {_config} (direction b2a); key from PaddleGAN's Pix2PixModel naming, "
+            "not checked against the file",
+        )
+    )
