@@ -72,9 +72,8 @@ def _padded_conv3x3(channels: int, padding_type: str, bias: bool) -> list[nn.Lay
 class ResnetBlock(nn.Layer):
     """x + [pad, conv, norm, relu, (dropout), pad, conv, norm](x)."""
 
-    def __init__(self, channels: int, padding_type: str, norm_type: str, use_dropout: bool):
+    def __init__(self, channels: int, padding_type: str, norm_type: str, use_dropout: bool, bias: bool):
         super().__init__()
-        bias = convs_have_bias(norm_type)
         layers = _padded_conv3x3(channels, padding_type, bias) + [make_norm(norm_type, channels), nn.ReLU()]
         if use_dropout:
             layers.append(nn.Dropout(0.5))
@@ -115,7 +114,7 @@ class ResnetGenerator(nn.Layer):
                 nn.ReLU(),
             ]
             channels *= 2
-        layers += [ResnetBlock(channels, padding_type, norm_type, use_dropout) for _ in range(n_blocks)]
+        layers += [ResnetBlock(channels, padding_type, norm_type, use_dropout, bias) for _ in range(n_blocks)]
         for _ in range(2):
             # output_padding=1 makes each step exactly double the size.
             layers += [
