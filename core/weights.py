@@ -38,6 +38,7 @@ from core.errors import CheckpointMismatch, WeightsUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _DOWNLOAD_TIMEOUT_S = 20
+_DOWNLOAD_CHUNK_BYTES = 1 << 20
 _MAX_REPORTED_MISMATCHES = 5
 
 
@@ -102,7 +103,9 @@ def spec(name: str) -> WeightSpec:
 
 
 def default_spec(net: str) -> WeightSpec:
-    for s in specs():
+    """The first spec registered for `net` (registration order, so later additions never shadow it)."""
+    _ensure_registered()
+    for s in _SPECS.values():
         if s.net == net:
             return s
     raise KeyError(f"no weights are registered for network {net!r}")
@@ -177,10 +180,12 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
         f"The weights file {s.filename} ({s.name}) is not available. Tried: "
         + "; ".join(tried)
         + f". Place the file by hand in {_where_to_place(s)}"
-        + (f" (download it from {s.url})" if s.url else "")
-        + ", or run `python -m core.weights download "
-        + s.name
-        + "` where the network is reachable."
+        + (
+            (f" (download it from {s.url})" if s.url else "")
+            + f", or run `python -m core.weights download {s.name}` where the network is reachable."
+            if (s.url or s.hf_repo)
+            else f"; it ships with this repository as {s.bundled}, so restoring the checkout also restores it."
+        )
     )
 
 
@@ -208,17 +213,19 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = F
             digest = hashlib.sha256()
             bar = _progress_bar(expected, dest.name) if progress else None
             received = 0
-            while True:
-                chunk = response.read(1 << 20)
-                if not chunk:
-                    break
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
+            try:
+                while True:
+                    chunk = response.read(_DOWNLOAD_CHUNK_BYTES)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    received += len(chunk)
+                    if bar is not None:
+                        bar.update(len(chunk))
+            finally:
                 if bar is not None:
-                    bar.update(len(chunk))
-            if bar is not None:
-                bar.close()
+                    bar.close()
         if expected is not None and received != expected:
             raise OSError(f"download of {url} stopped after {received} of {expected} bytes")
         if sha256 and digest.hexdigest() != sha256:
@@ -343,8 +350,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
         return 0
 
-    wanted = specs() if args.names == ["all"] else [spec(n) for n in args.names]
     failures = 0
+    if args.names == ["all"]:
+        wanted = specs()
+    else:
+        wanted = []
+        for name in args.names:
+            try:
+                wanted.append(spec(name))
+            except KeyError as exc:
+                failures += 1
+                print(exc.args[0], file=sys.stderr)
     for s in wanted:
         start = time.perf_counter()
         try:
@@ -357,4 +373,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run as `python -m core.weights`, this file is `__main__`, while the network
+    # modules register their specs in `core.weights`: use that module's registry.
+    from core.weights import main as _main_of_package_module
+
+    sys.exit(_main_of_package_module())

@@ -1,0 +1,547 @@
+"""core.weights: strict loading, checkpoint layouts, atomic downloads, source order, offline, CLI.
+
+Everything runs offline: downloads come from an HTTP server on 127.0.0.1 started
+per test, and a guard fails any test that tries to connect anywhere else.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import paddle
+import pytest
+
+from core import nets, weights
+from core.errors import CheckpointMismatch, WeightsUnavailable
+from core.weights import WeightSpec
+
+TINY = {"latent_dim": 8, "ngf": 4}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+# ---------------------------------------------------------------- fixtures and helpers
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch):
+    """Fail at once if anything in a test connects beyond this machine."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if host not in LOOPBACK:
+            raise AssertionError(f"test tried to reach {address!r}; tests must stay on 127.0.0.1")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+    for variable in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    """A private cache and hand-placed directory; offline unless a test says otherwise."""
+    cache_root = tmp_path / "cache"
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(cache_root))
+    monkeypatch.delenv("GAN_GALLERY_WEIGHTS_DIR", raising=False)
+    monkeypatch.setenv("GAN_GALLERY_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert weights.cache_dir() == cache_root / "weights"
+    return tmp_path
+
+
+def go_online(monkeypatch):
+    monkeypatch.delenv("GAN_GALLERY_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert not weights.offline()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.server.hits.append(self.path)
+        route = self.server.routes.get(self.path)
+        if route is None:
+            self.send_error(404)
+            return
+        route(self)
+
+    def log_message(self, *args):
+        pass
+
+
+class LocalServer:
+    """An HTTP server on 127.0.0.1 (ephemeral port); `routes` maps a path to fn(handler)."""
+
+    def __init__(self):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.routes = {}
+        self.httpd.hits = []
+        # Handlers that cut connections on purpose must not print tracebacks.
+        self.httpd.handle_error = lambda request, address: None
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    @property
+    def routes(self):
+        return self.httpd.routes
+
+    @property
+    def hits(self):
+        return self.httpd.hits
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def serve_bytes(self, path, body):
+        def send(handler):
+            handler.send_response(200)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        self.routes[path] = send
+        return self.url(path)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    local = LocalServer()
+    yield local
+    local.close()
+
+
+def closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def leftovers(directory: Path):
+    return sorted(p.name for p in directory.glob("*.part")) if directory.exists() else []
+
+
+def tiny_net():
+    return nets.create("wgan_mnist", **TINY)
+
+
+def distinct_state(net, seed=0):
+    """The network's state with every entry set to seeded random values (numpy, float32)."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal(tuple(t.shape)).astype("float32") for name, t in net.state_dict().items()}
+
+
+def as_arrays(net):
+    return {name: t.numpy() for name, t in net.state_dict().items()}
+
+
+def save(state, path):
+    tensors = {k: (paddle.to_tensor(v) if isinstance(v, np.ndarray) else {kk: paddle.to_tensor(vv) for kk, vv in v.items()}) for k, v in state.items()}
+    return weights.save_checkpoint(tensors, path)
+
+
+def spec_for(filename, **fields):
+    fields.setdefault("net", "wgan_mnist")
+    fields.setdefault("net_overrides", dict(TINY))
+    assert filename.startswith("test_"), "test-only specs are named test_* so they never collide"
+    return WeightSpec(name=Path(filename).stem, filename=filename, **fields)
+
+
+def place(directory: Path, filename: str, state) -> Path:
+    return save(state, directory / filename)
+
+
+# ---------------------------------------------------------------- strict loading
+
+
+def test_matching_file_loads_every_value(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    state = distinct_state(tiny_net(), seed=1)
+    place(dirs / "local", "test_exact.pdparams", {"netG": state})
+    s = spec_for("test_exact.pdparams", key="netG")
+
+    net = tiny_net()
+    layout = weights.load_into(net, s)
+
+    assert "nested" in layout and "netG" in layout
+    loaded = as_arrays(net)
+    assert loaded.keys() == state.keys()
+    for name, value in state.items():
+        np.testing.assert_array_equal(loaded[name], value, err_msg=name)
+
+
+def test_create_with_pretrained_name_applies_overrides_and_loads(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    state = distinct_state(tiny_net(), seed=2)
+    place(dirs / "local", "test_registered_tiny_wgan.pdparams", {"netG": state})
+    weights.register(spec_for("test_registered_tiny_wgan.pdparams", key="netG"))
+
+    net = nets.create("wgan_mnist", pretrained="test_registered_tiny_wgan")
+
+    np.testing.assert_array_equal(net.state_dict()["l1.0.weight"].numpy(), state["l1.0.weight"])
+    assert not net.training
+
+
+def test_default_spec_is_the_first_registered_not_the_first_by_name():
+    first = weights.register(WeightSpec(name="test_default_zz", net="test_default_net", filename="zz.pdparams"))
+    weights.register(WeightSpec(name="test_default_aa", net="test_default_net", filename="aa.pdparams"))
+    assert weights.default_spec("test_default_net") == first
+    with pytest.raises(KeyError, match="test_no_such_net"):
+        weights.default_spec("test_no_such_net")
+
+
+def _rejected(dirs, monkeypatch, state, filename):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    path = place(dirs / "local", filename, {"netG": state})
+    net = tiny_net()
+    before = as_arrays(net)
+    with pytest.raises(CheckpointMismatch) as caught:
+        weights.load_into(net, spec_for(filename, key="netG"))
+    # Rejected means untouched: nothing of the bad file is half-loaded.
+    for name, value in as_arrays(net).items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    message = str(caught.value)
+    assert str(path) in message
+    return message
+
+
+def test_missing_key_is_rejected_by_name(dirs, monkeypatch):
+    state = distinct_state(tiny_net())
+    del state["conv_blocks.6.weight"]
+    message = _rejected(dirs, monkeypatch, state, "test_missing.pdparams")
+    assert "1 missing: conv_blocks.6.weight" in message
+
+
+def test_extra_key_is_rejected_by_name(dirs, monkeypatch):
+    state = distinct_state(tiny_net())
+    state["conv_blocks.42.weight"] = np.zeros((3,), "float32")
+    message = _rejected(dirs, monkeypatch, state, "test_extra.pdparams")
+    assert "1 unexpected: conv_blocks.42.weight" in message
+
+
+def test_wrong_shape_is_rejected_with_both_shapes(dirs, monkeypatch):
+    state = distinct_state(tiny_net())
+    state["l1.0.weight"] = np.zeros((8, 391), "float32")
+    message = _rejected(dirs, monkeypatch, state, "test_shape.pdparams")
+    assert "l1.0.weight [8, 391] (network expects [8, 392])" in message
+
+
+def test_many_mismatches_are_summarised(dirs, monkeypatch):
+    state = {"l1.0.bias": np.zeros((392,), "float32")}
+    message = _rejected(dirs, monkeypatch, state, "test_many_missing.pdparams")
+    assert "19 missing" in message and "and 14 more" in message
+
+
+def test_float16_weights_are_cast_to_the_network_dtype(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    state16 = {k: v.astype("float16") for k, v in distinct_state(tiny_net(), seed=3).items()}
+    place(dirs / "local", "test_half.pdparams", {"netG": state16})
+    read, _ = weights.read_checkpoint(dirs / "local" / "test_half.pdparams", "netG")
+    assert read["l1.0.weight"].dtype == np.float16  # the file really holds float16
+
+    net = tiny_net()
+    weights.load_into(net, spec_for("test_half.pdparams", key="netG"))
+
+    for name, tensor in net.state_dict().items():
+        assert tensor.dtype == paddle.float32, name
+        np.testing.assert_array_equal(tensor.numpy(), state16[name].astype("float32"), err_msg=name)
+
+
+# ---------------------------------------------------------------- checkpoint layouts
+
+
+def test_flat_file_loads_when_the_spec_names_a_key(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    state = distinct_state(tiny_net(), seed=4)
+    path = place(dirs / "local", "test_flat.pdparams", state)
+
+    _, layout = weights.read_checkpoint(path, "netG")
+    assert "flat" in layout
+
+    net = tiny_net()
+    assert "flat" in weights.load_into(net, spec_for("test_flat.pdparams", key="netG"))
+    np.testing.assert_array_equal(net.state_dict()["conv_blocks.9.weight"].numpy(), state["conv_blocks.9.weight"])
+
+
+def test_nested_file_without_the_key_lists_what_it_holds(dirs):
+    state = distinct_state(tiny_net())
+    path = place(dirs, "test_other_nets.pdparams", {"netD": state, "netE": state})
+    with pytest.raises(CheckpointMismatch) as caught:
+        weights.read_checkpoint(path, "netG")
+    message = str(caught.value)
+    assert str(path) in message and "'netG'" in message
+    assert "'netD'" in message and "'netE'" in message
+
+
+def test_random_bytes_are_not_a_checkpoint(dirs):
+    path = dirs / "test_noise.pdparams"
+    path.write_bytes(np.random.default_rng(5).bytes(4096))
+    with pytest.raises(CheckpointMismatch) as caught:
+        weights.read_checkpoint(path, "netG")
+    assert f"The weights file {path} cannot be read as a Paddle checkpoint" in str(caught.value)
+
+
+def test_save_checkpoint_is_atomic_and_round_trips(dirs):
+    state = distinct_state(tiny_net(), seed=6)
+    path = save({"netG": state}, dirs / "deep" / "test_saved.pdparams")
+    assert path.is_file() and leftovers(path.parent) == []
+    read, layout = weights.read_checkpoint(path, "netG")
+    assert "netG" in layout
+    np.testing.assert_array_equal(read["l1.0.bias"], state["l1.0.bias"])
+
+
+# ---------------------------------------------------------------- downloads
+
+
+def test_download_lands_at_the_final_path_with_the_right_bytes(dirs, server):
+    body = np.random.default_rng(7).bytes(300_000)
+    digest = hashlib.sha256(body).hexdigest()
+    dest = dirs / "dl" / "test_good.pdparams"
+
+    assert weights.download(server.serve_bytes("/good", body), dest, sha256=digest) == dest
+
+    assert dest.read_bytes() == body
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == digest
+    assert leftovers(dest.parent) == []
+
+
+def test_final_path_is_absent_while_the_download_runs(dirs, server):
+    dest = dirs / "dl" / "test_slow.pdparams"
+    head = b"a" * (weights._DOWNLOAD_CHUNK_BYTES + 1)
+    tail = b"b" * 1000
+    seen = {}
+
+    def send_in_two_parts(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(head) + len(tail)))
+        handler.end_headers()
+        handler.wfile.write(head)
+        handler.wfile.flush()
+        # Wait until the client has written its first chunk to the temporary file.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(p.stat().st_size >= weights._DOWNLOAD_CHUNK_BYTES for p in dest.parent.glob("*.part")):
+            time.sleep(0.01)
+        seen["parts"] = {p.name: p.stat().st_size for p in dest.parent.glob("*.part")}
+        seen["final_exists"] = dest.exists()
+        handler.wfile.write(tail)
+
+    server.routes["/slow"] = send_in_two_parts
+    weights.download(server.url("/slow"), dest)
+
+    assert seen["final_exists"] is False
+    assert len(seen["parts"]) == 1 and max(seen["parts"].values()) >= weights._DOWNLOAD_CHUNK_BYTES, seen
+    assert dest.read_bytes() == head + tail
+    assert leftovers(dest.parent) == []
+
+
+def test_wrong_sha256_leaves_no_file(dirs, server):
+    dest = dirs / "dl" / "test_bad_digest.pdparams"
+    url = server.serve_bytes("/digest", b"not what was published")
+    with pytest.raises(OSError, match="sha256"):
+        weights.download(url, dest, sha256="0" * 64)
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+
+def _short_body(handler):
+    """Promise more bytes than are sent, then close the connection cleanly."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.write(b"x" * 40000)
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def _reset_mid_stream(handler):
+    """The server dies while sending: the connection is reset (RST) after part of the body."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.write(b"x" * 40000)
+    handler.wfile.flush()
+    time.sleep(0.05)
+    handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    handler.connection.close()
+    handler.close_connection = True
+
+
+def _chunked_cut(handler):
+    """A chunked response that stops before its final (empty) chunk."""
+    handler.send_response(200)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"%x\r\n%s\r\n" % (30000, b"x" * 30000))
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def _not_found(handler):
+    handler.send_error(404)
+
+
+@pytest.mark.parametrize("route", [_short_body, _reset_mid_stream, _chunked_cut, _not_found], ids=lambda f: f.__name__.strip("_"))
+def test_interrupted_download_leaves_nothing(dirs, server, route):
+    dest = dirs / "dl" / "test_cut.pdparams"
+    server.routes["/cut"] = route
+    with pytest.raises(Exception):
+        weights.download(server.url("/cut"), dest)
+    assert not dest.exists()
+    assert leftovers(dest.parent) == []
+
+
+# ---------------------------------------------------------------- sources and their order
+
+
+def test_local_dir_beats_cache_beats_bundled(dirs, monkeypatch):
+    repo = dirs / "repo"
+    monkeypatch.setattr(weights, "REPO_ROOT", repo)
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    s = spec_for("test_order.pdparams", bundled="assets/weights/test_order.pdparams")
+    for path, text in ((dirs / "local", "local"), (weights.cache_dir(), "cache"), (repo / "assets" / "weights", "bundled")):
+        path.mkdir(parents=True, exist_ok=True)
+        (path / s.filename).write_text(text)
+
+    assert weights.fetch(s).read_text() == "local"
+    (dirs / "local" / s.filename).unlink()
+    assert weights.fetch(s).read_text() == "cache"
+    (weights.cache_dir() / s.filename).unlink()
+    assert weights.fetch(s).read_text() == "bundled"
+    assert weights.locate(s) == repo / s.bundled
+    (repo / s.bundled).unlink()
+    assert weights.locate(s) is None
+    with pytest.raises(WeightsUnavailable, match="bundled file assets/weights/test_order.pdparams: missing"):
+        weights.fetch(s)
+
+
+def test_url_source_downloads_into_the_cache_once(dirs, server, monkeypatch):
+    go_online(monkeypatch)
+    body = np.random.default_rng(8).bytes(50_000)
+    s = spec_for("test_from_url.pdparams", url=server.serve_bytes("/w.pdparams", body), sha256=hashlib.sha256(body).hexdigest())
+
+    first = weights.fetch(s)
+    assert first == weights.cache_dir() / s.filename
+    assert first.read_bytes() == body
+    assert server.hits == ["/w.pdparams"]
+
+    assert weights.fetch(s) == first
+    assert server.hits == ["/w.pdparams"]  # the second fetch found the cached file
+
+
+def test_offline_missing_file_fails_fast_with_a_helpful_message(dirs, monkeypatch):
+    monkeypatch.delenv("GAN_GALLERY_OFFLINE")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    network_attempts = []
+    monkeypatch.setattr(weights, "_fetch_from_hub", lambda s: network_attempts.append("hub"))
+    monkeypatch.setattr(weights, "download", lambda *a, **k: network_attempts.append("url"))
+    s = spec_for("test_offline.pdparams", hf_repo="nobody/test-offline", url="http://127.0.0.1:9/test_offline.pdparams")
+
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    assert time.perf_counter() - start < 2
+    assert network_attempts == []
+
+    message = str(caught.value)
+    assert "test_offline.pdparams" in message
+    assert f"cache {weights.cache_dir()}: no such file" in message
+    assert "Hugging Face Hub nobody/test-offline: skipped (offline mode)" in message
+    assert "http://127.0.0.1:9/test_offline.pdparams: skipped (offline mode)" in message
+    assert f"Place the file by hand in {weights.cache_dir()}" in message
+
+
+def test_unreachable_url_fails_fast(dirs, monkeypatch):
+    go_online(monkeypatch)
+    url = f"http://127.0.0.1:{closed_port()}/x.pdparams"
+    s = spec_for("test_unreachable.pdparams", url=url)
+
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    assert time.perf_counter() - start < 2
+    assert url in str(caught.value) and "test_unreachable.pdparams" in str(caught.value)
+    assert leftovers(weights.cache_dir()) == []
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _rows(text):
+    return {line.split()[0]: line for line in text.splitlines()[1:] if line.strip()}
+
+
+def test_cli_list_shows_every_spec_and_its_state(dirs, capsys):
+    ready = weights.register(spec_for("test_cli_ready.pdparams"))
+    weights.register(spec_for("test_cli_absent.pdparams"))
+    place(weights.cache_dir(), ready.filename, distinct_state(tiny_net()))
+
+    assert weights.main(["list"]) == 0
+
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["name", "network", "file", "state"]
+    rows = _rows(out)
+    assert set(rows) == {s.name for s in weights.specs()}
+    assert rows["test_cli_ready"].endswith(f"ready ({weights.cache_dir() / ready.filename})")
+    assert rows["test_cli_absent"].endswith("not downloaded")
+
+
+def test_cli_list_as_a_subprocess(dirs):
+    real = [s for s in weights.specs() if not s.name.startswith("test_")]
+    assert real, "the network modules register no weights"
+    # One real spec is made ready by hand; the rest must say so too.
+    placed = next(s for s in real if not s.bundled)
+    weights.cache_dir().mkdir(parents=True)
+    (weights.cache_dir() / placed.filename).write_bytes(b"placed by hand")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "core.weights", "list"],
+        cwd=weights.REPO_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+
+    assert result.returncode == 0, result.stderr
+    rows = _rows(result.stdout)
+    assert set(rows) == {s.name for s in real}
+    for s in real:
+        expected = f"ready ({weights.locate(s)})" if weights.locate(s) else "not downloaded"
+        assert rows[s.name].endswith(expected), rows[s.name]
+    assert "ready" in rows[placed.name]
+
+
+def test_cli_download_puts_the_file_in_the_cache(dirs, server, monkeypatch, capsys):
+    go_online(monkeypatch)
+    body = b"served weights" * 100
+    s = weights.register(spec_for(f"test_cli_served_{server.port}.pdparams", url=server.serve_bytes("/cli.pdparams", body)))
+
+    assert weights.main(["download", s.name]) == 0
+
+    assert (weights.cache_dir() / s.filename).read_bytes() == body
+    assert f"{s.name}: {weights.cache_dir() / s.filename}" in capsys.readouterr().out
+
+
+def test_cli_download_unknown_or_unavailable_exits_1(dirs, capsys):
+    missing = weights.register(spec_for("test_cli_unavailable.pdparams", url="http://127.0.0.1:9/never.pdparams"))
+
+    assert weights.main(["download", "test_no_such_weights"]) == 1
+    captured = capsys.readouterr()
+    assert "unknown weights 'test_no_such_weights'" in captured.err and captured.out == ""
+
+    assert weights.main(["download", missing.name]) == 1
+    captured = capsys.readouterr()
+    assert "test_cli_unavailable.pdparams" in captured.err and "is not available" in captured.err
+    assert captured.out == ""
