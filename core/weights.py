@@ -176,16 +176,19 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
                 return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress)
             except Exception as exc:
                 tried.append(f"{s.url}: {_short(exc)}")
+    if s.url or s.hf_repo:
+        remedy = (f" (download it from {s.url})" if s.url else "") + (
+            f", or run `python -m core.weights download {s.name}` where the network is reachable."
+        )
+    elif s.bundled:
+        remedy = f"; it ships with this repository as {s.bundled}, so restoring the checkout also restores it."
+    else:
+        remedy = "."
     raise WeightsUnavailable(
         f"The weights file {s.filename} ({s.name}) is not available. Tried: "
         + "; ".join(tried)
         + f". Place the file by hand in {_where_to_place(s)}"
-        + (
-            (f" (download it from {s.url})" if s.url else "")
-            + f", or run `python -m core.weights download {s.name}` where the network is reachable."
-            if (s.url or s.hf_repo)
-            else f"; it ships with this repository as {s.bundled}, so restoring the checkout also restores it."
-        )
+        + remedy
     )
 
 

@@ -425,8 +425,19 @@ def test_local_dir_beats_cache_beats_bundled(dirs, monkeypatch):
     assert weights.locate(s) == repo / s.bundled
     (repo / s.bundled).unlink()
     assert weights.locate(s) is None
-    with pytest.raises(WeightsUnavailable, match="bundled file assets/weights/test_order.pdparams: missing"):
+    with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(s)
+    message = str(caught.value)
+    assert "bundled file assets/weights/test_order.pdparams: missing from this checkout" in message
+    assert f"Place the file by hand in {dirs / 'local'} or {weights.cache_dir()}" in message
+    assert message.endswith("it ships with this repository as assets/weights/test_order.pdparams, so restoring the checkout also restores it.")
+
+
+def test_spec_without_any_source_says_where_to_place_the_file(dirs):
+    s = spec_for("test_no_source.pdparams")
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    assert str(caught.value).endswith(f"Place the file by hand in {weights.cache_dir()}.")
 
 
 def test_url_source_downloads_into_the_cache_once(dirs, server, monkeypatch):
