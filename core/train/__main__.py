@@ -1,0 +1,77 @@
+"""python -m core.train OBJECTIVE [options]: train a digit GAN on CPU, one GPU or several.
+
+Several GPUs (data parallel, the batch split across ranks):
+    python -m paddle.distributed.launch --gpus 0,1 -m core.train dcgan --steps 5000
+"""
+from core.runtime import configure_threads
+
+configure_threads()  # before paddle is imported
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from tqdm import tqdm  # noqa: E402
+
+from core.train.gan import OBJECTIVES, TrainConfig, Trainer  # noqa: E402
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
+    parser.add_argument("objective", choices=sorted(OBJECTIVES))
+    parser.add_argument("--data", help="digits .npz, an MNIST idx3-ubyte file or its directory (default: bundled 5k MNIST)")
+    parser.add_argument("--steps", type=int, help="generator steps (default 2000)")
+    parser.add_argument("--epochs", type=float, help="alternative to --steps: passes over the data by the critic")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, help="learning rate (default: the objective's)")
+    parser.add_argument("--ngf", type=int, default=32)
+    parser.add_argument("--latent-dim", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
+    parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
+    parser.add_argument("--resume", help="a checkpoint.pdparams to continue from exactly")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import paddle
+
+    from core.runtime import use_best_device
+
+    device = use_best_device()
+    world = None
+    if paddle.distributed.get_world_size() > 1:
+        paddle.distributed.init_parallel_env()
+        world = (paddle.distributed.get_rank(), paddle.distributed.get_world_size())
+    steps = args.steps
+    if args.epochs is not None:
+        from core.train.data import load_digits
+
+        n = len(load_digits(args.data)[0])
+        steps = max(1, round(args.epochs * n / (args.batch_size * OBJECTIVES[args.objective].n_critic)))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.resume:
+        trainer = Trainer.resume(args.resume, out_dir=out, world=world, **({"steps": steps} if steps else {}))
+    else:
+        config = TrainConfig(
+            objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
+            latent_dim=args.latent_dim, ngf=args.ngf, seed=args.seed, data=args.data,
+        )
+        trainer = Trainer(config, out_dir=out, world=world)
+    start = time.perf_counter()
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=f"{args.objective} on {device}", unit="step")
+    for entry in trainer.run():
+        bar.update(1)
+        bar.set_postfix(loss_d=f"{entry.loss_d:.3f}", loss_g=f"{entry.loss_g:.3f}")
+    bar.close()
+    if args.export and (world is None or world[0] == 0):
+        trainer.export_generator(Path(args.export))
+    print(f"trained {trainer.step} steps in {time.perf_counter() - start:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

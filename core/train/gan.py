@@ -1,0 +1,338 @@
+"""Training the digit GANs: one generator/critic family, six objectives.
+
+Objectives (``OBJECTIVES``): ``dcgan`` (binary cross-entropy), ``lsgan``
+(least squares), ``wgan`` (weight clipping, RMSProp, several critic steps per
+generator step), ``wgan-gp`` (gradient penalty), ``wgan-div`` (Wasserstein
+divergence penalty) and ``cgan`` (label-conditioned DCGAN).
+
+Randomness is derived from (seed, step) and (seed, epoch), so a run resumed
+from a checkpoint continues exactly as the uninterrupted run would.
+Checkpoints hold ``netG`` (the layout the sampling side loads), ``netD``, both
+optimizers, the step and the configuration.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from core.train.data import load_digits
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    title: str
+    conditional: bool = False
+    critic_norm: bool = True  # gradient-penalty critics must not mix samples through batch norm
+    n_critic: int = 1
+    optimizer: str = "adam"
+    lr: float = 2e-4
+    betas: tuple = (0.5, 0.999)
+    clip: float = 0.0
+    penalty: str = ""
+
+
+OBJECTIVES = {
+    o.name: o
+    for o in (
+        Objective("dcgan", "DCGAN (binary cross-entropy)"),
+        Objective("lsgan", "LSGAN (least squares)"),
+        Objective("wgan", "WGAN (weight clipping)", n_critic=5, optimizer="rmsprop", lr=5e-5, clip=0.01),
+        Objective("wgan-gp", "WGAN-GP (gradient penalty)", critic_norm=False, n_critic=5, lr=1e-4, betas=(0.0, 0.9), penalty="gp"),
+        Objective("wgan-div", "WGAN-div (Wasserstein divergence)", critic_norm=False, n_critic=5, lr=1e-4, betas=(0.0, 0.9), penalty="div"),
+        Objective("cgan", "Conditional DCGAN", conditional=True),
+    )
+}
+
+
+@dataclass
+class TrainConfig:
+    objective: str = "dcgan"
+    steps: int = 2000  # generator steps
+    batch_size: int = 64
+    lr: float | None = None  # None: the objective's default
+    latent_dim: int = 128
+    ngf: int = 32
+    ndf: int = 64
+    seed: int = 0
+    data: str | None = None
+    sample_every: int = 200
+    checkpoint_every: int = 500
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Objective:
+        return OBJECTIVES[self.objective]
+
+
+@dataclass
+class StepLog:
+    step: int
+    loss_d: float
+    loss_g: float
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+def generator_name(objective: str) -> str:
+    return "cond_dcgan_mnist" if OBJECTIVES[objective].conditional else "wgan_mnist"
+
+
+def build_networks(config: TrainConfig):
+    from core import nets
+
+    spec = config.spec
+    n_class = 10 if spec.conditional else 0
+    g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm)
+    g.train()
+    d.train()
+    return g, d
+
+
+def _optimizer(spec: Objective, lr: float, params):
+    import paddle
+
+    if spec.optimizer == "rmsprop":
+        return paddle.optimizer.RMSProp(learning_rate=lr, parameters=params)
+    return paddle.optimizer.Adam(learning_rate=lr, beta1=spec.betas[0], beta2=spec.betas[1], parameters=params)
+
+
+class Trainer:
+    """Holds the networks, optimizers and data; ``run()`` yields a log entry per generator step."""
+
+    def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, world=None):
+        import paddle
+
+        self.config = config
+        self.spec = config.spec
+        self.out_dir = Path(out_dir) if out_dir else None
+        self.world = world  # (rank, size) under paddle.distributed, else None
+        paddle.seed(config.seed)
+        self.g, self.d = build_networks(config)
+        lr = config.lr or self.spec.lr
+        self.opt_g = _optimizer(self.spec, lr, self.g.parameters())
+        self.opt_d = _optimizer(self.spec, lr, self.d.parameters())
+        images, labels = load_digits(config.data)
+        self.images = (images.astype(np.float32) / 127.5 - 1.0)[:, None]
+        self.labels = labels.astype(np.int64)
+        self.step = 0
+        self.history: list[StepLog] = []
+        self._g_train, self._d_train = self.g, self.d
+        if world and world[1] > 1:
+            self._g_train, self._d_train = paddle.DataParallel(self.g), paddle.DataParallel(self.d)
+
+    # ------------------------------------------------------------ data and noise
+
+    def _batches(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Endless shuffled batches; the order of epoch e depends only on (seed, e)."""
+        n = len(self.images)
+        per_epoch = n // self.config.batch_size
+        rank, size = self.world or (0, 1)
+        local = self.config.batch_size // size
+        batch_index = self._batches_served
+        while True:
+            epoch, within = divmod(batch_index, per_epoch)
+            order = np.random.default_rng([self.config.seed, epoch]).permutation(n)
+            idx = order[within * self.config.batch_size : (within + 1) * self.config.batch_size]
+            idx = idx[rank * local : (rank + 1) * local]
+            batch_index += 1
+            self._batches_served = batch_index
+            yield self.images[idx], self.labels[idx]
+
+    def _noise(self, n: int, salt: int):
+        import paddle
+
+        rng = np.random.default_rng([self.config.seed, self.step, salt])
+        z = paddle.to_tensor(rng.standard_normal((n, self.config.latent_dim)).astype(np.float32))
+        y = paddle.to_tensor(rng.integers(0, 10, n).astype(np.int64))
+        return z, y
+
+    # ------------------------------------------------------------ losses
+
+    def _critic_loss(self, real, labels, fake, fake_labels):
+        import paddle
+        import paddle.nn.functional as F
+
+        cond = self.spec.conditional
+        d_real = self._d_train(real, labels) if cond else self._d_train(real)
+        d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
+        name = self.spec.name
+        extra = {}
+        if name in ("dcgan", "cgan"):
+            # One-sided label smoothing (0.9) keeps the discriminator from saturating early.
+            loss = F.binary_cross_entropy_with_logits(d_real, paddle.full_like(d_real, 0.9)) + F.binary_cross_entropy_with_logits(
+                d_fake, paddle.zeros_like(d_fake)
+            )
+        elif name == "lsgan":
+            loss = 0.5 * (((d_real - 1) ** 2).mean() + (d_fake**2).mean())
+        else:
+            wasserstein = d_real.mean() - d_fake.mean()
+            extra["wasserstein"] = float(wasserstein)
+            loss = -wasserstein
+            if self.spec.penalty == "gp":
+                alpha = paddle.rand([real.shape[0], 1, 1, 1])
+                mixed = alpha * real + (1 - alpha) * fake
+                mixed.stop_gradient = False
+                grad = paddle.grad(self._d_train(mixed), mixed, create_graph=True)[0]
+                norm = grad.reshape([grad.shape[0], -1]).norm(p=2, axis=1)
+                penalty = 10.0 * ((norm - 1) ** 2).mean()
+                extra["penalty"] = float(penalty)
+                loss = loss + penalty
+            elif self.spec.penalty == "div":
+                # Wasserstein divergence (Wu et al. 2018): k * E[|grad|^p] on real and fake, k=2, p=6.
+                real_in = real.detach()
+                real_in.stop_gradient = False
+                fake_in = fake.detach()
+                fake_in.stop_gradient = False
+                g_real = paddle.grad(self._d_train(real_in).sum(), real_in, create_graph=True)[0]
+                g_fake = paddle.grad(self._d_train(fake_in).sum(), fake_in, create_graph=True)[0]
+                p = 6.0
+                penalty = 2.0 * (
+                    (g_real.reshape([g_real.shape[0], -1]) ** 2).sum(axis=1) ** (p / 2)
+                    + (g_fake.reshape([g_fake.shape[0], -1]) ** 2).sum(axis=1) ** (p / 2)
+                ).mean() / 2
+                extra["penalty"] = float(penalty)
+                loss = loss + penalty
+        return loss, extra
+
+    def _generator_loss(self, d_fake):
+        import paddle
+        import paddle.nn.functional as F
+
+        name = self.spec.name
+        if name in ("dcgan", "cgan"):
+            return F.binary_cross_entropy_with_logits(d_fake, paddle.ones_like(d_fake))
+        if name == "lsgan":
+            return 0.5 * ((d_fake - 1) ** 2).mean()
+        return -d_fake.mean()
+
+    # ------------------------------------------------------------ loop
+
+    def train_step(self, batches) -> StepLog:
+        import paddle
+
+        start = time.perf_counter()
+        cond = self.spec.conditional
+        extra = {}
+        for critic_round in range(self.spec.n_critic):
+            real_np, labels_np = next(batches)
+            real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
+            z, fake_labels = self._noise(real.shape[0], salt=critic_round)
+            with paddle.no_grad():
+                fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
+            loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
+            self.opt_d.clear_grad()
+            loss_d.backward()
+            self.opt_d.step()
+            if self.spec.clip:
+                for p in self.d.parameters():
+                    p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
+        z, fake_labels = self._noise(self.config.batch_size // (self.world or (0, 1))[1], salt=1000)
+        fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
+        d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
+        loss_g = self._generator_loss(d_fake)
+        self.opt_g.clear_grad()
+        loss_g.backward()
+        self.opt_g.step()
+        self.step += 1
+        entry = StepLog(self.step, float(loss_d), float(loss_g), time.perf_counter() - start, extra)
+        self.history.append(entry)
+        return entry
+
+    def run(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[StepLog]:
+        """Train up to `steps` more generator steps (default: until config.steps), yielding each log."""
+        target = self.config.steps if steps is None else self.step + steps
+        batches = self._batches()
+        while self.step < target:
+            if should_stop is not None and should_stop():
+                return
+            entry = self.train_step(batches)
+            if self.out_dir and self._is_main():
+                self._write_log(entry)
+                if self.step % self.config.sample_every == 0 or self.step == target:
+                    self.save_samples(self.out_dir / "samples" / f"step_{self.step:06d}.png")
+                if self.step % self.config.checkpoint_every == 0 or self.step == target:
+                    self.save(self.out_dir / "checkpoint.pdparams")
+            yield entry
+
+    _batches_served = 0
+
+    def _is_main(self) -> bool:
+        return not self.world or self.world[0] == 0
+
+    # ------------------------------------------------------------ outputs
+
+    def sample_grid(self, rows: int = 8) -> np.ndarray:
+        """A fixed-noise grid (one digit class per column for the conditional model)."""
+        import paddle
+
+        from core.apps.digits import grid_image
+
+        self.g.eval()
+        rng = np.random.default_rng([self.config.seed, 999])
+        n = rows * 10
+        z = paddle.to_tensor(rng.standard_normal((n, self.config.latent_dim)).astype(np.float32))
+        labels = paddle.to_tensor(np.tile(np.arange(10), rows).astype(np.int64))
+        with paddle.no_grad():
+            images = self.g(z, labels) if self.spec.conditional else self.g(z)
+        self.g.train()
+        return grid_image(images.numpy(), columns=10)
+
+    def save_samples(self, path: Path) -> Path:
+        from core.media import write_png
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_png(self.sample_grid(), path)
+
+    def _write_log(self, entry: StepLog) -> None:
+        with open(self.out_dir / "losses.jsonl", "a") as f:
+            f.write(json.dumps(asdict(entry)) + "\n")
+
+    def state(self) -> dict:
+        return {
+            "netG": self.g.state_dict(),
+            "netD": self.d.state_dict(),
+            "optG": self.opt_g.state_dict(),
+            "optD": self.opt_d.state_dict(),
+            "meta": {"step": self.step, "batches_served": self._batches_served, "config": asdict(self.config)},
+        }
+
+    def save(self, path: Path) -> Path:
+        from core.weights import save_checkpoint
+
+        return save_checkpoint(self.state(), path)
+
+    def export_generator(self, path: Path) -> Path:
+        """A generator-only file in the layout the sampling side loads ({"netG": ...})."""
+        from core.weights import save_checkpoint
+
+        return save_checkpoint({"netG": self.g.state_dict()}, path)
+
+    @classmethod
+    def resume(cls, path: str | Path, out_dir=None, world=None, **changes) -> "Trainer":
+        import paddle
+
+        saved = paddle.load(str(path))
+        meta = saved["meta"]
+        config = TrainConfig(**{**meta["config"], **changes})
+        trainer = cls(config, out_dir=out_dir, world=world)
+        from core.weights import load_state_strict
+
+        load_state_strict(trainer.g, saved["netG"], str(path))
+        load_state_strict(trainer.d, saved["netD"], str(path))
+        trainer.opt_g.set_state_dict(saved["optG"])
+        trainer.opt_d.set_state_dict(saved["optD"])
+        trainer.step = int(meta["step"])
+        trainer._batches_served = int(meta["batches_served"])
+        return trainer
+
+
+def losses_are_finite(history: list[StepLog]) -> bool:
+    return all(math.isfinite(e.loss_d) and math.isfinite(e.loss_g) for e in history)

@@ -1,0 +1,48 @@
+"""Tab "Digits": a seed and a count in, a grid of generated handwritten digits out."""
+from __future__ import annotations
+
+import random
+import time
+
+import gradio as gr
+
+from core.apps import digits
+from core.media import write_png
+from demos.common import new_workdir, timed, user_errors
+
+DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
+
+
+@user_errors
+def generate(seed, count, digit):
+    start = time.perf_counter()
+    grid = digits.generate(seed, count, None if digit in (None, "any") else digit)
+    path = write_png(grid, new_workdir() / f"digits-seed{int(seed)}.png")
+    return str(path), str(path), timed(time.perf_counter() - start)
+
+
+def build() -> gr.Blocks:
+    app = digits.APP
+    with gr.Blocks(title=app.title) as blocks:
+        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
+        with gr.Row():
+            with gr.Column():
+                with gr.Row():
+                    seed = gr.Number(label="Seed", value=7, precision=0, minimum=0, maximum=digits.MAX_SEED, elem_id="digits-seed")
+                    dice = gr.Button("🎲 Random seed", size="sm")
+                count = gr.Slider(1, digits.MAX_COUNT, value=20, step=1, label="How many digits", elem_id="digits-count")
+                digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="Which digit (any: 0-9 in columns)", elem_id="digits-digit")
+                run = gr.Button("Generate", variant="primary", elem_id="digits-generate")
+            with gr.Column():
+                image = gr.Image(label="Generated digits", type="filepath", format="png", elem_id="digits-output", interactive=False)
+                download = gr.File(label="Download PNG", elem_id="digits-download")
+                status = gr.Markdown(elem_id="digits-status")
+        dice.click(lambda: random.randint(0, digits.MAX_SEED), outputs=seed, api_visibility="private", queue=False)
+        run.click(generate, [seed, count, digit], [image, download, status], api_name="digits_generate")
+    return blocks
+
+
+if __name__ == "__main__":
+    from demos.common import launch_alone
+
+    launch_alone(build)

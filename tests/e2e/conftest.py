@@ -1,0 +1,87 @@
+"""A gallery (or a Space) started as its own process on a free port, for client and browser tests."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    started_in_s: float
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def server_env(tmp: Path) -> dict:
+    # No PYTHONPATH: a Space must import its own copy of the code, not the repository's.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        GAN_GALLERY_OFFLINE="1",
+        GAN_GALLERY_CACHE=str(tmp / "cache"),
+        GAN_GALLERY_WORKDIR=str(tmp / "requests"),
+        GRADIO_ANALYTICS_ENABLED="False",
+        GRADIO_EXAMPLES_CACHE=str(tmp / "examples-cache"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def start_server(command: list[str], cwd: Path, tmp: Path, port: int) -> Server:
+    log_path = tmp / f"server-{port}.log"
+    env = server_env(tmp)
+    env["GRADIO_SERVER_PORT"] = str(port)
+    start = time.perf_counter()
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    while time.perf_counter() - start < START_TIMEOUT_S:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return Server(url, process, time.perf_counter() - start, log_path)
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server did not answer within {START_TIMEOUT_S} s:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def gallery(tmp_path_factory):
+    """`python app.py` (every tab) on a free port."""
+    tmp = tmp_path_factory.mktemp("gallery")
+    port = free_port()
+    server = start_server([sys.executable, "app.py", "--port", str(port)], ROOT, tmp, port)
+    yield server
+    stop_server(server)

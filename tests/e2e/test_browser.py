@@ -1,0 +1,60 @@
+"""A real browser (Debian chromium driven by Playwright) on the launched gallery."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+]
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    available = os.path.exists(CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        available = False
+    if not available:
+        if os.environ.get("CI") == "true":
+            pytest.fail("browser tests are mandatory in CI: install Debian's chromium and the playwright package")
+        pytest.skip("Debian chromium or playwright is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, gallery):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    # Gradio's queue keeps a stream open, so wait for elements, never for network idle.
+    page.goto(gallery.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#gallery-header", timeout=30_000)
+    yield page
+    context.close()
+
+
+def test_digits_tab_generates_an_image(page, tmp_path):
+    page.get_by_role("tab", name="Digits").click()
+    page.locator("#digits-generate").click()
+    image = page.locator("#digits-output img")
+    image.wait_for(state="visible", timeout=60_000)
+    natural_width = image.evaluate("img => img.complete ? img.naturalWidth : 0")
+    assert natural_width > 100
+    assert "Done in" in page.locator("#digits-status").inner_text(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "digits.png"), full_page=True)
+
+
+def test_every_registered_tab_is_shown(page):
+    from core.apps import apps
+
+    for app in apps():
+        assert page.get_by_role("tab", name=app.title).count() == 1, app.title
