@@ -43,6 +43,8 @@ def test_weight_specs_name_both_directions():
     assert horse.filename == zebra.filename and (horse.key, zebra.key) == ("netG_A", "netG_B")
     assert weights.spec("cyclegan_cityscapes_photo2label").key == "netG_A"
     assert weights.spec("cyclegan_cityscapes_label2photo").key == "netG_B"
+    # pretrained=True means horse -> zebra, the first spec registered for this network.
+    assert weights.default_spec(NAME).name == "cyclegan_horse2zebra"
 
 
 @pytest.mark.parametrize("key", ["netG_A", None])
