@@ -1,0 +1,117 @@
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+import pytest
+
+from core import nets, weights
+from core.nets.deoldify import SpectralNormState, WeightNormConv2D
+from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
+from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
+
+TINY = {"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16}
+
+
+@pytest.mark.parametrize("name", ["deoldify_stable", "deoldify_artistic"])
+def test_layout_matches_reference(name):
+    # LazyGuard skips parameter initialisation: the 218 M-parameter layout is checked in under a second.
+    with paddle.LazyGuard():
+        net = nets.create(name)
+    assert_same_layout(net, load_manifest(name))
+
+
+def _fingerprint(name):
+    manifest = load_manifest(name)
+    net = nets.create(name)
+    apply_recipe(net, manifest)
+    (image,) = recipe_inputs(manifest)
+    with paddle.no_grad():
+        out = net(paddle.to_tensor(image))
+    assert_fingerprint({"output": out}, manifest)
+
+
+@pytest.mark.slow
+def test_artistic_matches_reference():
+    _fingerprint("deoldify_artistic")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "14 of 12,288 saturated outputs differ from the recorded stable fingerprint. Zeroing this network's "
+        "final-upsampler output (layers.8) reproduces every recorded value exactly, as if that tensor had been "
+        "NaN in the reference run (Paddle's relu maps NaN to 0). The artistic fingerprint uses the same blocks, "
+        "depends on layers.8 and matches exactly. Reported for a check of the manifest."
+    ),
+)
+def test_stable_matches_reference():
+    _fingerprint("deoldify_stable")
+
+
+@pytest.mark.parametrize("power_iters", [0, 1])
+def test_spectral_norm_matches_paddle_op(power_iters):
+    # Paddle's SpectralNorm layer runs the spectral_norm op PaddleGAN uses; PaddleGAN passes 0 iterations in eval.
+    paddle.seed(3)
+    reference = paddle.nn.SpectralNorm([6, 4, 3, 3], dim=0, power_iters=power_iters)
+    ours = SpectralNormState(6, 36)
+    # Unnormalised vectors, as the recipe (and a trained checkpoint) may hold them.
+    ours.weight_u.set_value(reference.weight_u * 3.0)
+    ours.weight_v.set_value(reference.weight_v * 0.5)
+    reference.weight_u.set_value(ours.weight_u)
+    reference.weight_v.set_value(ours.weight_v)
+    weight = paddle.randn([6, 4, 3, 3])
+    ours.train() if power_iters else ours.eval()
+    np.testing.assert_allclose(ours(weight).numpy(), reference(weight).numpy(), rtol=1e-5, atol=1e-6)
+    # The op never writes its vectors back.
+    np.testing.assert_array_equal(ours.weight_u.numpy(), reference.weight_u.numpy())
+
+
+def test_weight_norm_conv_matches_paddle_weight_norm():
+    paddle.seed(4)
+    conv = paddle.nn.utils.weight_norm(paddle.nn.Conv2D(5, 8, 1))
+    ours = WeightNormConv2D(5, 8)
+    ours.set_state_dict(conv.state_dict())
+    x = paddle.randn([2, 5, 6, 7])
+    np.testing.assert_allclose(ours(x).numpy(), conv(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["deoldify_stable", "deoldify_artistic"])
+def test_tiny_variant_keeps_size_and_range(name):
+    net = nets.create(name, **TINY)
+    with paddle.no_grad():
+        # 34x50 halves to odd sizes inside the encoder: decoder maps are resized to each skip.
+        for height, width in ((32, 48), (34, 50)):
+            out = net(paddle.rand([2, 3, height, width]) * 2 - 1)
+            assert out.shape == [2, 3, height, width]
+            assert float(out.abs().max()) <= 3.0
+
+
+def test_tiny_variant_trains_with_power_iteration():
+    net = nets.create("deoldify_stable", **TINY)
+    net.train()
+    image = paddle.rand([2, 3, 32, 32])
+    loss = F.mse_loss(net(image), paddle.zeros_like(image))
+    loss.backward()
+    grad = net.layers[11][0].weight_orig.grad
+    assert grad is not None and float(grad.abs().sum()) > 0
+    # Power iteration reads the stored vectors and leaves them alone; they get no gradient.
+    assert net.layers[11][0].spectral_norm.weight_u.grad is None
+
+
+def test_self_attention_sits_in_the_second_decoder_block():
+    names = set(nets.create("deoldify_artistic", **TINY).state_dict())
+    assert "layers.5.conv2.3.gamma" in names
+    assert not any(".gamma" in n for n in names if not n.startswith("layers.5."))
+
+
+def test_weight_specs():
+    stable, artistic = weights.spec("deoldify_stable"), weights.spec("deoldify_artistic")
+    assert (stable.net, stable.key) == ("deoldify_stable", None)
+    assert (artistic.net, artistic.key) == ("deoldify_artistic", None)
+    assert stable.url == "https://paddlegan.bj.bcebos.com/applications/DeOldify_stable.pdparams"
+    assert artistic.url == "https://paddlegan.bj.bcebos.com/applications/DeOldify_art.pdparams"
+
+
+@pytest.mark.parametrize("name", ["deoldify_stable", "deoldify_artistic"])
+def test_published_layout_loads_strictly(name, tmp_path, monkeypatch):
+    assert_checkpoint_roundtrip(name, None, TINY, tmp_path, monkeypatch)
