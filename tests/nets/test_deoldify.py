@@ -4,7 +4,7 @@ import paddle.nn.functional as F
 import pytest
 
 from core import nets, weights
-from core.nets.deoldify import SpectralNormState, WeightNormConv2D
+from core.nets.deoldify import ResNetEncoder, SpectralNormState, WeightNormConv2D
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
 from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
 
@@ -55,6 +55,30 @@ def test_artistic_matches_reference():
 @pytest.mark.slow
 def test_stable_matches_reference():
     _fingerprint("deoldify_stable", overwrite_running_stats=True)
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50"])
+def test_encoder_matches_paddle_vision_resnet(backbone):
+    # PaddleGAN's encoder is paddle.vision's ResNet without its pooling head (basic and bottleneck blocks).
+    import paddle.vision.models as models
+
+    paddle.seed(5)
+    vision = getattr(models, backbone)(num_classes=0, with_pool=False)
+    ours = ResNetEncoder(backbone)
+    stage_index = {"conv1": "0", "bn1": "1", "layer1": "4", "layer2": "5", "layer3": "6", "layer4": "7"}
+    renamed = {}
+    for name, tensor in vision.state_dict().items():
+        head, rest = name.split(".", 1)
+        renamed[f"{stage_index[head]}.{rest}"] = tensor
+    assert set(renamed) == set(ours.state_dict())
+    ours.set_state_dict(renamed)
+    vision.eval()
+    ours.eval()
+    image = paddle.rand([1, 3, 64, 64])
+    with paddle.no_grad():
+        features, skips = ours(image)
+        np.testing.assert_allclose(features.numpy(), vision(image).numpy(), rtol=1e-5, atol=1e-5)
+    assert [s.shape[-1] for s in skips] == [32, 16, 8, 4]
 
 
 @pytest.mark.parametrize("power_iters", [0, 1])
