@@ -1,0 +1,516 @@
+"""Image translation: one picture (or every frame of a video) through an image-to-image GAN.
+
+``translate_image(model, image)`` returns a uint8 RGB array of the input's size;
+``translate_video(model, source, dest)`` streams a video through the same steps,
+keeping its frame rate and audio.
+
+Pre- and post-processing follow PaddleGAN (its predictors in ``ppgan/apps`` and
+the test pipelines of its configs): pixels are mapped to [-1, 1] as
+(x - 127.5) / 127.5, outputs back with (y + 1) * 127.5, clipped and truncated
+to uint8. How each network sees the picture (its `Framing`):
+
+- CycleGAN (fully convolutional, stride 4): the picture at its own resolution,
+  reflection-padded to a multiple of 4 and cropped back.
+- AnimeGANv2: PaddleGAN's ``ResizeToScale((256, 256), 32)``: each side below
+  256 becomes 256, a longer side is cut down to a multiple of 32 (bilinear);
+  the result is resized back to the input's size and its mean brightness is
+  matched to the input's (PaddleGAN's ``adjust_brightness``).
+- pix2pix facades, U-GAT-IT selfie2anime, photo2cartoon: the networks were
+  trained on 256 x 256 pictures; the picture is resized to 256 x 256 (bicubic
+  as in the configs; area for photo2cartoon as in its predictor) and the result
+  resized back to the input's size. PaddleGAN's selfie2anime and photo2cartoon
+  pipelines first crop the face (detector + segmentation); we do not, so they
+  work best on a face that fills a roughly square picture.
+
+Larger pictures than ``MAX_PIXELS`` are refused (``LimitExceeded``): the
+instance-normalised networks cannot be tiled without visible seams.
+
+Inference goes through ``core.runtime.build_engine`` (a static graph run by
+``paddle.inference``, oneDNN on CPU), verified against dygraph on a 256 x 256
+sample before use. Paddle 3.3's oneDNN executor cannot run interpolation ops
+(their ``scale`` attribute is unsupported), so the graph we export replaces
+2x nearest/bilinear ``nn.Upsample`` layers with equal-valued reshapes.
+
+    python -m core.apps.translate facade-example   # (re)draws assets/examples/facade_labels.png
+"""
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import cv2
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+
+from core.apps import App, Example, register
+from core.errors import InputError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FACADE_EXAMPLE = "assets/examples/facade_labels.png"
+
+MAX_PIXELS = 1024 * 1024
+MIN_SIDE = 32
+VIDEO_MAX_SECONDS = 10
+VIDEO_MAX_PIXELS = 640 * 360
+# Frames handed to the per-batch function at once; each is still run alone (see translate_video).
+VIDEO_BATCH = 4
+# Side of the verification sample for the fast path (every network here works at this size).
+SAMPLE_SIDE = 256
+
+
+# ---------------------------------------------------------------- how a picture meets a network
+
+
+def _resize(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    if image.shape[:2] == (height, width):
+        return image
+    return cv2.resize(image, (width, height), interpolation=interpolation)
+
+
+def _resize_back(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bicubic when enlarging, area averaging when shrinking (no aliasing)."""
+    enlarging = height * width > image.shape[0] * image.shape[1]
+    return _resize(image, height, width, cv2.INTER_CUBIC if enlarging else cv2.INTER_AREA)
+
+
+@dataclass(frozen=True)
+class PadToMultiple:
+    """Native resolution, reflection-padded on the bottom/right to a multiple of the network's stride."""
+
+    multiple: int
+    fixed_side = None
+
+    def to_network(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        pad_h, pad_w = -height % self.multiple, -width % self.multiple
+        if pad_h or pad_w:
+            image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+        return image
+
+    def from_network(self, output: np.ndarray, height: int, width: int) -> np.ndarray:
+        return output[:height, :width]
+
+
+@dataclass(frozen=True)
+class ResizeToMultiple:
+    """PaddleGAN's ResizeToScale: short sides grow to `min_side`, long ones shrink to a multiple of `multiple`."""
+
+    min_side: int = 256
+    multiple: int = 32
+    fixed_side = None
+
+    def network_side(self, side: int) -> int:
+        return self.min_side if side <= self.min_side else side - side % self.multiple
+
+    def to_network(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        return _resize(image, self.network_side(height), self.network_side(width), cv2.INTER_LINEAR)
+
+    def from_network(self, output: np.ndarray, height: int, width: int) -> np.ndarray:
+        # PaddleGAN resizes AnimeGAN's output back with the default (bilinear) interpolation.
+        return _resize(output, height, width, cv2.INTER_LINEAR)
+
+
+@dataclass(frozen=True)
+class ResizeToSquare:
+    """A fixed square input (what the network was trained on); the result is resized back."""
+
+    side: int = 256
+    interpolation: int = cv2.INTER_CUBIC
+
+    @property
+    def fixed_side(self) -> int:
+        return self.side
+
+    def to_network(self, image: np.ndarray) -> np.ndarray:
+        return _resize(image, self.side, self.side, self.interpolation)
+
+    def from_network(self, output: np.ndarray, height: int, width: int) -> np.ndarray:
+        return _resize_back(output, height, width)
+
+
+# ---------------------------------------------------------------- the models
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One choice in the tab: a network, its checkpoint, and how pictures meet it."""
+
+    key: str  # stable id for the API (e.g. "horse2zebra")
+    label: str  # what the dropdown shows
+    network: str  # core.nets name
+    weights: str  # core.weights spec name
+    framing: object  # PadToMultiple | ResizeToMultiple | ResizeToSquare
+    about: str  # one or two sentences for the UI
+    returns_extras: bool = False  # forward gives (image, cam_logit, heatmap)
+    match_brightness: bool = False  # AnimeGAN's post-processing
+
+
+_TRANSLATIONS = (
+    Translation(
+        "horse2zebra", "Horse → zebra (CycleGAN)", "cyclegan_resnet9_horse2zebra", "cyclegan_horse2zebra",
+        PadToMultiple(4),
+        "CycleGAN trained on horse and zebra photos (ImageNet). Runs at the picture's own resolution.",
+    ),
+    Translation(
+        "zebra2horse", "Zebra → horse (CycleGAN)", "cyclegan_resnet9_horse2zebra", "cyclegan_zebra2horse",
+        PadToMultiple(4),
+        "The reverse generator of the same CycleGAN. Runs at the picture's own resolution.",
+    ),
+    Translation(
+        "facades", "Facade labels → photo (pix2pix)", "pix2pix_unet256_facades", "pix2pix_facades",
+        ResizeToSquare(256, cv2.INTER_CUBIC),
+        "pix2pix trained on the CMP Facades pairs: it expects a colour label map (walls, windows, doors... "
+        "as flat colours, like the example), not a photo. Works at 256 x 256; the result is resized back.",
+    ),
+    Translation(
+        "anime_hayao", "Photo → anime, Hayao style (AnimeGANv2)", "animeganv2_hayao", "animeganv2_hayao",
+        ResizeToMultiple(256, 32),
+        "AnimeGANv2 in the style of Hayao Miyazaki's films. Sides are cut to a multiple of 32 (at least 256) "
+        "as in PaddleGAN, and the result's brightness is matched to the photo's.",
+        match_brightness=True,
+    ),
+    Translation(
+        "selfie2anime", "Selfie → anime (U-GAT-IT)", "ugatit_light_selfie2anime", "ugatit_selfie2anime",
+        ResizeToSquare(256, cv2.INTER_CUBIC),
+        "U-GAT-IT (light) trained on face crops at 256 x 256. PaddleGAN first crops the face with a detector "
+        "and a segmentation model; we don't, so the whole picture is resized to 256 x 256 and the result "
+        "stretched back to its size: use a roughly square picture filled by one face.",
+        returns_extras=True,
+    ),
+    Translation(
+        "photo2cartoon", "Face photo → cartoon (photo2cartoon)", "photo2cartoon_genA2B", "photo2cartoon",
+        ResizeToSquare(256, cv2.INTER_AREA),
+        "photo2cartoon (minivision) trained on aligned face crops at 256 x 256. PaddleGAN aligns the face "
+        "and whitens the background with a segmentation mask first; we don't, so use a square picture "
+        "filled by one face.",
+        returns_extras=True,
+    ),
+)
+
+
+TRANSLATIONS = {t.key: t for t in _TRANSLATIONS}
+
+APP = register(
+    App(
+        name="translate",
+        title="Image translation",
+        description="Turn horses into zebras and back (CycleGAN), facade label maps into photos (pix2pix), "
+        "photos into anime (AnimeGANv2) and faces into anime or cartoons (U-GAT-IT, photo2cartoon); "
+        "for one picture or every frame of a short video.",
+        demo="demos.translate",
+        endpoints=("translate_image", "translate_video"),
+        networks=tuple(dict.fromkeys(t.network for t in TRANSLATIONS.values())),
+        weights=tuple(t.weights for t in TRANSLATIONS.values()),
+        examples=(
+            Example(("horse2zebra", "assets/examples/chelsea.jpg"), "Stéfan van der Walt; CC0"),
+            Example(("anime_hayao", "assets/examples/coffee.jpg"), "Rachel Michetti; CC0"),
+            Example(("facades", FACADE_EXAMPLE), "drawn by GAN Gallery (python -m core.apps.translate facade-example); CC0"),
+            Example(("selfie2anime", "assets/examples/grace_hopper.jpg"), "U.S. Navy photograph of Grace Hopper; public domain"),
+            Example(("photo2cartoon", "assets/examples/astronaut.jpg"), "Eileen Collins, NASA; public domain"),
+        ),
+        limits={
+            "max_pixels": MAX_PIXELS,
+            "min_side": MIN_SIDE,
+            "video_max_seconds": VIDEO_MAX_SECONDS,
+            "video_max_pixels": VIDEO_MAX_PIXELS,
+        },
+        emoji="🦓",
+        # core.video is not among the files every Space carries.
+        assets=("core/video.py",),
+    )
+)
+
+
+def choose(name: str) -> Translation:
+    """The model for a key ("horse2zebra") or a dropdown label; InputError lists the choices."""
+    if name in TRANSLATIONS:
+        return TRANSLATIONS[name]
+    for translation in TRANSLATIONS.values():
+        if name == translation.label:
+            return translation
+    raise InputError(f"Unknown model {name!r}; choose one of: {', '.join(TRANSLATIONS)}.")
+
+
+# ---------------------------------------------------------------- fast path
+
+
+def _double_width_linear(x):
+    # Half-pixel bilinear 2x along the width: out[2i] = .75 x[i] + .25 x[i-1],
+    # out[2i+1] = .75 x[i] + .25 x[i+1], edges repeated (Paddle clamps them the same way).
+    padded = F.pad(x, [1, 1, 0, 0], mode="replicate")
+    even = 0.75 * x + 0.25 * padded[:, :, :, :-2]
+    odd = 0.75 * x + 0.25 * padded[:, :, :, 2:]
+    return paddle.stack([even, odd], axis=-1).reshape([0, 0, 0, -1])
+
+
+class BilinearDouble(nn.Layer):
+    """``Upsample(scale_factor=2, mode="bilinear")`` (align_corners False) without an interp op."""
+
+    def forward(self, x):
+        x = _double_width_linear(x)
+        return _double_width_linear(x.transpose([0, 1, 3, 2])).transpose([0, 1, 3, 2])
+
+
+class NearestDouble(nn.Layer):
+    """``Upsample(scale_factor=2, mode="nearest")`` without an interp op."""
+
+    def forward(self, x):
+        return paddle.repeat_interleave(paddle.repeat_interleave(x, 2, axis=2), 2, axis=3)
+
+
+class ImageOnly(nn.Layer):
+    """Only the picture of a network that also returns CAM logits and a heatmap."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)[0]
+
+
+def _interp_free_equivalent(upsample: nn.Upsample) -> Optional[nn.Layer]:
+    doubles = upsample.size is None and upsample.scale_factor in (2, 2.0, [2, 2], (2, 2), [2.0, 2.0], (2.0, 2.0))
+    if not doubles or upsample.data_format not in (None, "NCHW"):
+        return None
+    if upsample.mode == "nearest":
+        return NearestDouble()
+    if upsample.mode == "bilinear" and not upsample.align_corners and upsample.align_mode == 0:
+        return BilinearDouble()
+    return None
+
+
+def upsample_free(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose 2x nearest/bilinear nn.Upsample layers are replaced by equal-valued reshapes.
+
+    Returns `layer` itself when it has none to replace.
+    """
+    targets = [name for name, sub in layer.named_sublayers()
+               if isinstance(sub, nn.Upsample) and _interp_free_equivalent(sub) is not None]
+    if not targets:
+        return layer
+    layer = copy.deepcopy(layer)
+    for name in targets:
+        *path, last = name.split(".")
+        parent = layer
+        for part in path:
+            parent = getattr(parent, part)
+        setattr(parent, last, _interp_free_equivalent(getattr(parent, last)))
+    return layer
+
+
+def make_runner(net, translation: Translation):
+    """The fastest verified way to run `net` on (1, 3, H, W) float32 arrays: ``(array) -> (1, 3, H, W) array``."""
+    from paddle.static import InputSpec
+
+    from core.runtime import DygraphRunner, build_engine
+
+    net.eval()
+    reference = ImageOnly(net) if translation.returns_extras else net
+    side = translation.framing.fixed_side
+    spec = InputSpec([1, 3, side, side] if side else [1, 3, None, None], "float32")
+    sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, side or SAMPLE_SIDE, side or SAMPLE_SIDE)).astype(np.float32)
+    engine = build_engine(upsample_free(reference), [spec], [sample])
+    if engine.kind == "dygraph":
+        # No fast path: run the network exactly as defined, not the export-friendly copy.
+        engine = DygraphRunner(reference)
+    return _FirstOutput(engine)
+
+
+class _FirstOutput:
+    """Calls an engine on one array and returns its first output (the picture)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.kind = engine.kind
+
+    def __call__(self, array: np.ndarray) -> np.ndarray:
+        return self.engine(array)[0]
+
+
+def _cache_key(translation: Translation) -> str:
+    return f"translate:{translation.weights}"
+
+
+def is_loaded(model: str) -> bool:
+    """Whether the model is already in memory (its first request also loads and verifies it)."""
+    from core.runtime import models
+
+    return _cache_key(choose(model)) in models.loaded()
+
+
+def runner(translation: Translation):
+    """The loaded model of `translation` (built once per process); WeightsUnavailable at once when missing."""
+    from core import nets, weights
+    from core.runtime import models, use_best_device
+
+    # Find the file before building anything, so a missing one is reported immediately.
+    weights.fetch(weights.spec(translation.weights))
+
+    def build():
+        use_best_device()
+        return make_runner(nets.create(translation.network, pretrained=translation.weights), translation)
+
+    return models.get(_cache_key(translation), build)
+
+
+# ---------------------------------------------------------------- pictures
+
+
+def check_size(height: int, width: int, what: str = "The image") -> None:
+    if min(height, width) < MIN_SIDE:
+        raise InputError(f"{what} is {width}x{height}; each side must be at least {MIN_SIDE} pixels.")
+
+
+def to_input(image: np.ndarray) -> np.ndarray:
+    """uint8 H x W x 3 -> float32 (1, 3, H, W) in [-1, 1]."""
+    return (image.astype(np.float32).transpose(2, 0, 1)[None] - 127.5) / 127.5
+
+
+def to_pixels(output: np.ndarray) -> np.ndarray:
+    """Network output (1, 3, H, W) in [-1, 1] -> float32 H x W x 3 in [0, 255]."""
+    return (np.clip(output[0], -1.0, 1.0).transpose(1, 2, 0) + 1.0) * 127.5
+
+
+def match_brightness(result: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Scale `result` so its mean luma (ITU-R 601 weights) equals the source's (PaddleGAN's adjust_brightness)."""
+    weights = np.array([0.299, 0.587, 0.114])
+
+    def luma(image):
+        return float(image.reshape(-1, 3).mean(axis=0) @ weights)
+
+    result_luma = luma(result)
+    if result_luma <= 0:
+        return result
+    return result * (luma(source) / result_luma)
+
+
+def translate_array(translation: Translation, run: Callable, image: np.ndarray) -> np.ndarray:
+    """uint8 RGB H x W x 3 in, uint8 RGB H x W x 3 out (same size), with a loaded `run`."""
+    height, width = image.shape[:2]
+    framing = translation.framing
+    output = to_pixels(run(to_input(framing.to_network(image))))
+    output = framing.from_network(output, height, width)
+    if translation.match_brightness:
+        output = match_brightness(output, image)
+    # Truncation (not rounding) to uint8, as PaddleGAN does.
+    return np.clip(output, 0, 255).astype(np.uint8)
+
+
+def translate_image(model: str, image) -> np.ndarray:
+    """Translate one picture (a path, bytes, PIL image or uint8 array); returns uint8 RGB of the same size.
+
+    Raises InputError/LimitExceeded for unusable input and WeightsUnavailable
+    when the model's checkpoint is missing.
+    """
+    from core.media import read_image
+
+    translation = choose(model)
+    if image is None:
+        raise InputError("Upload an image (or pick an example) first.")
+    pixels = read_image(image, max_pixels=MAX_PIXELS)
+    check_size(*pixels.shape[:2])
+    return translate_array(translation, runner(translation), pixels)
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    path: Path
+    frames: int
+
+
+def translate_video(
+    model: str,
+    source,
+    dest,
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> VideoResult:
+    """Translate every frame of a video into `dest` (H.264 MP4, same fps and audio), streamed.
+
+    Refuses videos over ``VIDEO_MAX_SECONDS`` or with frames over
+    ``VIDEO_MAX_PIXELS`` before decoding a frame. `progress(done, total)` is
+    called after every few frames.
+    """
+    from core.video import map_video
+
+    translation = choose(model)
+    if source is None:
+        raise InputError("Upload a video first.")
+    run = runner(translation)
+    frames = 0
+
+    def process(batch):
+        nonlocal frames
+        check_size(*batch[0].shape[:2], what="The video's frame")
+        # One frame at a time: pix2pix normalises with batch statistics, so a
+        # frame's result must not depend on its neighbours.
+        results = [translate_array(translation, run, frame) for frame in batch]
+        frames += len(results)
+        return results
+
+    path = map_video(source, dest, process, batch_size=VIDEO_BATCH, max_seconds=VIDEO_MAX_SECONDS,
+                     max_pixels=VIDEO_MAX_PIXELS, progress=progress)
+    return VideoResult(Path(path), frames)
+
+
+# ---------------------------------------------------------------- the facade example
+
+
+# CMP Facade classes with colours on a jet colour scale, as in the pix2pix facades label maps.
+def _jet(t: float) -> tuple:
+    return tuple(int(round(255 * min(1.0, max(0.0, 1.5 - abs(4 * t - k))))) for k in (3, 2, 1))
+
+
+FACADE_CLASSES = ("background", "facade", "window", "door", "cornice", "sill", "balcony", "blind", "deco",
+                  "molding", "pillar", "shop")
+FACADE_COLOURS = {name: _jet((i + 1) / len(FACADE_CLASSES)) for i, name in enumerate(FACADE_CLASSES)}
+
+
+def draw_facade_labels(side: int = 256) -> np.ndarray:
+    """A simple facade label map: a four-storey front with windows, sills, blinds, balconies, shops and a door."""
+    c = FACADE_COLOURS
+    unit = side / 256
+    image = np.zeros((side, side, 3), np.uint8)
+
+    def box(colour, x0, y0, x1, y1):
+        image[round(y0 * unit):round(y1 * unit), round(x0 * unit):round(x1 * unit)] = colour
+
+    box(c["background"], 0, 0, 256, 256)
+    box(c["facade"], 16, 20, 240, 256)
+    box(c["cornice"], 10, 20, 246, 32)
+    for x in (16, 124, 228):
+        box(c["pillar"], x, 32, x + 12, 200)
+    for floor, top in enumerate((44, 90, 136)):
+        box(c["molding"], 16, top - 6, 240, top - 3)
+        for left in (32, 72, 144, 184):
+            box(c["window"], left, top, left + 28, top + 32)
+            box(c["blind"], left, top, left + 28, top + 8)
+            box(c["sill"], left - 3, top + 32, left + 31, top + 36)
+        if floor == 1:
+            box(c["balcony"], 66, top + 26, 106, top + 38)
+            box(c["balcony"], 178, top + 26, 218, top + 38)
+    box(c["deco"], 112, 44, 144, 64)
+    box(c["shop"], 24, 200, 104, 250)
+    box(c["shop"], 152, 200, 232, 250)
+    box(c["door"], 112, 204, 144, 256)
+    return image
+
+
+def write_facade_example(path: Path = REPO_ROOT / FACADE_EXAMPLE) -> Path:
+    from core.media import write_png
+
+    return write_png(draw_facade_labels(), path)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["facade-example"]:
+        print(f"wrote {write_facade_example()}")
+    else:
+        print("usage: python -m core.apps.translate facade-example", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,280 @@
+"""Image translation: the application (core.apps.translate) and its tab (demos.translate).
+
+Checkpoints are written by the tests in the published layout (file name and
+top-level key of each weight spec). Behaviour tests use tiny variants of the
+networks through the spec's ``net_overrides``; one request runs the real
+AnimeGANv2 configuration, and the fast path is compared with dygraph.
+"""
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import time
+import tracemalloc
+from fractions import Fraction
+
+import gradio as gr
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+from core import nets, runtime, weights
+from core.apps import translate
+from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from core.media import ffmpeg_exe, iter_video_frames, probe_video, write_png
+from demos import translate as translate_tab
+
+TINY = {
+    "cyclegan_resnet9_horse2zebra": dict(ngf=8, n_blocks=1),
+    "pix2pix_unet256_facades": dict(ngf=4),
+    "animeganv2_hayao": dict(ngf=4),
+    "ugatit_light_selfie2anime": dict(ngf=4, n_blocks=1),
+    "photo2cartoon_genA2B": dict(ngf=4),
+}
+
+
+def write_checkpoint(directory, spec_name, net):
+    """Add `net` to the spec's file under the spec's key (several specs can share one file)."""
+    spec = weights.spec(spec_name)
+    path = directory / spec.filename
+    saved = paddle.load(str(path)) if path.exists() else {}
+    if spec.key:
+        saved[spec.key] = net.state_dict()
+    else:
+        saved = net.state_dict()
+    paddle.save(saved, str(path))
+    return path
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch):
+    """An empty weights folder and cache, dygraph engine, no loaded models; undone afterwards."""
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
+    monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")
+    (tmp_path / "weights").mkdir()
+    runtime.models.clear()
+    yield tmp_path / "weights"
+    runtime.models.clear()
+
+
+@pytest.fixture
+def tiny_models(isolated, monkeypatch):
+    """Every model's spec points at a tiny variant whose checkpoint the test wrote."""
+    for seed, translation in enumerate(translate.TRANSLATIONS.values()):
+        spec = weights.spec(translation.weights)
+        monkeypatch.setitem(weights._SPECS, spec.name, dataclasses.replace(spec, net_overrides=TINY[translation.network]))
+        paddle.seed(seed)
+        write_checkpoint(isolated, spec.name, nets.create(translation.network, **TINY[translation.network]))
+    return isolated
+
+
+def photo(height, width, seed=0):
+    """A smooth colourful picture (gradients plus a disc), uint8 RGB."""
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    disc = ((y - 0.5) ** 2 + (x - 0.5) ** 2 < 0.1).astype(float)
+    image = np.stack([x, y, 0.5 * disc + 0.25 * np.sin(7 * x + seed)], axis=-1)
+    return np.clip(image * 255, 0, 255).astype(np.uint8)
+
+
+def test_the_tab_offers_every_model_of_the_issue():
+    assert set(translate.TRANSLATIONS) == {"horse2zebra", "zebra2horse", "facades", "anime_hayao", "selfie2anime", "photo2cartoon"}
+    assert translate.APP.endpoints == ("translate_image", "translate_video")
+    assert translate.choose("Horse → zebra (CycleGAN)").key == "horse2zebra"
+    with pytest.raises(InputError, match="choose one of: horse2zebra"):
+        translate.choose("monet")
+
+
+@pytest.mark.parametrize("model", list(translate.TRANSLATIONS))
+def test_missing_weights_are_reported_at_once_with_file_and_place(isolated, model):
+    spec = weights.spec(translate.choose(model).weights)
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailable) as error:
+        translate.translate_image(model, photo(40, 40))
+    assert time.perf_counter() - start < 2.0
+    message = str(error.value)
+    assert spec.filename in message and str(isolated) in message and "Place the file" in message
+    assert not runtime.models.loaded()
+
+
+def test_the_tab_builds_without_weights_and_turns_the_refusal_into_a_gradio_error(isolated, tmp_path):
+    blocks = translate_tab.build()
+    public = {fn.api_name for fn in blocks.fns.values() if fn.api_visibility == "public"}
+    assert public == set(translate.APP.endpoints)
+    source = write_png(photo(40, 48), tmp_path / "in.png")
+    start = time.perf_counter()
+    with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):
+        translate_tab.translate_image("horse2zebra", str(source))
+    assert time.perf_counter() - start < 2.0
+    assert "not here yet" in translate_tab.describe("facades")
+
+
+def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path):
+    paddle.seed(1)
+    write_checkpoint(isolated, "animeganv2_hayao", nets.create("animeganv2_hayao"))
+    source = write_png(photo(50, 70), tmp_path / "in.png")
+    image_path, file_path, status = translate_tab.translate_image("anime_hayao", str(source))
+    with Image.open(image_path) as result:
+        assert result.format == "PNG" and result.size == (70, 50) and result.mode == "RGB"
+        pixels = np.asarray(result)
+    assert file_path == image_path and status.startswith("Done in") and "(70x50)" in status and "loaded the model" in status
+    assert pixels.std() > 1  # a picture, not a flat colour
+    # AnimeGAN's post-processing keeps the photo's mean brightness (up to clipping and truncation).
+    luma = np.array([0.299, 0.587, 0.114])
+    assert abs(pixels.reshape(-1, 3).mean(0) @ luma - photo(50, 70).reshape(-1, 3).mean(0) @ luma) < 12
+    assert "found" in translate_tab.describe("anime_hayao")
+
+
+def test_each_cyclegan_direction_reads_its_own_key_of_the_shared_file(tiny_models):
+    image = photo(36, 44)
+    forward, backward = translate.translate_image("horse2zebra", image), translate.translate_image("zebra2horse", image)
+    assert not np.array_equal(forward, backward)
+    assert sorted(paddle.load(str(tiny_models / "CycleGAN_horse2zebra.pdparams"))) == ["netG_A", "netG_B"]
+
+
+@pytest.mark.parametrize("model", list(translate.TRANSLATIONS))
+@pytest.mark.parametrize("size", [(37, 53), (64, 33)])
+def test_odd_sizes_come_back_at_the_input_size(tiny_models, model, size):
+    result = translate.translate_image(model, photo(*size))
+    assert result.shape == (*size, 3) and result.dtype == np.uint8
+
+
+def test_limits_are_enforced_with_the_limit_in_the_message(tmp_path):
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1100, 1000)).save(big)
+    with pytest.raises(LimitExceeded, match="limit is 1.0 megapixels"):
+        translate.translate_image("horse2zebra", str(big))
+    with pytest.raises(InputError, match="at least 32 pixels"):
+        translate.translate_image("horse2zebra", photo(20, 64))
+    with pytest.raises(InputError, match="Upload an image"):
+        translate.translate_image("horse2zebra", None)
+
+
+def test_framing_follows_paddlegan():
+    anime = translate.choose("anime_hayao").framing
+    # ResizeToScale((256, 256), 32): short sides grow to 256, long ones drop to a multiple of 32.
+    assert [anime.network_side(s) for s in (40, 256, 257, 300, 1000)] == [256, 256, 256, 288, 992]
+    assert anime.to_network(photo(300, 100)).shape == (288, 256, 3)
+    cyclegan = translate.choose("horse2zebra").framing
+    padded = cyclegan.to_network(photo(37, 53))
+    assert padded.shape == (40, 56, 3) and np.array_equal(padded[:37, :53], photo(37, 53))
+    for key in ("facades", "selfie2anime", "photo2cartoon"):
+        assert translate.choose(key).framing.to_network(photo(50, 90)).shape == (256, 256, 3)
+
+
+@pytest.mark.parametrize("model", ["horse2zebra", "facades"])
+def test_normalisation_round_trips(model):
+    """With a network that returns its input, the result is the input (within resampling and truncation)."""
+    image = photo(64, 64)
+    result = translate.translate_array(translate.choose(model), lambda x: x, image)
+    error = np.abs(result.astype(int) - image)
+    if model == "horse2zebra":  # padded and cropped: only truncation can differ
+        assert error.max() <= 1
+    else:  # resized to 256 x 256 and back: sharp edges blur a little
+        assert error.mean() < 2
+
+
+def test_brightness_matching_scales_to_the_source_luma():
+    source = np.full((4, 4, 3), 120, np.float32)
+    result = np.full((4, 4, 3), 60, np.float32)
+    assert np.allclose(translate.match_brightness(result, source), 120)
+
+
+@pytest.mark.parametrize("network", ["animeganv2_hayao", "ugatit_light_selfie2anime"])
+def test_upsampling_replacement_gives_the_same_numbers(network):
+    paddle.seed(3)
+    net = nets.create(network, **TINY[network])
+    reference = translate.ImageOnly(net) if network.startswith("ugatit") else net
+    exported = translate.upsample_free(reference)
+    assert exported is not reference
+    assert not any(isinstance(sub, paddle.nn.Upsample) for sub in exported.sublayers())
+    x = paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 36, 44)).astype(np.float32))
+    with paddle.no_grad():
+        assert np.abs(exported(x).numpy() - reference(x).numpy()).max() < 1e-5
+
+
+@pytest.mark.parametrize("model", ["horse2zebra", "anime_hayao"])
+def test_fast_path_is_used_and_matches_dygraph(model, monkeypatch, tmp_path):
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    translation = translate.choose(model)
+    paddle.seed(5)
+    net = nets.create(translation.network, **TINY[translation.network])
+    run = translate.make_runner(net, translation)
+    assert run.kind in ("onednn", "gpu")
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 3, 36, 44)).astype(np.float32)
+    with paddle.no_grad():
+        expected = net(paddle.to_tensor(x)).numpy()
+    assert np.abs(run(x) - expected).max() < 1e-4
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """2 s, 10 fps, 48 x 40, with a tone."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=48x40:rate=10:duration=2",
+         "-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )
+    return path
+
+
+def test_video_is_translated_frame_by_frame_with_sound_and_progress(tiny_models, clip, tmp_path):
+    reports = []
+    result = translate.translate_video("horse2zebra", clip, tmp_path / "out.mp4", progress=lambda d, t: reports.append((d, t)))
+    source, out = probe_video(clip), probe_video(result.path)
+    assert result.frames == 20 and (out.width, out.height) == (48, 40)
+    assert out.fps == Fraction(10) and out.has_audio and abs(out.duration_s - source.duration_s) < 0.15
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == 20 and len(done) >= 5
+
+
+def test_video_frames_go_through_the_picture_path(isolated, clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(translate, "runner", lambda translation: lambda x: -x)  # a "network" that inverts colours
+    result = translate.translate_video("facades", clip, tmp_path / "out.mp4")
+    first_in = next(iter(iter_video_frames(clip))).astype(int)
+    first_out = next(iter(iter_video_frames(result.path))).astype(int)
+    assert np.abs((255 - first_in) - first_out).mean() < 12  # H.264 is lossy; inversion is not subtle
+
+
+def test_video_memory_does_not_grow_with_length(tiny_models, tmp_path):
+    def peak_bytes(seconds):
+        source = tmp_path / f"{seconds}.mp4"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", f"testsrc=size=64x48:rate=10:duration={seconds}",
+                        "-c:v", "libx264", "-pix_fmt", "yuv420p", str(source)], check=True)
+        tracemalloc.start()
+        try:
+            translate.translate_video("horse2zebra", source, tmp_path / f"out{seconds}.mp4")
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    translate.translate_image("horse2zebra", photo(48, 64))  # load the model outside the measurement
+    short, long = peak_bytes(1), peak_bytes(6)
+    assert long < short * 1.5 + 200_000, (short, long)
+
+
+def test_video_limits_are_checked_before_any_frame(tiny_models, tmp_path):
+    long_clip = tmp_path / "long.mp4"
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x32:rate=5:duration=12",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(long_clip)], check=True)
+    with pytest.raises(LimitExceeded, match="limit is 10 seconds"):
+        translate.translate_video("horse2zebra", long_clip, tmp_path / "no.mp4")
+    assert not (tmp_path / "no.mp4").exists()
+
+
+def test_video_tab_returns_the_mp4_and_the_rate(tiny_models, clip):
+    video_path, file_path, status = translate_tab.translate_video("horse2zebra", str(clip), progress=lambda *a, **k: None)
+    assert video_path == file_path and video_path.endswith(".mp4") and probe_video(video_path).n_frames == 20
+    assert status.startswith("Done in") and "20 frames" in status
+
+
+def test_facade_example_is_the_drawn_label_map():
+    with Image.open(translate.REPO_ROOT / translate.FACADE_EXAMPLE) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), translate.draw_facade_labels())
+    colours = {tuple(c) for c in translate.draw_facade_labels().reshape(-1, 3)}
+    assert colours <= set(translate.FACADE_COLOURS.values()) and len(colours) == len(translate.FACADE_CLASSES)
