@@ -177,7 +177,8 @@ class Trainer:
             extra["wasserstein"] = float(wasserstein)
             loss = -wasserstein
             if self.spec.penalty == "gp":
-                alpha = paddle.rand([real.shape[0], 1, 1, 1])
+                rng = np.random.default_rng([self.config.seed, self.step, 2000])
+                alpha = paddle.to_tensor(rng.uniform(size=(real.shape[0], 1, 1, 1)).astype(np.float32))
                 mixed = alpha * real + (1 - alpha) * fake
                 mixed.stop_gradient = False
                 grad = paddle.grad(self._d_train(mixed), mixed, create_graph=True)[0]
@@ -299,8 +300,8 @@ class Trainer:
         return {
             "netG": self.g.state_dict(),
             "netD": self.d.state_dict(),
-            "optG": self.opt_g.state_dict(),
-            "optD": self.opt_d.state_dict(),
+            "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
+            "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
             "meta": {"step": self.step, "batches_served": self._batches_served, "config": asdict(self.config)},
         }
 
@@ -327,11 +328,31 @@ class Trainer:
 
         load_state_strict(trainer.g, saved["netG"], str(path))
         load_state_strict(trainer.d, saved["netD"], str(path))
-        trainer.opt_g.set_state_dict(saved["optG"])
-        trainer.opt_d.set_state_dict(saved["optD"])
+        trainer.opt_g.set_state_dict(_local_optimizer_state(saved["optG"], trainer.g))
+        trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
         trainer.step = int(meta["step"])
         trainer._batches_served = int(meta["batches_served"])
         return trainer
+
+
+def _rename_prefixes(state: dict, renames: dict) -> dict:
+    """Rename keys that start with a parameter name (accumulators are '<param name>_<what>_0')."""
+    ordered = sorted(renames, key=len, reverse=True)
+    renamed = {}
+    for key, value in state.items():
+        match = next((old for old in ordered if key == old or key.startswith(old + "_")), None)
+        renamed[renames[match] + key[len(match):] if match else key] = value
+    return renamed
+
+
+def _portable_optimizer_state(state: dict, net) -> dict:
+    """Optimizer state keyed by structured parameter names: Paddle's automatic names
+    (linear_3.w_0) differ between processes, and set_state_dict would silently skip them."""
+    return _rename_prefixes(state, {p.name: "@" + name for name, p in net.named_parameters()})
+
+
+def _local_optimizer_state(state: dict, net) -> dict:
+    return _rename_prefixes(state, {"@" + name: p.name for name, p in net.named_parameters()})
 
 
 def losses_are_finite(history: list[StepLog]) -> bool:

@@ -1,0 +1,246 @@
+"""GAN basics: the classic objectives on handwritten digits, sampled and trained live.
+
+Sampling uses our shipped weights for an objective (``assets/weights/digits_<objective>.pdparams``)
+or a checkpoint written by a live run. A live run trains in a background thread
+(``LiveRun``), capped in steps, with at most ``MAX_LIVE_RUNS`` at once on the server.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.apps import App, register
+from core.apps.digits import MAX_COUNT, MAX_SEED, check_request, grid_image
+from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from core.train.gan import OBJECTIVES, TrainConfig, Trainer, generator_name
+
+MAX_LIVE_STEPS = 400
+MAX_LIVE_RUNS = 2
+MAX_WALK_FRAMES = 240
+LIVE_SNAPSHOT_EVERY = 10  # steps between sample grids during a live run
+
+APP = register(
+    App(
+        name="gan_basics",
+        title="GAN basics",
+        description="DCGAN, LSGAN, WGAN, WGAN-GP, WGAN-div and a conditional GAN on handwritten digits: "
+        "sample from weights we trained, walk the latent space, or train one live and watch it learn.",
+        demo="demos.gan_basics",
+        endpoints=("gan_sample", "gan_interpolate"),
+        networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic"),
+        weights=("digits_cgan",),
+        limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES},
+        emoji="🧪",
+        assets=("core/train", "assets/digits/mnist_5k.npz", "assets/weights"),
+    )
+)
+
+
+def shipped_weights(objective: str) -> str:
+    """Weight spec name of the shipped generator for `objective`."""
+    return "digits_" + objective.replace("-", "_")
+
+
+def check_objective(objective: str) -> str:
+    if objective not in OBJECTIVES:
+        raise InputError(f"Unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}.")
+    return objective
+
+
+def load_generator(objective: str, checkpoint: str | Path | None = None):
+    """The generator for `objective`: from a live run's checkpoint, or our shipped weights."""
+    from core import nets, weights
+    from core.runtime import models, use_best_device
+
+    use_best_device()
+    check_objective(objective)
+    if checkpoint:
+        return models.get(("checkpoint", str(checkpoint)), lambda: _from_checkpoint(objective, Path(checkpoint)))
+    name = shipped_weights(objective)
+    try:
+        weights.spec(name)
+    except KeyError:
+        raise WeightsUnavailable(
+            f"No weights for {OBJECTIVES[objective].title} ship with the gallery yet. Train one in “Train live” "
+            f"and sample its checkpoint, or run: python -m core.train {objective} --export assets/weights/{name}.pdparams"
+        ) from None
+    spec = weights.spec(name)
+    return models.get(name, lambda: nets.create(spec.net, pretrained=name))
+
+
+def _from_checkpoint(objective: str, path: Path):
+    from core import nets
+    from core.weights import read_checkpoint, load_state_strict
+
+    state, _ = read_checkpoint(path, "netG")
+    meta = _read_meta(path)
+    net = nets.create(generator_name(objective), latent_dim=meta.get("latent_dim", 128), ngf=meta.get("ngf", 32))
+    load_state_strict(net, state, str(path))
+    net.eval()
+    return net
+
+
+def _read_meta(path: Path) -> dict:
+    import paddle
+
+    saved = paddle.load(str(path), return_numpy=True)
+    return dict(saved.get("meta", {}).get("config", {})) if isinstance(saved.get("meta"), dict) else {}
+
+
+def _latents(generator, seeds: list[int]) -> np.ndarray:
+    return np.stack([np.random.default_rng(s).standard_normal(generator.latent_dim) for s in seeds]).astype(np.float32)
+
+
+def _run(generator, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    import paddle
+
+    with paddle.no_grad():
+        if getattr(generator, "n_class", 0):
+            return generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64))).numpy()
+        return generator(paddle.to_tensor(z)).numpy()
+
+
+def sample(objective: str, seed: int, count: int, digit=None, checkpoint=None, scale: int = 3) -> np.ndarray:
+    """A grid of `count` digits from `objective`'s generator; same arguments, same grid."""
+    seed, count, digit = check_request(seed, count, digit)
+    generator = load_generator(objective, checkpoint)
+    z = np.random.default_rng(seed).standard_normal((count, generator.latent_dim)).astype(np.float32)
+    labels = np.full(count, digit) if digit is not None else np.arange(count) % 10
+    return grid_image(_run(generator, z, labels), columns=10, scale=scale)
+
+
+def interpolate(objective: str, seeds: list[int], frames: int, dest: str | Path, digit=None, checkpoint=None,
+                progress=None, fps: int = 24, size: int = 224) -> Path:
+    """A video walking the latent space through `seeds` (spherical interpolation), written frame by frame."""
+    import cv2
+
+    from core.media import VideoWriter
+
+    if len(seeds) < 2:
+        raise InputError("A walk needs at least two seeds.")
+    for s in seeds:
+        check_request(s, 1, digit)
+    if not 2 <= frames <= MAX_WALK_FRAMES:
+        raise LimitExceeded(f"A walk has 2 to {MAX_WALK_FRAMES} frames; got {frames}.")
+    generator = load_generator(objective, checkpoint)
+    anchors = _latents(generator, seeds)
+    label = np.array([digit if digit is not None else 0])
+    segments = len(anchors) - 1
+    with VideoWriter(dest, fps) as writer:
+        for i in range(frames):
+            position = i / (frames - 1) * segments
+            k = min(int(position), segments - 1)
+            z = _slerp(anchors[k], anchors[k + 1], position - k)[None].astype(np.float32)
+            tile = grid_image(_run(generator, z, label), columns=1, padding=0)
+            writer.write(cv2.resize(tile, (size, size), interpolation=cv2.INTER_NEAREST))
+            if progress is not None:
+                progress(i + 1, frames)
+    return Path(dest)
+
+
+def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation: Gaussian latents keep their norm along the way."""
+    cos = float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+    omega = np.arccos(np.clip(cos, -1.0, 1.0))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+# ---------------------------------------------------------------- live training
+
+_live_slots = threading.BoundedSemaphore(MAX_LIVE_RUNS)
+
+
+@dataclass
+class LiveSnapshot:
+    step: int
+    total: int
+    history: list  # (step, loss_d, loss_g)
+    grid: np.ndarray | None
+    finished: bool
+    checkpoint: str | None
+    error: str | None
+    seconds: float
+
+
+class LiveRun:
+    """One short training run in a background thread; the UI polls ``snapshot()``."""
+
+    def __init__(self, objective: str, steps: int, out_dir: str | Path, lr: float | None = None,
+                 batch_size: int = 64, seed: int = 0):
+        check_objective(objective)
+        if not 1 <= int(steps) <= MAX_LIVE_STEPS:
+            raise LimitExceeded(f"A live run trains 1 to {MAX_LIVE_STEPS} steps; got {steps}.")
+        if not 8 <= int(batch_size) <= 128:
+            raise InputError(f"The batch size must be 8 to 128; got {batch_size}.")
+        if lr is not None and not 1e-6 <= float(lr) <= 1e-2:
+            raise InputError(f"The learning rate must be between 1e-6 and 1e-2; got {lr}.")
+        self.config = TrainConfig(objective=objective, steps=int(steps), batch_size=int(batch_size), lr=lr, seed=int(seed))
+        self.out_dir = Path(out_dir)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._grid = None
+        self._history: list = []
+        self._finished = False
+        self._checkpoint = None
+        self._error = None
+        self._started = time.perf_counter()
+        self._thread = None
+
+    def start(self) -> "LiveRun":
+        if not _live_slots.acquire(blocking=False):
+            raise LimitExceeded(f"{MAX_LIVE_RUNS} live trainings are running on this server already; try again in a minute.")
+        self._thread = threading.Thread(target=self._train, name=f"live-{self.config.objective}", daemon=True)
+        self._thread.start()
+        return self
+
+    def _train(self) -> None:
+        try:
+            trainer = Trainer(self.config)
+            self._publish_grid(trainer)
+            for entry in trainer.run(should_stop=self._stop.is_set):
+                with self._lock:
+                    self._history.append((entry.step, entry.loss_d, entry.loss_g))
+                if entry.step % LIVE_SNAPSHOT_EVERY == 0:
+                    self._publish_grid(trainer)
+            self._publish_grid(trainer)
+            path = trainer.save(self.out_dir / f"{self.config.objective}-step{trainer.step}.pdparams")
+            with self._lock:
+                self._checkpoint = str(path)
+        except Exception as exc:  # reported through snapshot(); the server keeps running
+            with self._lock:
+                self._error = f"Training stopped: {exc}"
+        finally:
+            with self._lock:
+                self._finished = True
+            _live_slots.release()
+
+    def _publish_grid(self, trainer: Trainer) -> None:
+        grid = trainer.sample_grid(rows=4)
+        with self._lock:
+            self._grid = grid
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def snapshot(self) -> LiveSnapshot:
+        with self._lock:
+            return LiveSnapshot(
+                step=self._history[-1][0] if self._history else 0,
+                total=self.config.steps,
+                history=list(self._history),
+                grid=self._grid,
+                finished=self._finished,
+                checkpoint=self._checkpoint,
+                error=self._error,
+                seconds=time.perf_counter() - self._started,
+            )

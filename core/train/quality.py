@@ -1,0 +1,80 @@
+"""Score a digit generator with the bundled classifier (issue: quality measured, not eyeballed).
+
+    python -m core.train.quality [--weights digits_cgan] [--samples 1000]
+
+Reports mean top-class confidence, the share of each predicted class, and for
+a conditional generator how often the requested digit is recognised.
+"""
+from core.runtime import configure_threads
+
+configure_threads()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+
+@dataclass
+class Quality:
+    samples: int
+    mean_confidence: float
+    class_shares: list  # share of samples predicted as 0..9
+    requested_accuracy: float | None  # conditional generators only
+
+
+def classifier():
+    from core import nets
+    from core.runtime import models
+
+    return models.get("digits_classifier", lambda: nets.create("digits_classifier", pretrained="digits_classifier"))
+
+
+def score(images: np.ndarray, requested: np.ndarray | None = None) -> Quality:
+    """Score generated images (N, 1, 28, 28) in [-1, 1]."""
+    from core.train.classifier import predict
+
+    probabilities = predict(classifier(), images.astype(np.float32))
+    predicted = probabilities.argmax(1)
+    shares = np.bincount(predicted, minlength=10) / len(predicted)
+    accuracy = float((predicted == requested).mean()) if requested is not None else None
+    return Quality(len(images), float(probabilities.max(1).mean()), [round(float(s), 4) for s in shares], accuracy)
+
+
+def sample_generator(generator, n: int, seed: int = 0, conditional: bool = False):
+    import paddle
+
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, generator.latent_dim)).astype(np.float32)
+    labels = np.arange(n) % 10
+    with paddle.no_grad():
+        if conditional:
+            images = generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64)))
+        else:
+            images = generator(paddle.to_tensor(z))
+    return images.numpy(), (labels if conditional else None)
+
+
+def score_weights(spec_name: str, n: int = 1000, seed: int = 0) -> Quality:
+    from core import nets, weights
+
+    spec = weights.spec(spec_name)
+    generator = nets.create(spec.net, pretrained=spec_name)
+    conditional = getattr(generator, "n_class", 0) > 0
+    images, labels = sample_generator(generator, n, seed, conditional)
+    return score(images, labels)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.train.quality")
+    parser.add_argument("--weights", default="digits_cgan")
+    parser.add_argument("--samples", type=int, default=1000)
+    args = parser.parse_args(argv)
+    print(json.dumps(asdict(score_weights(args.weights, args.samples)), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
