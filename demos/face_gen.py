@@ -1,0 +1,140 @@
+"""Tab "Face generation": StyleGAN2 faces from seeds, style mixing of two seeds, latent walks as video."""
+from __future__ import annotations
+
+import random
+import time
+
+import gradio as gr
+
+from core.apps import face_gen
+from core.media import write_png
+from demos.common import HEAVY, new_workdir, timed, user_errors
+
+MODEL_CHOICES = [(m.label, key) for key, m in face_gen.MODELS.items()]
+SIZE_CHOICES = [("Full (the model's own size)", "full"), ("512 × 512", "512"), ("256 × 256", "256")]
+LIMITS = (
+    f"Limits: up to {face_gen.MAX_SEEDS} seeds per request (\"1, 2, 3\" or a range \"10-13\"), seeds 0 to {face_gen.MAX_SEED}; "
+    f"walks join 2 to {face_gen.MAX_WALK_SEEDS} seeds in {face_gen.MIN_WALK_FRAMES} to {face_gen.MAX_WALK_FRAMES} frames "
+    f"at {face_gen.WALK_FPS} fps. On a CPU one 1024² face takes several seconds; a smaller output size only resizes "
+    "the finished image (quicker to save and download), the network always draws at its own size."
+)
+
+
+def _reporter(progress, unit: str):
+    return lambda done, total: progress((done, total), desc=f"{done} of {total} {unit}", unit=unit)
+
+
+def _random_seed() -> int:
+    return random.randint(0, face_gen.MAX_SEED)
+
+
+@user_errors
+def generate(model, seeds, truncation, size, progress=gr.Progress()):
+    start = time.perf_counter()
+    seeds = face_gen.parse_seeds(seeds)
+    images = face_gen.generate(model, seeds, truncation, size, progress=_reporter(progress, "images"))
+    workdir = new_workdir()
+    paths = [str(write_png(image, workdir / f"{model}-seed{seed}.png")) for seed, image in zip(seeds, images)]
+    elapsed = time.perf_counter() - start
+    status = timed(elapsed) + (f" {len(paths)} images, {elapsed / len(paths):.1f} s each." if len(paths) > 1 else "")
+    return [(path, f"seed {seed}") for path, seed in zip(paths, seeds)], paths, status
+
+
+@user_errors
+def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, progress=gr.Progress()):
+    start = time.perf_counter()
+    images = face_gen.mix(model, seed_a, seed_b, (first_layer, last_layer), truncation, size,
+                          progress=_reporter(progress, "images"))
+    workdir = new_workdir()
+    names = (f"source-a-seed{int(seed_a)}", f"source-b-seed{int(seed_b)}",
+             f"mix-a{int(seed_a)}-b{int(seed_b)}-layers{int(first_layer)}-{int(last_layer)}")
+    paths = [str(write_png(image, workdir / f"{model}-{name}.png")) for name, image in zip(names, images)]
+    return (*paths, paths, timed(time.perf_counter() - start))
+
+
+@user_errors
+def walk(model, seeds, frames, truncation, size, progress=gr.Progress()):
+    start = time.perf_counter()
+    parsed = face_gen.parse_seeds(seeds, minimum=2, maximum=face_gen.MAX_WALK_SEEDS)
+    dest = new_workdir() / f"{model}-walk-{'-'.join(map(str, parsed))}.mp4"
+    path = str(face_gen.walk(model, parsed, frames, dest, truncation, size, progress=_reporter(progress, "frames")))
+    elapsed = time.perf_counter() - start
+    return path, path, timed(elapsed) + f" {int(frames)} frames, {elapsed / int(frames):.2f} s each."
+
+
+def _layer_sliders(model):
+    last = face_gen.layer_count(model) - 1
+    return gr.update(maximum=last), gr.update(maximum=last)
+
+
+def build() -> gr.Blocks:
+    # Import Paddle here, on the main thread, before any request: imported first on a
+    # worker thread, Paddle stays in static-graph mode on every other thread; and the
+    # first request would pay the ~2 s import, while a missing checkpoint must be
+    # reported at once.
+    import paddle  # noqa: F401
+
+    app = face_gen.APP
+    last_layer = face_gen.layer_count(face_gen.DEFAULT_MODEL) - 1
+    with gr.Blocks(title=app.title) as blocks:
+        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}\n\n{LIMITS}")
+        with gr.Row():
+            model = gr.Dropdown(MODEL_CHOICES, value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
+            truncation = gr.Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
+                                   label="Truncation ψ (lower: closer to the average face, fewer artefacts; 1: full variety)")
+            size = gr.Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")
+
+        with gr.Tab("Generate", elem_id="face-gen-tab-generate"):
+            with gr.Row():
+                seeds = gr.Textbox("42", label=f"Seeds (one, a list \"1, 2, 3\" or a range \"10-13\"; at most {face_gen.MAX_SEEDS})",
+                                   elem_id="face-gen-seeds", scale=4)
+                dice = gr.Button("🎲 Random seed", size="sm", elem_id="face-gen-random-seed", scale=1)
+            run = gr.Button("Generate", variant="primary", elem_id="face-gen-generate")
+            gallery = gr.Gallery(label="Generated faces", format="png", columns=4, elem_id="face-gen-gallery", interactive=False)
+            files = gr.File(label="Download PNGs", file_count="multiple", elem_id="face-gen-files")
+            status = gr.Markdown(elem_id="face-gen-status")
+            gr.Examples([list(example.inputs) for example in app.examples], [model, seeds, truncation, size], cache_examples=False)
+
+        with gr.Tab("Style mixing", elem_id="face-gen-tab-mix"):
+            with gr.Row():
+                seed_a = gr.Number(7, label="Seed of source A", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-a")
+                seed_b = gr.Number(11, label="Seed of source B", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-b")
+                mix_dice = gr.Button("🎲 Random seeds", size="sm", elem_id="face-gen-random-pair")
+            gr.Markdown("The mix takes source B's style at the chosen layers and A's everywhere else. "
+                        "Layers 0–3 (4² to 8²): pose and face shape; 4–7: features, hair style; 8 and up: colours and fine texture.")
+            with gr.Row():
+                first_layer = gr.Slider(0, last_layer, value=0, step=1, label="First layer from B", elem_id="face-gen-first-layer")
+                final_layer = gr.Slider(0, last_layer, value=3, step=1, label="Last layer from B", elem_id="face-gen-last-layer")
+            mix_run = gr.Button("Mix", variant="primary", elem_id="face-gen-mix")
+            with gr.Row():
+                image_a = gr.Image(label="Source A", type="filepath", format="png", interactive=False, elem_id="face-gen-source-a")
+                image_b = gr.Image(label="Source B", type="filepath", format="png", interactive=False, elem_id="face-gen-source-b")
+                image_mix = gr.Image(label="Mix", type="filepath", format="png", interactive=False, elem_id="face-gen-mix-output")
+            mix_files = gr.File(label="Download PNGs", file_count="multiple", elem_id="face-gen-mix-files")
+            mix_status = gr.Markdown(elem_id="face-gen-mix-status")
+
+        with gr.Tab("Latent walk", elem_id="face-gen-tab-walk"):
+            walk_seeds = gr.Textbox("1, 2, 3", label=f"Seeds to walk through, in order (2 to {face_gen.MAX_WALK_SEEDS})",
+                                    elem_id="face-gen-walk-seeds")
+            frames = gr.Slider(face_gen.MIN_WALK_FRAMES, face_gen.MAX_WALK_FRAMES, value=48, step=1,
+                               label=f"Frames (at {face_gen.WALK_FPS} fps)", elem_id="face-gen-frames")
+            walk_run = gr.Button("Render walk", variant="primary", elem_id="face-gen-walk")
+            video = gr.Video(label="Latent walk (H.264)", interactive=False, elem_id="face-gen-video")
+            video_file = gr.File(label="Download MP4", elem_id="face-gen-video-file")
+            walk_status = gr.Markdown(elem_id="face-gen-walk-status")
+
+        dice.click(lambda: str(_random_seed()), outputs=seeds, api_visibility="private", queue=False)
+        mix_dice.click(lambda: (_random_seed(), _random_seed()), outputs=[seed_a, seed_b], api_visibility="private", queue=False)
+        model.change(user_errors(_layer_sliders), model, [first_layer, final_layer], api_visibility="private", queue=False)
+        run.click(generate, [model, seeds, truncation, size], [gallery, files, status], api_name="face_generate", **HEAVY)
+        mix_run.click(mix, [model, seed_a, seed_b, first_layer, final_layer, truncation, size],
+                      [image_a, image_b, image_mix, mix_files, mix_status], api_name="face_mix", **HEAVY)
+        walk_run.click(walk, [model, walk_seeds, frames, truncation, size], [video, video_file, walk_status],
+                       api_name="face_walk", **HEAVY)
+    return blocks
+
+
+if __name__ == "__main__":
+    from demos.common import launch_alone
+
+    launch_alone(build)

@@ -1,0 +1,51 @@
+"""The face_gen tab in a real browser (Debian chromium through Playwright), on its Space with tiny weights."""
+from __future__ import annotations
+
+import json
+import sys
+
+import paddle
+import pytest
+
+from core import nets, weights
+from core.apps import face_gen
+from spaces.build import build
+from tests.e2e.conftest import free_port, start_server, stop_server
+from tests.e2e.test_browser import browser  # noqa: F401  (the shared chromium fixture)
+
+pytestmark = pytest.mark.browser
+TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
+
+
+@pytest.fixture
+def space(tmp_path, monkeypatch):
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    for seed, choice in enumerate(face_gen.MODELS.values()):
+        paddle.seed(seed)
+        paddle.save(nets.create(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv(face_gen.OVERRIDES_ENV, json.dumps(TINY))
+    monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")
+    out = build("face_gen", tmp_path / "space")
+    port = free_port()
+    server = start_server([sys.executable, "app.py"], out, tmp_path, port)
+    yield server
+    stop_server(server)
+
+
+def test_generate_and_mix_in_the_browser(browser, space, tmp_path):  # noqa: F811
+    page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
+    page.goto(space.url, wait_until="domcontentloaded")
+    page.locator("#face-gen-seeds textarea").fill("3, 4")
+    page.locator("#face-gen-generate").click()
+    page.locator("#face-gen-gallery img").nth(1).wait_for(state="visible", timeout=60_000)
+    assert page.locator("#face-gen-gallery img").count() >= 2
+    assert "Done in" in page.locator("#face-gen-status").inner_text(timeout=10_000)
+
+    page.get_by_role("tab", name="Style mixing").click()
+    page.locator("#face-gen-mix").click()
+    mixed = page.locator("#face-gen-mix-output img")
+    mixed.wait_for(state="visible", timeout=60_000)
+    assert mixed.evaluate("img => img.complete ? img.naturalWidth : 0") == 32
+    page.screenshot(path=str(tmp_path / "face_gen.png"), full_page=True)

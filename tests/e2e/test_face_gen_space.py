@@ -1,0 +1,77 @@
+"""The face_gen Space: built into its own folder, started, and called with gradio_client.
+
+The server serves tiny StyleGAN2 variants through the app's test hook
+(GAN_GALLERY_FACE_GEN_NET_OVERRIDES); the checkpoints are written by the test
+under the published file names, in the published flat layout, after a first
+request has shown the missing-weights message.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import paddle
+from gradio_client import Client
+from PIL import Image
+
+from core import nets, weights
+from core.apps import face_gen
+from core.media import probe_video
+from spaces.build import build
+from tests.e2e.conftest import free_port, start_server, stop_server
+
+TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
+
+
+def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
+    weights_dir = tmp_path / "weights"
+    weights_dir.mkdir()
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.setenv(face_gen.OVERRIDES_ENV, json.dumps(TINY))
+    monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")  # the fast path has its own test; keep this one quick
+    out = build("face_gen", tmp_path / "space")
+    assert not (out / "core" / "apps" / "digits.py").exists() and (out / "core" / "nets" / "stylegan2.py").is_file()
+    port = free_port()
+    server = start_server([sys.executable, "app.py"], out, tmp_path, port)
+    try:
+        client = Client(server.url, verbose=False)
+        named = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
+        assert named == {"/face_generate", "/face_mix", "/face_walk"}
+
+        start = time.perf_counter()
+        try:
+            client.predict("ffhq", "1", 0.7, "full", api_name="/face_generate")
+            raise AssertionError("a request without weights succeeded")
+        except Exception as error:  # gradio_client's AppError carries our message
+            message = str(error)
+        assert time.perf_counter() - start < 2.0
+        assert "stylegan2-ffhq-config-f.pdparams" in message and str(weights_dir) in message and "Traceback" not in message
+
+        for seed, choice in enumerate(face_gen.MODELS.values()):
+            paddle.seed(seed)
+            paddle.save(nets.create(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
+
+        gallery, files, status = client.predict("ffhq", "1, 2, 3", 0.7, "full", api_name="/face_generate")
+        assert len(gallery) == 3 and len(files) == 3 and status.startswith("Done in")
+        assert [item["caption"] for item in gallery] == ["seed 1", "seed 2", "seed 3"]
+        for path in files:
+            with Image.open(path) as image:
+                assert image.format == "PNG" and image.size == (32, 32)
+
+        source_a, source_b, mixed, mix_files, _ = client.predict("anime", 4, 5, 0, 3, 0.6, "full", api_name="/face_mix")
+        assert len(mix_files) == 3 and all(Image.open(p).format == "PNG" for p in (source_a, source_b, mixed))
+
+        video, download, walk_status = client.predict("ffhq", "1, 2, 3", 12, 0.7, "full", api_name="/face_walk")
+        video_path = video["video"] if isinstance(video, dict) else video
+        info = probe_video(video_path)
+        assert (info.codec, info.n_frames) == ("h264", 12) and "12 frames" in walk_status
+        assert open(download, "rb").read() == open(video_path, "rb").read()
+
+        try:
+            client.predict("ffhq", "1", 12, 0.7, "full", api_name="/face_walk")
+            raise AssertionError("a walk with one seed succeeded")
+        except Exception as error:
+            assert "at least 2 seeds" in str(error)
+    finally:
+        stop_server(server)
