@@ -75,6 +75,17 @@ def select_device() -> str:
     return "gpu:0" if has_gpu else "cpu"
 
 
+def init_paddle() -> None:
+    """Set threads, then import Paddle on the calling thread (call it on the main thread).
+
+    If Paddle is first imported on a worker thread, the other threads are left in
+    static-graph mode (seen with Paddle 3.3: ``paddle.in_dynamic_mode()`` is False
+    there), so servers import it on the main thread before serving requests.
+    """
+    configure_threads()
+    import paddle  # noqa: F401
+
+
 _device_lock = threading.Lock()
 _device: str | None = None
 
@@ -295,17 +306,20 @@ def build_engine(layer, input_spec: Sequence, sample_inputs: Sequence, tolerance
         log.warning("fast path unavailable for %s (export failed: %s); using dygraph", type(layer).__name__, exc)
         shutil.rmtree(workdir, ignore_errors=True)
         return reference
-    expected = reference(*sample_inputs)
-    for i, array in enumerate(sample_inputs):
-        np.save(os.path.join(workdir, f"input{i}.npy"), array)
-    for i, array in enumerate(expected):
-        np.save(os.path.join(workdir, f"expected{i}.npy"), array)
     threads = int(os.environ.get("OMP_NUM_THREADS", cpu_threads()))
     verdicts = _read_verdicts()
+    samples_written = False
     for kind in kinds:
         key = _digest(prefix, kind) + f"|{tolerance}"
         ok = verdicts.get(key)
         if ok is None:
+            if not samples_written:
+                # The dygraph reference is computed only when a verdict is missing: it can take seconds.
+                for i, array in enumerate(sample_inputs):
+                    np.save(os.path.join(workdir, f"input{i}.npy"), array)
+                for i, array in enumerate(reference(*sample_inputs)):
+                    np.save(os.path.join(workdir, f"expected{i}.npy"), array)
+                samples_written = True
             ok = _verify_in_child(workdir, kind, threads, tolerance)
             _write_verdict(key, ok)
         if ok:

@@ -52,6 +52,9 @@ def launch(
 
     host/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (127.0.0.1:7860 by default).
     """
+    from core.runtime import init_paddle
+
+    init_paddle()  # on the main thread, before any request thread touches Paddle
     blocks = build_blocks() if build_blocks else build_gallery(names)
     if build_blocks:
         blocks.queue(max_size=MAX_QUEUE)
