@@ -10,3 +10,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# Paddle must be imported on the main thread first (see core.runtime.init_paddle).
+from core.runtime import init_paddle  # noqa: E402
+
+init_paddle()

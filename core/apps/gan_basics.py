@@ -193,6 +193,9 @@ class LiveRun:
         self._thread = None
 
     def start(self) -> "LiveRun":
+        from core.runtime import init_paddle
+
+        init_paddle()  # Paddle first imported on the worker thread would leave this one in static mode
         if not _live_slots.acquire(blocking=False):
             raise LimitExceeded(f"{MAX_LIVE_RUNS} live trainings are running on this server already; try again in a minute.")
         self._thread = threading.Thread(target=self._train, name=f"live-{self.config.objective}", daemon=True)
