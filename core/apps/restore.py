@@ -1,0 +1,600 @@
+"""Restore: make photos and videos four times larger (super-resolution) and/or colour them (DeOldify).
+
+One image goes: read (pixel limit checked from the header) -> colorize
+(optional) -> upscale x4 (optional) -> uint8 array ready for PNG. A video runs
+the same per-frame pipeline through ``core.video.map_video``, so frames are
+streamed and never all in memory.
+
+Super-resolution is tiled: the image is cut into tiles of at most `tile`
+pixels a side, each tile is run with `context` extra pixels of real image
+around it (clamped at the image border, where the network sees its own zero
+padding exactly as on the whole image), and only the tile's own area of the
+output is kept. When the context covers the network's receptive field the
+tiled result equals the untiled one; ``receptive_radius`` bounds that field.
+Peak memory is then set by the tile size, not the image size. The output
+canvas is uint8, filled tile by tile.
+
+Colorization follows PaddleGAN's DeOldify predictor: the photo is made grey,
+shrunk to a square of ``render_factor * 16`` pixels, coloured by the network,
+and the network's colour (chroma) is resized back and recombined with the
+original luminance at full resolution, so detail comes from the photo itself.
+
+Models are chosen by weight-spec name (``UPSCALERS``, ``COLORIZERS``: the
+catalogue the tab and the API offer; tests add tiny entries to these dicts).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import numpy as np
+import paddle
+import paddle.nn as nn
+
+from core.apps import App, Example, register
+from core.errors import InputError, LimitExceeded
+from core.examples import PHOTOS, example_path
+
+ProgressCallback = Callable[[int, int], None]  # (steps done, steps expected)
+
+NONE = "none"
+SCALE = 4
+# Limits. Upscaling multiplies pixels by 16 and RealSR needs about 20 s per 128 x 128 pixels on 2 CPU cores.
+MAX_UPSCALE_PIXELS = 1024 * 1024
+MAX_COLORIZE_PIXELS = 4096 * 4096
+MAX_VIDEO_SECONDS = 10
+MAX_VIDEO_UPSCALE_FRAME_PIXELS = 320 * 240
+MAX_VIDEO_FRAME_PIXELS = 1280 * 720
+# Tiling: the largest tile side (input pixels) and the most context given to each tile.
+TILE = 256
+MAX_CONTEXT = 32
+# DeOldify: the network works on a square of render_factor * RENDER_BASE pixels.
+RENDER_BASE = 16
+DEFAULT_RENDER_FACTOR = 32  # PaddleGAN's default: 512 x 512
+MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 7, 45
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+# Before/after previews are shrunk to this longest side; the download keeps full size.
+PREVIEW_SIDE = 2048
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model the tab offers: its weight spec name (also its id in the API) and a label for people."""
+
+    weights: str
+    label: str
+
+
+UPSCALERS: dict[str, ModelChoice] = {
+    c.weights: c
+    for c in (
+        ModelChoice("lesrcnn_x4", "LESRCNN: lightweight and fast (trained on clean downscaled photos)"),
+        ModelChoice("realsr_df2k_jpeg", "RealSR DF2K-JPEG: real photos with JPEG artefacts (PaddleGAN's default; slow on CPU)"),
+        ModelChoice("realsr_df2k", "RealSR DF2K: real photos with blur and noise (slow on CPU)"),
+        ModelChoice("realsr_dped", "RealSR DPED: phone photos (slow on CPU)"),
+        ModelChoice("esrgan_x4", "ESRGAN: sharp, GAN-trained, for clean inputs (slow on CPU)"),
+        ModelChoice("esrgan_psnr_x4", "ESRGAN PSNR: smooth and faithful, for clean inputs (slow on CPU)"),
+    )
+}
+COLORIZERS: dict[str, ModelChoice] = {
+    c.weights: c
+    for c in (
+        ModelChoice("deoldify_stable", "DeOldify stable: natural colours, fewer artefacts"),
+        ModelChoice("deoldify_artistic", "DeOldify artistic: bolder, more varied colours"),
+    )
+}
+
+APP = register(
+    App(
+        name="restore",
+        title="Restore",
+        description="Make old or small photos and videos four times larger (RealSR, ESRGAN, LESRCNN) "
+        "and colour black-and-white ones (DeOldify).",
+        demo="demos.restore",
+        endpoints=("restore_image", "restore_video"),
+        networks=("realsr_rrdb_x4", "lesrcnn_x4", "deoldify_stable", "deoldify_artistic"),
+        weights=tuple(UPSCALERS) + tuple(COLORIZERS),
+        examples=(
+            Example(inputs=(example_path("chelsea"), "lesrcnn_x4", NONE, DEFAULT_RENDER_FACTOR), credit=PHOTOS["chelsea"].credit),
+            Example(inputs=(example_path("grace_hopper"), NONE, "deoldify_stable", DEFAULT_RENDER_FACTOR), credit=PHOTOS["grace_hopper"].credit),
+            Example(inputs=(example_path("rocket"), "lesrcnn_x4", "deoldify_artistic", 24), credit=PHOTOS["rocket"].credit),
+        ),
+        limits={
+            "max_upscale_pixels": MAX_UPSCALE_PIXELS,
+            "max_colorize_pixels": MAX_COLORIZE_PIXELS,
+            "max_video_seconds": MAX_VIDEO_SECONDS,
+            "max_video_upscale_frame_pixels": MAX_VIDEO_UPSCALE_FRAME_PIXELS,
+            "max_video_frame_pixels": MAX_VIDEO_FRAME_PIXELS,
+            "render_factor": (MIN_RENDER_FACTOR, MAX_RENDER_FACTOR),
+        },
+        emoji="🪄",
+        hardware="cpu-upgrade",
+        # map_video and the example photos' credits live outside the modules every Space carries.
+        assets=("core/video.py", "core/examples.py"),
+    )
+)
+
+
+# ---------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked request: which upscaler and colorizer (None: skip) and the render factor."""
+
+    upscaler: Optional[str]
+    colorizer: Optional[str]
+    render_factor: int
+
+    @property
+    def max_image_pixels(self) -> int:
+        return MAX_UPSCALE_PIXELS if self.upscaler else MAX_COLORIZE_PIXELS
+
+    @property
+    def max_frame_pixels(self) -> int:
+        return MAX_VIDEO_UPSCALE_FRAME_PIXELS if self.upscaler else MAX_VIDEO_FRAME_PIXELS
+
+
+def check_request(upscaler, colorizer, render_factor=DEFAULT_RENDER_FACTOR) -> Request:
+    """Validate the model choices and render factor; raise InputError naming what is allowed."""
+    upscaler = _choice(upscaler, UPSCALERS, "upscaling model")
+    colorizer = _choice(colorizer, COLORIZERS, "colorizer")
+    if upscaler is None and colorizer is None:
+        raise InputError("Choose an upscaling model, a colorizer, or both; with neither there is nothing to do.")
+    try:
+        factor = int(render_factor if render_factor is not None else DEFAULT_RENDER_FACTOR)
+    except (TypeError, ValueError):
+        raise InputError(f"The render factor must be a whole number; got {render_factor!r}.") from None
+    if not MIN_RENDER_FACTOR <= factor <= MAX_RENDER_FACTOR:
+        raise InputError(f"The render factor must be between {MIN_RENDER_FACTOR} and {MAX_RENDER_FACTOR}; got {factor}.")
+    return Request(upscaler, colorizer, factor)
+
+
+def _choice(value, catalogue: dict, what: str) -> Optional[str]:
+    if value in (None, "", NONE):
+        return None
+    if value not in catalogue:
+        raise InputError(f"Unknown {what} {value!r}; choose one of: {', '.join([NONE, *catalogue])}.")
+    return value
+
+
+# ---------------------------------------------------------------- loaded models
+
+
+@dataclass(frozen=True)
+class Upscaler:
+    """A loaded super-resolution network: `run` maps (N, 3, h, w) in [0, 1] to [(N, 3, scale*h, scale*w)]."""
+
+    run: Callable
+    scale: int
+    context: int  # input pixels of context each tile gets on its inner sides
+    tile: int = TILE
+
+
+@dataclass(frozen=True)
+class Colorizer:
+    """A loaded DeOldify network: `run` maps ImageNet-normalised (N, 3, s, s) to [(N, 3, s, s)] normalised colour."""
+
+    run: Callable
+
+
+def receptive_radius(net) -> int:
+    """An upper bound, in input pixels, on how far one output pixel can see.
+
+    The sum of every convolution's reach, counted at input resolution: any path
+    through the network passes a subset of the convolutions, and a convolution
+    after upsampling reaches fewer input pixels, never more.
+    """
+    reach = 0
+    for layer in net.sublayers():
+        if isinstance(layer, nn.Conv2D):
+            kernel_h, kernel_w = layer.weight.shape[2:]
+            dilation = max(getattr(layer, "_dilation", [1, 1]))
+            reach += dilation * (max(kernel_h, kernel_w) - 1) // 2
+    return reach
+
+
+def fast_path_kinds() -> list:
+    """Which paddle.inference configurations to try: CUDA on a GPU, oneDNN on a CPU.
+
+    Paddle's plain CPU predictor is left out: bench/restore.py measured it no
+    faster than dygraph for RRDB and twice as slow for DeOldify.
+    """
+    from core.runtime import use_best_device
+
+    return ["gpu"] if use_best_device().startswith("gpu") else ["onednn"]
+
+
+class LeakyReLUByMax(nn.Layer):
+    """``max(x, slope * x)``: LeakyReLU for slopes below 1, bit for bit, without a leaky_relu op."""
+
+    def __init__(self, slope: float):
+        super().__init__()
+        self.slope = slope
+
+    def forward(self, x):
+        return paddle.maximum(x, x * self.slope)
+
+
+def nearest_double(x):
+    """2x nearest-neighbour upsampling of NCHW `x` by repetition, without an interpolation op."""
+    return paddle.repeat_interleave(paddle.repeat_interleave(x, 2, axis=2), 2, axis=3)
+
+
+class ExportableRRDB(nn.Layer):
+    """A copy of an x4 ``RRDBNet`` that Paddle 3.3's oneDNN predictor can run, with the same numbers.
+
+    The predictor crashes on leaky_relu and cannot run interpolation ops (an
+    attribute it cannot convert), so the copy's LeakyReLUs compute max(x, 0.2x)
+    and its forward upsamples by repetition; the layers and weights are the network's.
+    """
+
+    def __init__(self, net):
+        super().__init__()
+        if net.unshuffle != 1:
+            raise ValueError("only the x4 RRDBNet (no input unshuffle) has an exportable copy")
+        self.net = copy.deepcopy(net)
+        for layer in self.net.sublayers(include_self=True):
+            if isinstance(getattr(layer, "lrelu", None), nn.LeakyReLU):
+                layer.lrelu = LeakyReLUByMax(layer.lrelu._negative_slope)
+
+    def forward(self, x):
+        net = self.net
+        features = net.conv_first(x)
+        features = features + net.trunk_conv(net.RRDB_trunk(features))
+        for upconv in (net.upconv1, net.upconv2):
+            features = net.lrelu(upconv(nearest_double(features)))
+        return net.conv_last(net.lrelu(net.HRconv(features)))
+
+
+def sr_runner(net):
+    """The fastest verified runner for a super-resolution network (any batch and tile size)."""
+    from paddle.static import InputSpec
+
+    from core.nets.rrdb import RRDBNet
+    from core.runtime import DygraphRunner, build_engine
+
+    exportable = ExportableRRDB(net) if isinstance(net, RRDBNet) and net.unshuffle == 1 else net
+    sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
+    spec = [InputSpec([None, 3, None, None], "float32", name="image")]
+    engine = build_engine(exportable, spec, [sample], kinds=fast_path_kinds())
+    # Without a fast path, run the network exactly as defined, not its exportable copy.
+    return DygraphRunner(net) if engine.kind == "dygraph" and exportable is not net else engine
+
+
+def colorizer_runner(net, render_factor: int):
+    """The fastest verified runner for DeOldify at one render factor.
+
+    The exported graph has a fixed square size: the decoder matches its
+    upsampled maps to the encoder's by comparing sizes in Python.
+    """
+    from paddle.static import InputSpec
+
+    from core.runtime import build_engine
+
+    side = render_factor * RENDER_BASE
+    sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
+    return build_engine(net, [InputSpec([None, 3, side, side], "float32", name="image")], [sample], kinds=fast_path_kinds())
+
+
+def _create(spec_name: str):
+    from core import nets, weights
+
+    spec = weights.spec(spec_name)
+    weights.fetch(spec)  # a missing file is reported before a large network is built
+    return nets.create(spec.net, pretrained=spec_name)
+
+
+def load_upscaler(name: str) -> Upscaler:
+    """The upscaler of weight spec `name`, loaded once per process (thread-safe)."""
+    from core.runtime import models, use_best_device
+
+    name = _choice(name, UPSCALERS, "upscaling model")
+    use_best_device()
+
+    def build():
+        net = _create(name)
+        context = min(receptive_radius(net), MAX_CONTEXT)
+        return Upscaler(run=sr_runner(net), scale=int(getattr(net, "scale", SCALE)), context=context)
+
+    return models.get(("restore", name), build)
+
+
+def load_colorizer(name: str, render_factor: int = DEFAULT_RENDER_FACTOR, build_fast_path: bool = False) -> Colorizer:
+    """The DeOldify colorizer of weight spec `name` at one render factor; the network loads once per process.
+
+    The fast path needs one exported graph per render factor, and exporting
+    and checking DeOldify takes longer than colouring one photo in dygraph, so
+    it is built only when asked (`build_fast_path`: videos, where it pays for
+    itself over the frames); photos use it once it exists.
+    """
+    from core.runtime import DygraphRunner, models, use_best_device
+
+    name = _choice(name, COLORIZERS, "colorizer")
+    use_best_device()
+    shared = models.get(("restore", name), lambda: DygraphRunner(_create(name)))
+    key = ("restore", name, render_factor)
+    if not build_fast_path and key not in models.loaded():
+        return Colorizer(run=shared)
+
+    def build():
+        engine = colorizer_runner(shared.layer, render_factor)
+        # A fallback runner would hold a lock of its own: keep one dygraph runner per network.
+        return Colorizer(run=shared if engine.kind == "dygraph" else engine)
+
+    return models.get(key, build)
+
+
+# ---------------------------------------------------------------- super-resolution
+
+
+def tile_spans(length: int, tile: int, context: int) -> list[tuple[int, int, int, int]]:
+    """Cut [0, length) into near-equal tiles of at most `tile`: (start, stop, context start, context stop)."""
+    count = max(1, math.ceil(length / tile))
+    edges = [round(i * length / count) for i in range(count + 1)]
+    return [(a, b, max(0, a - context), min(length, b + context)) for a, b in zip(edges, edges[1:])]
+
+
+def iter_upscaled_tiles(
+    image: np.ndarray, upscaler: Upscaler, tile: Optional[int] = None, context: Optional[int] = None
+) -> Iterator[tuple[slice, slice, np.ndarray, int]]:
+    """Run `image` (H x W x 3 uint8) through `upscaler` tile by tile.
+
+    Yields ``(rows, cols, patch, tile_count)``: where the patch goes in the
+    output and the network's raw output there (h x w x 3 float32, in [0, 1]
+    up to the network's overshoot).
+    """
+    tile = upscaler.tile if tile is None else tile
+    context = upscaler.context if context is None else context
+    scale = upscaler.scale
+    row_spans = tile_spans(image.shape[0], tile, context)
+    col_spans = tile_spans(image.shape[1], tile, context)
+    count = len(row_spans) * len(col_spans)
+    for y0, y1, cy0, cy1 in row_spans:
+        for x0, x1, cx0, cx1 in col_spans:
+            window = image[cy0:cy1, cx0:cx1].astype(np.float32) / 255.0
+            batch = np.ascontiguousarray(window.transpose(2, 0, 1)[None])
+            out = upscaler.run(batch)[0][0]
+            core = out[:, (y0 - cy0) * scale : (y1 - cy0) * scale, (x0 - cx0) * scale : (x1 - cx0) * scale]
+            yield slice(y0 * scale, y1 * scale), slice(x0 * scale, x1 * scale), core.transpose(1, 2, 0), count
+
+
+def _to_uint8_truncating(values: np.ndarray) -> np.ndarray:
+    # PaddleGAN's predictors scale by 255, clip and truncate (astype), not round: we match their pixels.
+    return np.clip(values * 255.0, 0, 255).astype(np.uint8)
+
+
+def upscale(
+    image: np.ndarray,
+    upscaler: Upscaler,
+    tile: Optional[int] = None,
+    context: Optional[int] = None,
+    progress: Optional[ProgressCallback] = None,
+    raw: bool = False,
+) -> np.ndarray:
+    """Super-resolve an H x W x 3 uint8 RGB image: (scale*H) x (scale*W) x 3 uint8.
+
+    raw=True returns the network's float32 output instead (for comparisons).
+    `progress` is called with (tiles done, tile count).
+    """
+    height, width = image.shape[:2]
+    scale = upscaler.scale
+    canvas = np.empty((height * scale, width * scale, 3), np.float32 if raw else np.uint8)
+    for done, (rows, cols, patch, count) in enumerate(iter_upscaled_tiles(image, upscaler, tile, context), 1):
+        canvas[rows, cols] = patch if raw else _to_uint8_truncating(patch)
+        if progress is not None:
+            progress(done, count)
+    return canvas
+
+
+def upscale_alpha(alpha: np.ndarray, scale: int = SCALE) -> np.ndarray:
+    """Transparency is upscaled apart from the colours, by bicubic interpolation (no network needed)."""
+    import cv2
+
+    height, width = alpha.shape
+    return cv2.resize(alpha, (width * scale, height * scale), interpolation=cv2.INTER_CUBIC)
+
+
+# ---------------------------------------------------------------- colorization
+
+
+def greyscale_rgb(image: np.ndarray) -> np.ndarray:
+    """Pillow's luminance ("L", ITU-R 601) repeated in three channels, as PaddleGAN's predictor reads photos."""
+    from PIL import Image
+
+    grey = np.asarray(Image.fromarray(image).convert("L"))
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def _resize_bilinear(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(image).resize((width, height), resample=Image.BILINEAR))
+
+
+def combine_chroma(colour: np.ndarray, luminance: np.ndarray) -> np.ndarray:
+    """The colour (U, V) of `colour` on the luminance (Y) of `luminance`, both H x W x 3 uint8.
+
+    PaddleGAN hands its RGB arrays to OpenCV's BGR<->YUV pair. The round trip is
+    consistent, so channels stay in place; only the luma weights of red and
+    blue are swapped. We do the same so the colours match PaddleGAN's.
+    """
+    import cv2
+
+    merged = cv2.cvtColor(luminance, cv2.COLOR_BGR2YUV)
+    merged[:, :, 1:] = cv2.cvtColor(colour, cv2.COLOR_BGR2YUV)[:, :, 1:]
+    return cv2.cvtColor(merged, cv2.COLOR_YUV2BGR)
+
+
+def colorize(image: np.ndarray, colorizer: Colorizer, render_factor: int = DEFAULT_RENDER_FACTOR) -> np.ndarray:
+    """Colour an H x W x 3 uint8 RGB image (its own colours are discarded first): H x W x 3 uint8."""
+    height, width = image.shape[:2]
+    grey = greyscale_rgb(image)
+    side = render_factor * RENDER_BASE
+    small = _resize_bilinear(grey, side, side).astype(np.float32) / 255.0
+    batch = ((small - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)[None]
+    out = colorizer.run(np.ascontiguousarray(batch, dtype=np.float32))[0][0].transpose(1, 2, 0)
+    colour = _to_uint8_truncating(out * IMAGENET_STD + IMAGENET_MEAN)
+    return combine_chroma(_resize_bilinear(colour, width, height), grey)
+
+
+# ---------------------------------------------------------------- photos
+
+
+@dataclass
+class RestoredImage:
+    image: np.ndarray  # uint8: H x W (grey in, grey out), H x W x 3, or H x W x 4 (alpha kept)
+    before: np.ndarray  # the input as read (uint8 RGB), for before/after views
+    steps: list  # what was done, in words
+
+
+def is_grey(image: np.ndarray) -> bool:
+    return bool(np.array_equal(image[:, :, 0], image[:, :, 1]) and np.array_equal(image[:, :, 0], image[:, :, 2]))
+
+
+def restore_array(
+    rgb: np.ndarray,
+    alpha: Optional[np.ndarray],
+    request: Request,
+    progress: Optional[ProgressCallback] = None,
+) -> RestoredImage:
+    """The photo pipeline on decoded pixels: colorize, then upscale; grey stays grey, alpha is kept."""
+    upscaler = load_upscaler(request.upscaler) if request.upscaler else None
+    colorizer = load_colorizer(request.colorizer, request.render_factor) if request.colorizer else None
+    grey = is_grey(rgb) and colorizer is None
+    result, steps = rgb, []
+    done, total = 0, int(colorizer is not None) + int(upscaler is not None)
+    if colorizer is not None:
+        result = colorize(result, colorizer, request.render_factor)
+        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    if upscaler is not None:
+        step = done
+
+        def tile_progress(tiles_done, tiles):
+            if progress is not None:
+                progress(step + tiles_done / tiles, total)
+
+        result = upscale(result, upscaler, progress=tile_progress)
+        if alpha is not None:
+            alpha = upscale_alpha(alpha, upscaler.scale)
+        steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}")
+    if grey:
+        # The network's output for a grey photo is grey up to rounding: keep it one channel.
+        result = np.rint(result.astype(np.float32).mean(axis=2)).astype(np.uint8)
+    if alpha is not None:
+        colours = np.repeat(result[:, :, None], 3, axis=2) if result.ndim == 2 else result
+        result = np.dstack([colours, alpha])
+    return RestoredImage(result, rgb, steps)
+
+
+def restore_image(
+    source,
+    upscaler=NONE,
+    colorizer=NONE,
+    render_factor=DEFAULT_RENDER_FACTOR,
+    progress: Optional[ProgressCallback] = None,
+) -> RestoredImage:
+    """Restore a photo (path, bytes, PIL image or uint8 array): colorize and/or upscale x4."""
+    from core.media import read_image_rgba
+
+    request = check_request(upscaler, colorizer, render_factor)
+    rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
+    return restore_array(rgb, alpha, request, progress)
+
+
+def preview(image: np.ndarray, width: int, height: int, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """`image` resized (bicubic) to width x height, shrunk to fit `side`: for before/after sliders."""
+    from PIL import Image
+
+    shrink = min(1.0, side / max(width, height))
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    if (image.shape[1], image.shape[0]) == size:
+        return image
+    return np.asarray(Image.fromarray(image).resize(size, resample=Image.BICUBIC))
+
+
+# ---------------------------------------------------------------- videos
+
+
+@dataclass(frozen=True)
+class RestoredVideo:
+    path: Path
+    frames: int
+    fps: object  # the source's exact rate (a Fraction)
+    size_in: tuple  # (width, height)
+    size_out: tuple
+    steps: list
+
+
+def check_video(source, request: Request):
+    """Refuse a video over the length or frame-size limit before any model is loaded; return its VideoInfo."""
+    from core.media import probe_video
+
+    info = probe_video(source)
+    name = f"The video {Path(source).name}"
+    if info.duration_s > MAX_VIDEO_SECONDS:
+        raise LimitExceeded(f"{name} is {info.duration_s:.1f} seconds long; the limit is {MAX_VIDEO_SECONDS} seconds.")
+    pixels = info.width * info.height
+    if pixels > request.max_frame_pixels:
+        task = "upscaling" if request.upscaler else "colorizing"
+        raise LimitExceeded(
+            f"{name} has {info.width}x{info.height} = {pixels:,} pixels per frame; "
+            f"the limit for {task} is {request.max_frame_pixels:,} pixels (e.g. "
+            f"{'320x240' if request.upscaler else '1280x720'})."
+        )
+    return info
+
+
+def restore_video(
+    source,
+    dest,
+    upscaler=NONE,
+    colorizer=NONE,
+    render_factor=DEFAULT_RENDER_FACTOR,
+    progress: Optional[ProgressCallback] = None,
+    batch_size: int = 4,
+) -> RestoredVideo:
+    """Restore every frame of a video into `dest` (H.264 mp4), keeping its fps and audio; streamed."""
+    from core.video import map_video
+
+    request = check_request(upscaler, colorizer, render_factor)
+    info = check_video(source, request)
+    upscaler_model = load_upscaler(request.upscaler) if request.upscaler else None
+    colorizer_model = (
+        load_colorizer(request.colorizer, request.render_factor, build_fast_path=True) if request.colorizer else None
+    )
+
+    written = []
+
+    def restore_frames(frames):
+        out = []
+        written.append(len(frames))
+        for frame in frames:
+            if colorizer_model is not None:
+                frame = colorize(frame, colorizer_model, request.render_factor)
+            if upscaler_model is not None:
+                frame = upscale(frame, upscaler_model)
+            out.append(frame)
+        return out
+
+    path = map_video(
+        source, dest, restore_frames, batch_size=batch_size, max_seconds=MAX_VIDEO_SECONDS,
+        max_pixels=request.max_frame_pixels, progress=progress,
+    )
+    scale = upscaler_model.scale if upscaler_model is not None else 1
+    steps = []
+    if request.colorizer:
+        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
+    if request.upscaler:
+        steps.append(f"upscaled x{scale} with {request.upscaler}")
+    return RestoredVideo(
+        path=Path(path), frames=sum(written), fps=info.fps, size_in=(info.width, info.height),
+        size_out=(info.width * scale, info.height * scale), steps=steps,
+    )

@@ -1,0 +1,138 @@
+"""Tab "Restore": a photo or a video in, upscaled x4 and/or colourised out (before/after view, PNG or MP4 download)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import gradio as gr
+
+from core.apps import restore
+from core.media import write_png
+from demos.common import HEAVY, new_workdir, timed, user_errors
+
+UPSCALE_CHOICES = [("No upscaling", restore.NONE)] + [(c.label, c.weights) for c in restore.UPSCALERS.values()]
+COLORIZE_CHOICES = [("No colorization", restore.NONE)] + [(c.label, c.weights) for c in restore.COLORIZERS.values()]
+
+
+def limits_text() -> str:
+    return (
+        f"**Limits.** Photos: up to {restore.MAX_UPSCALE_PIXELS / 1e6:.1f} megapixels when upscaling "
+        f"(e.g. 1024×1024 in, 4096×4096 out), {restore.MAX_COLORIZE_PIXELS / 1e6:.1f} megapixels for colorization alone. "
+        f"Videos: up to **{restore.MAX_VIDEO_SECONDS} seconds**, frames up to "
+        f"{restore.MAX_VIDEO_UPSCALE_FRAME_PIXELS:,} pixels (e.g. 320×240) when upscaling, "
+        f"{restore.MAX_VIDEO_FRAME_PIXELS:,} pixels (e.g. 1280×720) for colorization alone. "
+        "Colorization runs first, then upscaling. On CPU, RealSR and ESRGAN take about a minute per 256×256 pixels; "
+        "LESRCNN is several times faster."
+    )
+
+
+def _progress_reporter(progress, unit: str | None):
+    def report(done, total):
+        progress(min(1.0, done / max(total, 1)), desc=f"{done} / {total} {unit}" if unit else "Restoring")
+
+    return report
+
+
+def _size(image) -> str:
+    return f"{image.shape[1]}×{image.shape[0]}"
+
+
+@user_errors
+def restore_photo(photo, upscaler, colorizer, render_factor, progress=gr.Progress()):
+    if not photo:
+        raise gr.Error("Upload a photo first.")
+    start = time.perf_counter()
+    result = restore.restore_image(photo, upscaler, colorizer, render_factor, progress=_progress_reporter(progress, None))
+    workdir = new_workdir()
+    stem = Path(str(photo)).stem[:60] or "photo"
+    path = write_png(result.image, workdir / f"{stem}-restored.png")
+    height, width = result.image.shape[:2]
+    after = result.image if max(width, height) <= restore.PREVIEW_SIDE else restore.preview(result.image, width, height)
+    after_path = path if after is result.image else write_png(after, workdir / "after-preview.png")
+    before_path = write_png(restore.preview(result.before, width, height), workdir / "before-preview.png")
+    status = f"{_size(result.before)} → {width}×{height}: {', '.join(result.steps)}. {timed(time.perf_counter() - start)}"
+    return (str(before_path), str(after_path)), str(path), str(path), status
+
+
+@user_errors
+def restore_clip(video, upscaler, colorizer, render_factor, progress=gr.Progress()):
+    if not video:
+        raise gr.Error("Upload a video first.")
+    start = time.perf_counter()
+    stem = Path(str(video)).stem[:60] or "video"
+    result = restore.restore_video(
+        video, new_workdir() / f"{stem}-restored.mp4", upscaler, colorizer, render_factor,
+        progress=_progress_reporter(progress, "frames"),
+    )
+    (w_in, h_in), (w_out, h_out) = result.size_in, result.size_out
+    status = (
+        f"{result.frames} frames at {float(result.fps):.3g} fps, {w_in}×{h_in} → {w_out}×{h_out}: "
+        f"{', '.join(result.steps)}. {timed(time.perf_counter() - start)}"
+    )
+    return str(result.path), str(result.path), status
+
+
+def build() -> gr.Blocks:
+    app = restore.APP
+    with gr.Blocks(title=app.title) as blocks:
+        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
+        with gr.Row():
+            upscaler = gr.Dropdown(UPSCALE_CHOICES, value="lesrcnn_x4", label="Upscale x4 with", elem_id="restore-upscaler")
+            colorizer = gr.Dropdown(COLORIZE_CHOICES, value=restore.NONE, label="Colorize with", elem_id="restore-colorizer")
+            render_factor = gr.Slider(
+                restore.MIN_RENDER_FACTOR, restore.MAX_RENDER_FACTOR, value=restore.DEFAULT_RENDER_FACTOR, step=1,
+                label=f"Render factor (colour is computed at {restore.RENDER_BASE}× this, in pixels; higher: more detail, slower)",
+                interactive=False, elem_id="restore-render-factor",
+            )
+        gr.Markdown(limits_text(), elem_id="restore-limits")
+        with gr.Tabs():
+            with gr.Tab("Photo", id="restore-photo-tab"):
+                with gr.Row():
+                    with gr.Column():
+                        photo = gr.Image(
+                            label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
+                            elem_id="restore-photo",
+                        )
+                        run_photo = gr.Button("Restore photo", variant="primary", elem_id="restore-photo-run")
+                    with gr.Column():
+                        compare = gr.ImageSlider(
+                            label="Before / after (the photo resized bicubic to the result's size)", type="filepath", format="png", interactive=False,
+                            elem_id="restore-compare",
+                        )
+                        result = gr.Image(label="Result (PNG)", type="filepath", format="png", interactive=False, elem_id="restore-result")
+                        download = gr.File(label="Download PNG", elem_id="restore-download")
+                        status = gr.Markdown(elem_id="restore-status")
+                gr.Examples(
+                    [list(example.inputs) for example in app.examples],
+                    [photo, upscaler, colorizer, render_factor],
+                    cache_examples=False,
+                    label="Examples (public-domain photos)",
+                )
+            with gr.Tab("Video", id="restore-video-tab"):
+                with gr.Row():
+                    with gr.Column():
+                        video = gr.Video(label=f"Video (up to {restore.MAX_VIDEO_SECONDS} s)", sources=["upload"], elem_id="restore-video")
+                        run_video = gr.Button("Restore video", variant="primary", elem_id="restore-video-run")
+                    with gr.Column():
+                        video_result = gr.Video(label="Result (MP4, source fps and audio kept)", interactive=False, elem_id="restore-video-result")
+                        video_download = gr.File(label="Download MP4", elem_id="restore-video-download")
+                        video_status = gr.Markdown(elem_id="restore-video-status")
+        colorizer.change(
+            lambda choice: gr.update(interactive=choice != restore.NONE), colorizer, render_factor,
+            api_visibility="private", queue=False,
+        )
+        run_photo.click(
+            restore_photo, [photo, upscaler, colorizer, render_factor], [compare, result, download, status],
+            api_name="restore_image", **HEAVY,
+        )
+        run_video.click(
+            restore_clip, [video, upscaler, colorizer, render_factor], [video_result, video_download, video_status],
+            api_name="restore_video", **HEAVY,
+        )
+    return blocks
+
+
+if __name__ == "__main__":
+    from demos.common import launch_alone
+
+    launch_alone(build)

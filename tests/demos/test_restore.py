@@ -1,0 +1,278 @@
+"""Restore: tiled super-resolution, DeOldify colorization, photos and videos (core.apps.restore) and its tab (demos.restore).
+
+Tiny variants of the real networks are registered as test-only weight specs and
+added to the app's catalogue; their checkpoints are written here in the
+published layouts (RRDB under 'generator', DeOldify flat).
+"""
+import platform
+import subprocess
+import time
+from fractions import Fraction
+
+import gradio as gr
+import numpy as np
+import paddle
+import pytest
+from PIL import Image
+
+from core import nets, runtime, weights
+from core.apps import restore
+from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from core.media import ffmpeg_exe, iter_video_frames, probe_video
+from core.runtime import DygraphRunner
+from demos import restore as restore_tab
+
+TINY_RRDB = "test_restore_tiny_rrdb"
+TINY_DEOLDIFY = "test_restore_tiny_deoldify"
+TINY_SPECS = (
+    weights.WeightSpec(name=TINY_RRDB, net="realsr_rrdb_x4", filename="tiny_rrdb.pdparams", key="generator",
+                       net_overrides={"nb": 1, "nf": 8, "gc": 4}),
+    weights.WeightSpec(name=TINY_DEOLDIFY, net="deoldify_stable", filename="tiny_deoldify.pdparams", key=None,
+                       net_overrides={"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16}),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    """Tiny checkpoints in GAN_GALLERY_WEIGHTS_DIR and catalogue entries pointing at them (dygraph, for speed)."""
+    folder = tmp_path_factory.mktemp("weights")
+    paddle.seed(1)
+    for spec in TINY_SPECS:
+        state = nets.create(spec.net, **spec.net_overrides).state_dict()
+        paddle.save({spec.key: state} if spec.key else state, str(folder / spec.filename))
+    weights.specs()  # the real specs first, so ours are removed cleanly afterwards
+    with pytest.MonkeyPatch.context() as mp:
+        for spec in TINY_SPECS:
+            mp.setitem(weights._SPECS, spec.name, spec)
+        mp.setitem(restore.UPSCALERS, TINY_RRDB, restore.ModelChoice(TINY_RRDB, "tiny RRDB"))
+        mp.setitem(restore.COLORIZERS, TINY_DEOLDIFY, restore.ModelChoice(TINY_DEOLDIFY, "tiny DeOldify"))
+        mp.setenv("GAN_GALLERY_WEIGHTS_DIR", str(folder))
+        mp.setenv("GAN_GALLERY_CACHE", str(folder / "cache"))
+        mp.setenv("GAN_GALLERY_ENGINE", "dygraph")
+        runtime.models.clear()
+        yield folder
+    runtime.models.clear()
+
+
+def photo(height, width, seed=0):
+    """A smooth colour picture with some texture (not noise: networks see real-looking content)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    channels = [127 + 100 * np.sin(x / (3 + 2 * c) + y / (5 + c) + rng.random()) for c in range(3)]
+    return np.clip(np.stack(channels, axis=2) + rng.normal(0, 6, (height, width, 3)), 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------- tiling
+
+
+@pytest.mark.parametrize("length,tile", [(1, 8), (37, 12), (48, 16), (100, 256)])
+def test_tiles_cover_the_image_once_with_clamped_context(length, tile):
+    spans = restore.tile_spans(length, tile, context=5)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(a < b <= a + tile for a, b, _, _ in spans)
+    assert all(b == next_a for (_, b, _, _), (next_a, _, _, _) in zip(spans, spans[1:]))
+    assert all(ca == max(0, a - 5) and cb == min(length, b + 5) for a, b, ca, cb in spans)
+
+
+@pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
+def test_tiled_result_equals_untiled_result(network, overrides):
+    paddle.seed(3)
+    net = nets.create(network, **overrides)
+    radius = restore.receptive_radius(net)
+    assert radius <= restore.MAX_CONTEXT  # so the app's own context covers these networks exactly
+    upscaler = restore.Upscaler(run=DygraphRunner(net), scale=4, context=radius)
+    image = photo(37, 29)  # odd sides, tiles of unequal size
+    whole = restore.upscale(image, upscaler, tile=1000, raw=True)
+    tiled = restore.upscale(image, upscaler, tile=12, raw=True)
+    assert whole.shape == (148, 116, 3)
+    np.testing.assert_allclose(tiled, whole, atol=1e-3)
+    # Too little context changes the result: the comparison above can fail.
+    starved = restore.upscale(image, upscaler, tile=12, context=1, raw=True)
+    assert np.abs(starved - whole).max() > 1e-3
+
+
+def test_exportable_rrdb_copy_computes_the_same_numbers():
+    net = nets.create("realsr_rrdb_x4", nb=1, nf=8, gc=4)
+    image = paddle.rand([1, 3, 11, 9]) * 4 - 2  # negative values exercise the LeakyReLUs
+    with paddle.no_grad():
+        np.testing.assert_array_equal(restore.ExportableRRDB(net)(image).numpy(), net(image).numpy())
+
+
+@pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {"features": 8}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
+def test_fast_path_is_used_and_agrees_with_dygraph(network, overrides, tmp_path, monkeypatch):
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))  # verdicts are checked afresh
+    net = nets.create(network, **overrides)
+    runner = restore.sr_runner(net)
+    if platform.machine() in ("x86_64", "AMD64") and not paddle.device.is_compiled_with_cuda():
+        assert runner.kind == "onednn"
+    image = np.random.default_rng(4).random((1, 3, 19, 23), dtype=np.float32)
+    want = DygraphRunner(net)(image)[0]
+    got = runner(image)[0]
+    assert got.shape == (1, 3, 76, 92)
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+
+
+def test_uint8_output_truncates_like_paddlegan():
+    upscaler = restore.Upscaler(run=lambda batch: [np.repeat(np.repeat(batch, 4, axis=2), 4, axis=3) * 1.002], scale=4, context=0)
+    image = np.array([[[0, 128, 255]]], dtype=np.uint8)
+    assert restore.upscale(image, upscaler).reshape(-1, 3)[0].tolist() == [0, 128, 255]
+    assert restore.upscale(image, upscaler, raw=True).max() > 1.0  # raw keeps the overshoot
+
+
+# ---------------------------------------------------------------- photos
+
+
+def test_odd_sized_colour_photo_is_upscaled_four_times(tiny_models):
+    steps = []
+    result = restore.restore_image(photo(23, 31), TINY_RRDB, restore.NONE, progress=lambda d, t: steps.append((d, t)))
+    assert result.image.dtype == np.uint8 and result.image.shape == (92, 124, 3)
+    assert result.before.shape == (23, 31, 3) and steps[-1] == (1, 1)
+    assert any("upscaled x4" in s for s in result.steps)
+
+
+def test_grey_photo_stays_grey_and_rgba_keeps_its_alpha(tiny_models, tmp_path):
+    grey = photo(20, 18)[:, :, 0]
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    assert restore.restore_image(tmp_path / "grey.png", TINY_RRDB).image.shape == (80, 72)
+
+    alpha = np.full((20, 18), 255, np.uint8)
+    alpha[:, :9] = 0  # left half transparent
+    Image.fromarray(np.dstack([photo(20, 18), alpha])).save(tmp_path / "rgba.png")
+    out = restore.restore_image(tmp_path / "rgba.png", TINY_RRDB).image
+    assert out.shape == (80, 72, 4)
+    assert (out[:, :30, 3] == 0).all() and (out[:, 42:, 3] == 255).all()
+
+
+def test_colorization_keeps_the_luminance_and_takes_the_networks_colour(tiny_models):
+    seen = []
+    colorizer = restore.load_colorizer(TINY_DEOLDIFY)
+    spy = restore.Colorizer(run=lambda batch: seen.append(batch.shape) or colorizer.run(batch))
+    image = photo(30, 44)
+    coloured = restore.colorize(image, spy, render_factor=8)
+    assert seen == [(1, 3, 128, 128)]  # render_factor x 16, square
+    assert coloured.shape == image.shape and coloured.dtype == np.uint8
+    grey = restore.greyscale_rgb(image)
+    luminance = lambda rgb: (rgb.astype(float) * [0.114, 0.587, 0.299]).sum(axis=2)  # OpenCV's weights, channels as BGR
+    assert np.abs(luminance(coloured) - grey[:, :, 0]).max() <= 3  # rounding and clipping only
+    assert not restore.is_grey(coloured)
+    # The colour comes from the network: another network output gives other colours.
+    shifted = restore.Colorizer(run=lambda batch: [colorizer.run(batch)[0] + np.array([1.0, 0, -1.0], np.float32).reshape(1, 3, 1, 1)])
+    assert np.abs(restore.colorize(image, shifted, 8).astype(int) - coloured).mean() > 5
+
+
+def test_colorize_then_upscale(tiny_models):
+    result = restore.restore_image(photo(16, 21, seed=2), TINY_RRDB, TINY_DEOLDIFY, render_factor=7)
+    assert result.image.shape == (64, 84, 3)
+    assert [s.split()[0] for s in result.steps] == ["coloured", "upscaled"]
+
+
+@pytest.mark.parametrize(
+    "upscaler,colorizer,factor,message",
+    [(restore.NONE, restore.NONE, 32, "Choose an upscaling model"), ("bicubic", restore.NONE, 32, "Unknown upscaling model 'bicubic'"),
+     (restore.NONE, "deoldify_stable", 50, "between 7 and 45"), (restore.NONE, "deoldify_stable", "x", "whole number")],
+)
+def test_bad_requests_say_what_is_allowed(upscaler, colorizer, factor, message):
+    with pytest.raises(InputError, match=message):
+        restore.check_request(upscaler, colorizer, factor)
+
+
+def test_pixel_limit_is_enforced_before_decoding(tmp_path):
+    Image.new("RGB", (1100, 1000)).save(tmp_path / "big.png")
+    with pytest.raises(LimitExceeded, match="the limit is 1.0 megapixels"):
+        restore.restore_image(tmp_path / "big.png", "lesrcnn_x4")
+
+
+def test_missing_weights_give_the_clear_message_fast(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    runtime.models.clear()
+    start = time.perf_counter()
+    with pytest.raises(WeightsUnavailable, match="DF2K_JPEG.pdparams"):
+        restore.restore_image(photo(8, 8), "realsr_df2k_jpeg")
+    with pytest.raises(gr.Error, match="DeOldify_stable.pdparams"):
+        restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_stable", 32)
+    assert time.perf_counter() - start < 2
+
+
+# ---------------------------------------------------------------- videos
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """1.2 s, 10 fps, 24x16, with a sine tone."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=24x16:rate=10:duration=1.2",
+         "-f", "lavfi", "-i", "sine=frequency=300:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-shortest", str(path)],
+        check=True,
+    )
+    return path
+
+
+def test_video_keeps_fps_length_and_audio(tiny_models, clip, tmp_path):
+    reports = []
+    result = restore.restore_video(clip, tmp_path / "out.mp4", TINY_RRDB, TINY_DEOLDIFY, 7, progress=lambda d, t: reports.append(d))
+    source, out = probe_video(clip), probe_video(result.path)
+    assert (out.width, out.height) == (96, 64) and result.size_out == (96, 64)
+    assert out.fps == source.fps == Fraction(10) and out.has_audio
+    assert abs(out.duration_s - source.duration_s) <= 1 / 10 + 1e-3
+    assert result.frames == 12 and reports[-1] == 12 and reports == sorted(reports)
+    frame = next(iter(iter_video_frames(result.path)))
+    assert frame.std() > 5  # a picture, not a blank frame
+    # Videos build the colorizer's fast path for their render factor (here it falls back to the shared dygraph runner).
+    assert ("restore", TINY_DEOLDIFY, 7) in runtime.models.loaded()
+
+
+def test_photos_colorize_without_building_a_fast_path(tiny_models):
+    restore.restore_image(photo(12, 12), restore.NONE, TINY_DEOLDIFY, render_factor=9)
+    assert ("restore", TINY_DEOLDIFY) in runtime.models.loaded()
+    assert ("restore", TINY_DEOLDIFY, 9) not in runtime.models.loaded()
+
+
+def test_long_video_is_refused_before_models_load(clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(restore, "MAX_VIDEO_SECONDS", 1)
+    monkeypatch.setattr(restore, "load_upscaler", lambda name: pytest.fail("loaded a model for a refused video"))
+    with pytest.raises(LimitExceeded, match="1.2 seconds long; the limit is 1 seconds"):
+        restore.restore_video(clip, tmp_path / "no.mp4", "lesrcnn_x4")
+    monkeypatch.setattr(restore, "MAX_VIDEO_SECONDS", 10)
+    monkeypatch.setattr(restore, "MAX_VIDEO_UPSCALE_FRAME_PIXELS", 100)
+    with pytest.raises(LimitExceeded, match="the limit for upscaling is 100 pixels"):
+        restore.restore_video(clip, tmp_path / "no.mp4", "lesrcnn_x4")
+    assert not (tmp_path / "no.mp4").exists()
+
+
+# ---------------------------------------------------------------- the tab
+
+
+def _png(tmp_path, name="in.png", size=(19, 13)):
+    path = tmp_path / name
+    Image.fromarray(photo(size[1], size[0])).save(path)
+    return str(path)
+
+
+def test_tab_exposes_exactly_the_declared_endpoints():
+    blocks = restore_tab.build()
+    public = {fn.api_name for fn in blocks.fns.values() if fn.api_visibility == "public"}
+    assert public == set(restore.APP.endpoints) == {"restore_image", "restore_video"}
+
+
+def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
+    (before, after), result, download, status = restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32)
+    assert result == download and result.endswith(".png") and Image.open(result).format == "PNG"
+    assert Image.open(result).size == (76, 52) == Image.open(before).size == Image.open(after).size
+    assert "19×13 → 76×52" in status and "Done in" in status
+
+
+def test_tab_video_returns_mp4_and_time(tiny_models, clip, tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
+    video, download, status = restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32)
+    assert video == download and video.endswith(".mp4") and probe_video(video).width == 96
+    assert "12 frames at 10 fps" in status and "Done in" in status
+
+
+def test_tab_refuses_a_missing_upload():
+    with pytest.raises(gr.Error, match="Upload a photo"):
+        restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32)

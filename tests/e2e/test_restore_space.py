@@ -1,0 +1,89 @@
+"""The Restore Space builds, starts from its own app.py and answers gradio_client on photos and videos.
+
+LESRCNN runs at its real configuration (0.8 M parameters) on small inputs, from
+a checkpoint this test writes in the published layout ({'generator': state});
+the server picks its fast path as in production.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import paddle
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from core import nets, weights
+from core.media import ffmpeg_exe, probe_video
+from spaces.build import build
+from tests.e2e.conftest import free_port, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("restore-space")
+    folder = tmp / "weights"
+    folder.mkdir()
+    spec = weights.spec("lesrcnn_x4")
+    paddle.seed(0)
+    paddle.save({spec.key: nets.create(spec.net).state_dict()}, str(folder / spec.filename))
+    out = build("restore", tmp / "space")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_GALLERY_WEIGHTS_DIR", str(folder))  # start_server passes os.environ on
+        port = free_port()
+        server = start_server([sys.executable, "app.py"], out, tmp, port)
+    try:
+        yield Client(server.url, verbose=False), tmp
+    finally:
+        stop_server(server)
+
+
+def test_named_endpoints(space):
+    client, _ = space
+    assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == {"/restore_image", "/restore_video"}
+
+
+def test_photo_with_alpha_is_upscaled(space):
+    client, tmp = space
+    rgba = np.zeros((15, 21, 4), np.uint8)
+    rgba[..., :3] = np.random.default_rng(0).integers(0, 256, (15, 21, 3))
+    rgba[..., 3] = 255
+    rgba[:, :5, 3] = 0
+    Image.fromarray(rgba).save(tmp / "small.png")
+    (before, after), result, download, status = client.predict(
+        handle_file(str(tmp / "small.png")), "lesrcnn_x4", "none", 32, api_name="/restore_image"
+    )
+    image = Image.open(result)
+    assert image.format == "PNG" and image.size == (84, 60) and image.mode == "RGBA"
+    assert Image.open(before).size == Image.open(after).size == (84, 60)
+    assert "21×15 → 84×60" in status and "Done in" in status
+
+
+def test_video_is_upscaled_with_fps_and_audio(space):
+    client, tmp = space
+    clip = tmp / "clip.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=32x24:rate=12:duration=1",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-shortest", str(clip)],
+        check=True,
+    )
+    video, download, status = client.predict(handle_file(str(clip)), "lesrcnn_x4", "none", 32, api_name="/restore_video")
+    path = video["video"] if isinstance(video, dict) else video
+    info, source = probe_video(path), probe_video(clip)
+    assert (info.width, info.height) == (128, 96) and info.fps == source.fps and info.has_audio
+    assert abs(info.duration_s - source.duration_s) <= 1 / 12 + 1e-3
+    assert "Done in" in status
+
+
+def test_missing_weights_answer_clearly_and_fast(space):
+    client, tmp = space
+    Image.new("RGB", (8, 8)).save(tmp / "tiny.png")
+    start = time.perf_counter()
+    with pytest.raises(AppError, match="esrgan_x4.pdparams"):
+        client.predict(handle_file(str(tmp / "tiny.png")), "esrgan_x4", "none", 32, api_name="/restore_image")
+    assert time.perf_counter() - start < 2
