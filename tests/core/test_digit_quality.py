@@ -20,8 +20,11 @@ def test_shipped_conditional_gan_draws_the_requested_digits():
     assert all(0.05 <= share <= 0.20 for share in quality.class_shares), quality
 
 
-def test_noise_is_not_mistaken_for_digits():
+def test_the_quality_bar_rejects_a_broken_generator():
+    """Noise fools the classifier's confidence (it calls it an 8 with ~0.99), but not the class spread."""
     from core.train.quality import score
 
     noise = np.random.default_rng(0).uniform(-1, 1, (200, 1, 28, 28)).astype(np.float32)
-    assert score(noise).mean_confidence < score_weights("digits_cgan", n=200).mean_confidence
+    quality = score(noise, requested=np.arange(200) % 10)
+    assert not all(0.05 <= share <= 0.20 for share in quality.class_shares)
+    assert quality.requested_accuracy < 0.5
