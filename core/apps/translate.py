@@ -26,10 +26,11 @@ Larger pictures than ``MAX_PIXELS`` are refused (``LimitExceeded``): the
 instance-normalised networks cannot be tiled without visible seams.
 
 Inference goes through ``core.runtime.build_engine`` (a static graph run by
-``paddle.inference``, oneDNN on CPU), verified against dygraph on a 256 x 256
-sample before use. Paddle 3.3's oneDNN executor cannot run interpolation ops
-(their ``scale`` attribute is unsupported), so the graph we export replaces
-2x nearest/bilinear ``nn.Upsample`` layers with equal-valued reshapes.
+``paddle.inference`` with oneDNN on CPU, CUDA on GPU), verified against dygraph
+on a 256 x 256 sample before use; where it does not verify, dygraph runs.
+Paddle 3.3's oneDNN executor cannot run interpolation ops (their ``scale``
+attribute is unsupported), so the graph we export replaces 2x nearest/bilinear
+``nn.Upsample`` layers with equal-valued reshapes (AnimeGANv2, U-GAT-IT).
 
     python -m core.apps.translate facade-example   # (re)draws assets/examples/facade_labels.png
 """
@@ -309,14 +310,17 @@ def make_runner(net, translation: Translation):
     """The fastest verified way to run `net` on (1, 3, H, W) float32 arrays: ``(array) -> (1, 3, H, W) array``."""
     from paddle.static import InputSpec
 
-    from core.runtime import DygraphRunner, build_engine
+    from core.runtime import DygraphRunner, build_engine, use_best_device
 
     net.eval()
     reference = ImageOnly(net) if translation.returns_extras else net
     side = translation.framing.fixed_side
     spec = InputSpec([1, 3, side, side] if side else [1, 3, None, None], "float32")
     sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, side or SAMPLE_SIDE, side or SAMPLE_SIDE)).astype(np.float32)
-    engine = build_engine(upsample_free(reference), [spec], [sample])
+    # On CPU only oneDNN is worth it: plain paddle.inference measured 0.6x-1.3x of dygraph's
+    # speed on these networks (docs/performance.md), so without oneDNN we stay in dygraph.
+    kinds = None if use_best_device().startswith("gpu") else ["onednn"]
+    engine = build_engine(upsample_free(reference), [spec], [sample], kinds=kinds)
     if engine.kind == "dygraph":
         # No fast path: run the network exactly as defined, not the export-friendly copy.
         engine = DygraphRunner(reference)
