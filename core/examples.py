@@ -63,6 +63,7 @@ def export_all() -> None:
     for photo in PHOTOS.values():
         Image.fromarray(_load(photo.name)).convert("RGB").save(REPO_ROOT / photo.path, quality=92)
         lines.append(f"- `{photo.name}.jpg`: {photo.credit} (from {photo.source})")
+    lines.append("- `facade_labels.png`: a facade label map drawn by us (`python -m core.apps.translate facade-example`); CC0")
     (EXAMPLES_DIR / "CREDITS.md").write_text("\n".join(lines) + "\n")
 
 

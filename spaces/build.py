@@ -27,6 +27,8 @@ _SHARED_FILES = (
     "core/runtime.py",
     "core/weights.py",
     "core/media.py",
+    "core/video.py",
+    "core/examples.py",
     "core/nets/__init__.py",
     "core/apps/__init__.py",
     "demos/__init__.py",
