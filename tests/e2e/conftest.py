@@ -1,7 +1,9 @@
 """A gallery (or a Space) started as its own process on a free port, for client and browser tests."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,6 +79,39 @@ def stop_server(server: Server) -> None:
         server.process.kill()
 
 
+def write_published_checkpoints(folder: Path, spec_names: list[str]) -> Path:
+    """Save each spec's network (its real configuration, seeded weights) in the published layout."""
+    import paddle
+
+    from core import nets, weights
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paddle.seed(0)
+    for name in spec_names:
+        spec = weights.spec(name)
+        state = nets.create(spec.net, **spec.net_overrides).state_dict()
+        paddle.save({spec.key: state} if spec.key else state, str(folder / spec.filename))
+    return folder
+
+
+@contextlib.contextmanager
+def running_space(name: str, tmp: Path, spec_names: list[str]):
+    """Build the Space for application `name`, start it from its own app.py with checkpoints
+    for `spec_names` in GAN_GALLERY_WEIGHTS_DIR, and yield (server, space folder)."""
+    weights_dir = write_published_checkpoints(tmp / "weights", spec_names)
+    from spaces.build import build
+
+    out = build(name, tmp / "space")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))  # start_server passes os.environ on
+        port = free_port()
+        server = start_server([sys.executable, "app.py"], out, tmp, port)
+    try:
+        yield server, out
+    finally:
+        stop_server(server)
+
+
 @pytest.fixture(scope="session")
 def gallery(tmp_path_factory):
     """`python app.py` (every tab) on a free port."""
@@ -85,3 +120,28 @@ def gallery(tmp_path_factory):
     server = start_server([sys.executable, "app.py", "--port", str(port)], ROOT, tmp, port)
     yield server
     stop_server(server)
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian chromium through Playwright; mandatory when CI=true, skipped elsewhere if missing."""
+    available = os.path.exists(CHROMIUM)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        available = False
+    if not available:
+        if os.environ.get("CI") == "true":
+            pytest.fail("browser tests are mandatory in CI: install Debian's chromium and the playwright package")
+        pytest.skip("Debian chromium or playwright is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -11,7 +11,6 @@ from core import nets, weights
 from core.apps import face_gen
 from spaces.build import build
 from tests.e2e.conftest import free_port, start_server, stop_server
-from tests.e2e.test_browser import browser  # noqa: F401  (the shared chromium fixture)
 
 pytestmark = pytest.mark.browser
 TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
@@ -34,7 +33,7 @@ def space(tmp_path, monkeypatch):
     stop_server(server)
 
 
-def test_generate_and_mix_in_the_browser(browser, space, tmp_path):  # noqa: F811
+def test_generate_and_mix_in_the_browser(browser, space, tmp_path):
     page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
     page.goto(space.url, wait_until="domcontentloaded")
     page.locator("#face-gen-seeds textarea").fill("3, 4")

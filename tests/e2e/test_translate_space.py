@@ -8,39 +8,23 @@ must give the clear "not available" message at once.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
 import numpy as np
-import paddle
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from core import nets, weights
 from core.media import ffmpeg_exe, probe_video
-from spaces.build import build
-from tests.e2e.conftest import free_port, start_server, stop_server
+from tests.e2e.conftest import running_space
 
 
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("translate-space")
-    folder = tmp / "weights"
-    folder.mkdir()
-    spec = weights.spec("animeganv2_hayao")
-    paddle.seed(0)
-    paddle.save({spec.key: nets.create(spec.net).state_dict()}, str(folder / spec.filename))
-    out = build("translate", tmp / "space")
-    assert (out / "assets" / "examples" / "facade_labels.png").is_file() and (out / "core" / "video.py").is_file()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GAN_GALLERY_WEIGHTS_DIR", str(folder))  # start_server passes os.environ on
-        port = free_port()
-        server = start_server([sys.executable, "app.py"], out, tmp, port)
-    try:
+    with running_space("translate", tmp, ["animeganv2_hayao"]) as (server, out):
+        assert (out / "assets" / "examples" / "facade_labels.png").is_file() and (out / "core" / "video.py").is_file()
         yield Client(server.url, verbose=False), tmp
-    finally:
-        stop_server(server)
 
 
 def test_named_endpoints(space):
