@@ -13,27 +13,32 @@ already on this machine. Each number comes from one run of this script:
   upscaling (one 256² tile), in dygraph and in the engine the application
   builds (``core.apps.restore.sr_runner`` / ``colorizer_runner``, through
   ``core.runtime.build_engine``: oneDNN where it verifies, else dygraph), and
-  their largest difference; for
-  DeOldify, seconds per 256² photo at render factor 32 (a 512² network input).
-  The convolutions' multiply-accumulates give the compute floor at this
-  machine's measured sgemm peak (STACK-NOTES: 164 GMAC/s on 2 cores).
-* memory: peak resident memory above the loaded, warmed-up model while
-  upscaling tiled, for a 512² input and a 2048² input (whose 8192² uint8
-  output canvas alone is 201 MB and is counted), and the 512² input untiled.
-  The 2048² run stops after ``--memory-tiles`` tiles unless ``--full``: every
-  tile has the same size, and a full run takes about half an hour with
-  LESRCNN on 2 busy cores.
+  their largest difference relative to the output's largest magnitude (the
+  engine's own tolerance rule; random weights give outputs far outside [0, 1]).
+  For DeOldify: seconds per 256² photo at render factor 32 (a 512² network
+  input). Runs alternate dygraph / fast path and the median is kept, so a
+  neighbour's load hits both alike. The convolutions' multiply-accumulates
+  give the compute floor at this machine's measured sgemm peak (STACK-NOTES:
+  164 GMAC/s on 2 cores).
+* memory: peak resident memory of a fresh process that loads the network and
+  its fast path, warms up on a small tile, then upscales tiled a 512² input and
+  a 2048² input (whose 8192² uint8 output canvas, 192 MiB, is made resident
+  first), and the 512² input untiled. The 2048² run stops after
+  ``--memory-tiles`` tiles unless ``--full``: tiles repeat the same sizes, and
+  all 64 take LESRCNN about 15 minutes on 2 busy cores.
 * video: the application's whole video path (decode, network, encode with
-  audio, ``core.apps.restore.restore_video``) on 256² clips of 10 s and 60 s;
-  frames per second of the 10 s clip and peak memory of both. The clips'
-  frame rate is ``--video-rate`` (default 1 fps: at 25 fps a 10 s clip takes
-  LESRCNN about 20 minutes here).
+  audio: ``core.apps.restore.restore_video``) on 256² clips of 10 s and 60 s,
+  each in a fresh process: frames per second and peak memory. The clips' frame
+  rate is ``--video-rate`` (default 1 fps: at 25 fps a 10 s clip would take
+  LESRCNN about 25 minutes here).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,6 +63,7 @@ PEAK_GMAC_PER_S = 164.0
 SIDE = 256
 SR_NETWORKS = {"lesrcnn_x4": "lesrcnn_x4", "realsr_rrdb_x4": "realsr_df2k_jpeg"}  # network -> a weight spec of it
 COLORIZE_NETWORKS = {"deoldify_stable": "deoldify_stable", "deoldify_artistic": "deoldify_artistic"}
+REPEATS = {"realsr_rrdb_x4": 1}  # the others: --repeats
 MIB = 1 << 20
 
 
@@ -80,11 +86,11 @@ def conv_macs(layer: nn.Layer, sample: np.ndarray) -> float:
     return float(total)
 
 
-def memory_kib(field: str) -> int:
+def memory_mib(field: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(field + ":"):
-                return int(line.split()[1])
+                return int(line.split()[1]) / 1024
     raise RuntimeError(f"/proc/self/status has no {field}")
 
 
@@ -94,25 +100,21 @@ def reset_peak() -> None:
         refs.write("5")
 
 
-def measure_peak(fn):
-    """(result, seconds, peak RSS above the RSS at the start in MiB, RSS at the start in MiB)."""
-    baseline = memory_kib("VmRSS")
-    reset_peak()
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
-    return result, seconds, (memory_kib("VmHWM") - baseline) / 1024, baseline / 1024
-
-
 def build_network(name: str, spec_name: str):
     spec = weights.spec(spec_name)
     paddle.seed(0)
     if weights.locate(spec):
-        return nets.create(name, pretrained=spec_name), f"{spec.filename}"
+        return nets.create(name, pretrained=spec_name), spec.filename
     return nets.create(name), "random"
 
 
-def _kind(runner) -> str:
+def load_upscaler(network: str) -> restore.Upscaler:
+    net, _ = build_network(network, SR_NETWORKS[network])
+    context = min(restore.receptive_radius(net), restore.MAX_CONTEXT)
+    return restore.Upscaler(run=restore.sr_runner(net), scale=4, context=context)
+
+
+def kind_of(runner) -> str:
     return "no fast path verified: dygraph" if runner.kind == "dygraph" else runner.kind
 
 
@@ -123,107 +125,124 @@ def test_photo(side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(photo).resize((side, side), Image.BICUBIC))
 
 
+def in_child(*args: str) -> dict:
+    """Run one measurement in a fresh process (its peak memory is its own); return its JSON line."""
+    command = [sys.executable, "-m", "bench.restore", "--child", *args]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
 # ---------------------------------------------------------------- speed
 
 
-def bench_speed(networks: list[str]) -> list[str]:
-    rows = []
+def bench_speed(networks: list[str], repeats: int) -> None:
+    print("| network | input | GMAC | floor | dygraph | fast path | fast vs dygraph: max abs diff / output max |")
+    print("|---|---|---|---|---|---|---|")
     image = test_photo(SIDE)
     for name in networks:
         if name in SR_NETWORKS:
             net, source = build_network(name, SR_NETWORKS[name])
             context = min(restore.receptive_radius(net), restore.MAX_CONTEXT)
             macs = conv_macs(net, np.zeros((1, 3, 64, 64), np.float32)) * (SIDE / 64) ** 2
-            dygraph = restore.Upscaler(run=DygraphRunner(net), scale=4, context=context)
             start = time.perf_counter()
-            engine_runner = restore.sr_runner(net)
+            engine = restore.sr_runner(net)
             setup = time.perf_counter() - start
-            fast = restore.Upscaler(run=engine_runner, scale=4, context=context)
-            outputs, times = {}, {}
-            for label, upscaler in (("dygraph", dygraph), ("fast", fast)):
-                if label == "fast" and engine_runner.kind == "dygraph":  # no fast path verified: the same run
-                    outputs[label], times[label] = outputs["dygraph"], times["dygraph"]
-                    continue
-                restore.upscale(image[:32, :32], upscaler)  # warm-up
-                start = time.perf_counter()
-                outputs[label] = restore.upscale(image, upscaler, raw=True)
-                times[label] = time.perf_counter() - start
+            runners = {"dygraph": restore.Upscaler(DygraphRunner(net), 4, context), "fast": restore.Upscaler(engine, 4, context)}
+
+            def run(upscaler):
+                return restore.upscale(image, upscaler, raw=True)
+
+            def warm(upscaler):
+                restore.upscale(image[:32, :32], upscaler)
+
             what = f"{SIDE}² → {SIDE * 4}² image"
         else:
             net, source = build_network(name, COLORIZE_NETWORKS[name])
             side = restore.DEFAULT_RENDER_FACTOR * restore.RENDER_BASE
             macs = conv_macs(net, np.zeros((1, 3, side, side), np.float32))
-            dygraph = restore.Colorizer(run=DygraphRunner(net))
-            sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
             start = time.perf_counter()
-            engine_runner = restore.colorizer_runner(net, restore.DEFAULT_RENDER_FACTOR)
+            engine = restore.colorizer_runner(net, restore.DEFAULT_RENDER_FACTOR)
             setup = time.perf_counter() - start
-            fast = restore.Colorizer(run=engine_runner)
-            outputs, times = {}, {}
-            for label, colorizer in (("dygraph", dygraph), ("fast", fast)):
-                if label == "fast" and engine_runner.kind == "dygraph":
-                    outputs[label], times[label] = outputs["dygraph"], times["dygraph"]
-                    continue
-                colorizer.run(sample)  # warm-up
-                start = time.perf_counter()
+            runners = {"dygraph": restore.Colorizer(DygraphRunner(net)), "fast": restore.Colorizer(engine)}
+            sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
+
+            def run(colorizer):
                 restore.colorize(image, colorizer, restore.DEFAULT_RENDER_FACTOR)
-                times[label] = time.perf_counter() - start
-                outputs[label] = colorizer.run(sample)[0]
+                return colorizer.run(sample)[0]  # the network's output, to compare the two paths
+
+            def warm(colorizer):
+                colorizer.run(sample)
+
             what = f"{SIDE}² photo, render factor {restore.DEFAULT_RENDER_FACTOR} ({side}² network input)"
-        difference = float(np.abs(outputs["fast"].astype(np.float64) - outputs["dygraph"]).max())
+        labels = ["dygraph"] if engine.kind == "dygraph" else ["dygraph", "fast"]
+        for label in labels:
+            warm(runners[label])
+        times = {label: [] for label in labels}
+        outputs = {}
+        for _ in range(REPEATS.get(name, repeats)):
+            for label in labels:
+                start = time.perf_counter()
+                outputs[label] = run(runners[label])
+                times[label].append(time.perf_counter() - start)
+        if engine.kind == "dygraph":  # no fast path verified: the application runs dygraph
+            times["fast"], outputs["fast"] = times["dygraph"], outputs["dygraph"]
+        dygraph, fast = statistics.median(times["dygraph"]), statistics.median(times["fast"])
         scale = float(np.abs(outputs["dygraph"]).max())
+        difference = float(np.abs(outputs["fast"].astype(np.float64) - outputs["dygraph"]).max())
         floor = macs / 1e9 / PEAK_GMAC_PER_S
-        row = (
-            f"| {name} ({source} weights) | {what} | {macs / 1e9:.1f} | {floor:.2f} s | {times['dygraph']:.2f} s "
-            f"({times['dygraph'] / floor:.1f}× floor) | {times['fast']:.2f} s ({_kind(engine_runner)}; "
-            f"{times['fast'] / floor:.1f}× floor; set-up {setup:.0f} s) | {difference:.1e} (output max {scale:.2g}) |"
+        runs = len(times["dygraph"])
+        print(
+            f"| {name} ({source} weights) | {what} | {macs / 1e9:.1f} | {floor:.2f} s | {dygraph:.2f} s "
+            f"({dygraph / floor:.0f}× floor) | {fast:.2f} s ({kind_of(engine)}; {fast / floor:.0f}× floor; "
+            f"{dygraph / fast:.1f}× faster; set-up {setup:.0f} s) | {difference / scale:.1e} "
+            f"({difference:.1e} / {scale:.2g}; median of {runs}) |",
+            flush=True,
         )
-        print(row, flush=True)
-        rows.append(row)
-        del net, dygraph, fast, engine_runner, outputs
-    return rows
+        del net, runners, engine, outputs
 
 
 # ---------------------------------------------------------------- memory
 
 
-def upscale_first_tiles(image, upscaler, tiles: int | None) -> int:
-    """The application's tiled upscaling into a resident uint8 canvas, stopped after `tiles` tiles."""
-    scale = upscaler.scale
-    canvas = np.zeros((image.shape[0] * scale, image.shape[1] * scale, 3), np.uint8)
-    canvas.fill(0)  # resident now, as the finished output would be
+MEMORY_CASES = {"512-tiled": (512, None), "2048-tiled": (2048, None), "512-untiled": (512, 1 << 20)}
+
+
+def memory_case(network: str, case: str, tiles: int | None) -> dict:
+    """Child process: peak RSS while upscaling one input, the output canvas resident from the start."""
+    side, tile = MEMORY_CASES[case]
+    upscaler = load_upscaler(network)
+    restore.upscale(test_photo(64), upscaler)  # warm-up: predictor built, first allocations made
+    image = test_photo(side)
+    tile = tile or upscaler.tile
+    spans = restore.tile_spans(side, tile, upscaler.context)
+    count, window = len(spans) ** 2, spans[0][3] - spans[0][2]
+    ready = memory_mib("VmRSS")
+    reset_peak()
+    start = time.perf_counter()
+    canvas = np.zeros((side * 4, side * 4, 3), np.uint8)
+    canvas.fill(0)  # resident, as the finished output is
     done = 0
-    for rows, cols, patch, _ in restore.iter_upscaled_tiles(image, upscaler):
+    for rows, cols, patch, _ in restore.iter_upscaled_tiles(image, upscaler, tile=tile):
         canvas[rows, cols] = restore._to_uint8_truncating(patch)
         done += 1
         if tiles is not None and done >= tiles:
             break
-    return done
+    return {"kind": upscaler.run.kind, "ready": ready, "peak": memory_mib("VmHWM"), "seconds": time.perf_counter() - start,
+            "done": done, "count": count, "window": window, "context": upscaler.context, "canvas": canvas.nbytes / MIB}
 
 
-def bench_memory(network: str, tiles: int | None) -> list[str]:
-    net, source = build_network(network, SR_NETWORKS[network])
-    context = min(restore.receptive_radius(net), restore.MAX_CONTEXT)
-    upscaler = restore.Upscaler(run=restore.sr_runner(net), scale=4, context=context)
-    untiled = restore.Upscaler(run=upscaler.run, scale=4, context=context, tile=1 << 20)
-    small, large = test_photo(512), test_photo(2048)
-    restore.upscale(small[:64, :64], upscaler)  # warm-up
-    rows = []
-    for label, image, chosen, limit in (
-        ("512² in, tiled", small, upscaler, None),
-        ("2048² in, tiled", large, upscaler, tiles),
-        ("512² in, untiled", small, untiled, None),
-    ):
-        count = len(restore.tile_spans(image.shape[0], chosen.tile, context)) * len(restore.tile_spans(image.shape[1], chosen.tile, context))
-        done, seconds, peak, baseline = measure_peak(lambda: upscale_first_tiles(image, chosen, limit))
-        canvas = image.shape[0] * image.shape[1] * 16 * 3 / MIB
-        row = (
-            f"| {network} ({upscaler.run.kind}) | {label} ({done} of {count} tiles of ≤ {min(chosen.tile, image.shape[0])}², "
-            f"context {context}) | {peak:.0f} MiB | {canvas:.0f} MiB | {peak - canvas:.0f} MiB | {baseline:.0f} MiB | {seconds:.0f} s |"
-        )
-        print(row, flush=True)
-        rows.append(row)
-    return rows
+def bench_memory(network: str, tiles: int | None) -> None:
+    print("| network | input | peak RSS | RSS when ready | peak − ready | of which output canvas | time |")
+    print("|---|---|---|---|---|---|---|")
+    for case in MEMORY_CASES:
+        r = in_child("memory", network, case, str(tiles or 0))
+        side = MEMORY_CASES[case][0]
+        label = f"{side}² in, {'untiled' if 'untiled' in case else 'tiled'} ({r['done']} of {r['count']} tiles, {r['window']}² windows, context {r['context']})"
+        print(f"| {network} ({r['kind']}) | {label} | {r['peak']:.0f} MiB | {r['ready']:.0f} MiB | {r['peak'] - r['ready']:.0f} MiB "
+              f"| {r['canvas']:.0f} MiB | {r['seconds']:.0f} s |", flush=True)
 
 
 # ---------------------------------------------------------------- video
@@ -239,42 +258,51 @@ def make_clip(path: Path, seconds: int, rate: int, side: int = SIDE) -> Path:
     return path
 
 
-def bench_video(network: str, rate: int) -> list[str]:
-    net, source = build_network(network, SR_NETWORKS[network])
+def video_case(network: str, seconds: int, rate: int) -> dict:
+    """Child process: the application's video path on one clip; fps and peak RSS."""
     spec_name = SR_NETWORKS[network]
-    context = min(restore.receptive_radius(net), restore.MAX_CONTEXT)
-    upscaler = restore.Upscaler(run=restore.sr_runner(net), scale=4, context=context)
-    # The application's own cache entry: restore_video then runs exactly as for a user.
-    models.get(("restore", spec_name), lambda: upscaler)
-    rows, peaks = [], []
+    upscaler = load_upscaler(network)
+    models.get(("restore", spec_name), lambda: upscaler)  # the app's own cache entry: restore_video runs as for a user
+    restore.MAX_VIDEO_SECONDS = max(restore.MAX_VIDEO_SECONDS, seconds)  # the 60 s clip is over the tab's limit
     with tempfile.TemporaryDirectory(prefix="bench-restore-") as tmp:
-        warm = make_clip(Path(tmp) / "warm.mp4", 1, rate)
-        restore.restore_video(warm, Path(tmp) / "warm-out.mp4", spec_name)
-        for seconds in (10, 60):
-            clip = make_clip(Path(tmp) / f"clip{seconds}.mp4", seconds, rate)
-            original = restore.MAX_VIDEO_SECONDS
-            restore.MAX_VIDEO_SECONDS = max(original, seconds)  # the 60 s clip is over the tab's limit
-            try:
-                result, wall, peak, baseline = measure_peak(
-                    lambda: restore.restore_video(clip, Path(tmp) / f"out{seconds}.mp4", spec_name)
-                )
-            finally:
-                restore.MAX_VIDEO_SECONDS = original
-            row = (
-                f"| {network} ({upscaler.run.kind}) | {seconds} s, {SIDE}² at {rate} fps → {SIDE * 4}² | {result.frames} | "
-                f"{result.frames / wall:.3f} fps ({wall / result.frames:.2f} s per frame) | {peak:.0f} MiB | {baseline:.0f} MiB |"
-            )
-            print(row, flush=True)
-            rows.append(row)
-            peaks.append(peak)
-    print(f"| | 60 s against 10 s | | | {peaks[1] / peaks[0] - 1:+.0%} (target: within +10 %) | |", flush=True)
-    return rows
+        restore.restore_video(make_clip(Path(tmp) / "warm.mp4", 1, rate), Path(tmp) / "warm-out.mp4", spec_name)
+        clip = make_clip(Path(tmp) / "clip.mp4", seconds, rate)
+        ready = memory_mib("VmRSS")
+        reset_peak()
+        start = time.perf_counter()
+        result = restore.restore_video(clip, Path(tmp) / "out.mp4", spec_name)
+        wall = time.perf_counter() - start
+    return {"kind": upscaler.run.kind, "frames": result.frames, "seconds": wall, "ready": ready, "peak": memory_mib("VmHWM")}
+
+
+def bench_video(network: str, rate: int) -> None:
+    print("| network | clip | frames | speed | peak RSS | RSS when ready | peak − ready |")
+    print("|---|---|---|---|---|---|---|")
+    peaks = []
+    for seconds in (10, 60):
+        r = in_child("video", network, str(seconds), str(rate))
+        peaks.append(r["peak"])
+        print(f"| {network} ({r['kind']}) | {seconds} s, {SIDE}² at {rate} fps → {SIDE * 4}², with audio | {r['frames']} | "
+              f"{r['frames'] / r['seconds']:.3f} fps ({r['seconds'] / r['frames']:.2f} s per frame) | {r['peak']:.0f} MiB | "
+              f"{r['ready']:.0f} MiB | {r['peak'] - r['ready']:.0f} MiB |", flush=True)
+    print(f"| | 60 s against 10 s | | | {peaks[1] / peaks[0] - 1:+.1%} (target: within +10 %) | | |", flush=True)
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
+    if argv[:1] == ["--child"]:
+        kind, network, *rest = argv[1:]
+        if kind == "memory":
+            result = memory_case(network, rest[0], int(rest[1]) or None)
+        else:
+            result = video_case(network, int(rest[0]), int(rest[1]))
+        print(json.dumps(result), flush=True)
+        return 0
     parser = argparse.ArgumentParser(prog="python -m bench.restore", description=__doc__.split("\n")[0])
     parser.add_argument("--only", action="append", choices=["speed", "memory", "video"], help="sections to run (default: all)")
     parser.add_argument("--networks", nargs="+", default=[*SR_NETWORKS, *COLORIZE_NETWORKS], choices=[*SR_NETWORKS, *COLORIZE_NETWORKS])
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (RRDB: 1)")
     parser.add_argument("--memory-network", default="lesrcnn_x4", choices=list(SR_NETWORKS))
     parser.add_argument("--memory-tiles", type=int, default=8, help="tiles of the 2048² input to run (one row of 8)")
     parser.add_argument("--full", action="store_true", help="run every tile of the 2048² input")
@@ -282,17 +310,13 @@ def main(argv=None) -> int:
     parser.add_argument("--video-rate", type=int, default=1, help="frame rate of the test clips")
     args = parser.parse_args(argv)
     sections = args.only or ["speed", "memory", "video"]
-    os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={THREADS}, "
-          f"paddle {paddle.__version__}, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={THREADS}, paddle {paddle.__version__}, "
+          f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
     if "speed" in sections:
-        print("| network | input | GMAC | floor | dygraph | fast path | fast − dygraph (max abs) |\n|---|---|---|---|---|---|---|")
-        bench_speed(args.networks)
+        bench_speed(args.networks, args.repeats)
     if "memory" in sections:
-        print("| network | input | peak above model | of which output canvas | working set | model loaded (RSS) | time |\n|---|---|---|---|---|---|---|")
         bench_memory(args.memory_network, None if args.full else args.memory_tiles)
     if "video" in sections:
-        print("| network | clip | frames | speed | peak above model | model loaded (RSS) |\n|---|---|---|---|---|---|")
         bench_video(args.video_network, args.video_rate)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end", flush=True)
     return 0

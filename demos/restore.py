@@ -21,8 +21,8 @@ def limits_text() -> str:
         f"Videos: up to **{restore.MAX_VIDEO_SECONDS} seconds**, frames up to "
         f"{restore.MAX_VIDEO_UPSCALE_FRAME_PIXELS:,} pixels (e.g. 320×240) when upscaling, "
         f"{restore.MAX_VIDEO_FRAME_PIXELS:,} pixels (e.g. 1280×720) for colorization alone. "
-        "Colorization runs first, then upscaling. On CPU, RealSR and ESRGAN take about a minute per 256×256 pixels; "
-        "LESRCNN is several times faster."
+        "Colorization runs first, then upscaling. On 2 CPU cores a 256×256 photo takes about 6 s with LESRCNN, "
+        "45 s with RealSR or ESRGAN, and 25 s to colorize at render factor 32; a video costs that per frame."
     )
 
 

@@ -6,10 +6,10 @@ the same per-frame pipeline through ``core.video.map_video``, so frames are
 streamed and never all in memory.
 
 Super-resolution is tiled: the image is cut into tiles of at most `tile`
-pixels a side, each tile is run with `context` extra pixels of real image
-around it (clamped at the image border, where the network sees its own zero
-padding exactly as on the whole image), and only the tile's own area of the
-output is kept. When the context covers the network's receptive field the
+pixels a side, each tile is run in a window with at least `context` extra
+pixels of real image around it (at the image border the window stops at the
+border, where the network sees its own zero padding exactly as on the whole
+image), and only the tile's own area of the output is kept. When the context covers the network's receptive field the
 tiled result equals the untiled one; ``receptive_radius`` bounds that field.
 Peak memory is then set by the tile size, not the image size. The output
 canvas is uint8, filled tile by tile.
@@ -55,6 +55,7 @@ MAX_CONTEXT = 32
 RENDER_BASE = 16
 DEFAULT_RENDER_FACTOR = 32  # PaddleGAN's default: 512 x 512
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 7, 45
+COLORIZER_FAST_PATH_MIN_FRAMES = 8  # videos at least this long build DeOldify's fast path
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 # Before/after previews are shrunk to this longest side; the download keeps full size.
@@ -333,10 +334,22 @@ def load_colorizer(name: str, render_factor: int = DEFAULT_RENDER_FACTOR, build_
 
 
 def tile_spans(length: int, tile: int, context: int) -> list[tuple[int, int, int, int]]:
-    """Cut [0, length) into near-equal tiles of at most `tile`: (start, stop, context start, context stop)."""
-    count = max(1, math.ceil(length / tile))
+    """Cut [0, length) into near-equal tiles: (start, stop, window start, window stop).
+
+    Every window has the same size, ``tile + 2 * context`` (or the whole
+    length when that is shorter), so the network always sees one input shape
+    and its memory stays that of one window. A window holds its tile plus at
+    least `context` pixels on every side that is not the image's border; at
+    the border it is shifted inwards rather than shrunk.
+    """
+    window = min(length, tile + 2 * context)
+    count = 1 if length <= window else math.ceil(length / tile)
     edges = [round(i * length / count) for i in range(count + 1)]
-    return [(a, b, max(0, a - context), min(length, b + context)) for a, b in zip(edges, edges[1:])]
+    spans = []
+    for start, stop in zip(edges, edges[1:]):
+        window_start = min(max(start - context, 0), length - window)
+        spans.append((start, stop, window_start, window_start + window))
+    return spans
 
 
 def iter_upscaled_tiles(
@@ -567,9 +580,11 @@ def restore_video(
     request = check_request(upscaler, colorizer, render_factor)
     info = check_video(source, request)
     upscaler_model = load_upscaler(request.upscaler) if request.upscaler else None
-    colorizer_model = (
-        load_colorizer(request.colorizer, request.render_factor, build_fast_path=True) if request.colorizer else None
-    )
+    colorizer_model = None
+    if request.colorizer:
+        # Exporting DeOldify costs about as much as colouring a few frames in dygraph.
+        fast = info.n_frames >= COLORIZER_FAST_PATH_MIN_FRAMES
+        colorizer_model = load_colorizer(request.colorizer, request.render_factor, build_fast_path=fast)
 
     written = []
 

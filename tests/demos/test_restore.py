@@ -65,13 +65,17 @@ def photo(height, width, seed=0):
 # ---------------------------------------------------------------- tiling
 
 
-@pytest.mark.parametrize("length,tile", [(1, 8), (37, 12), (48, 16), (100, 256)])
-def test_tiles_cover_the_image_once_with_clamped_context(length, tile):
-    spans = restore.tile_spans(length, tile, context=5)
+@pytest.mark.parametrize("length,tile", [(1, 8), (20, 12), (37, 12), (48, 16), (100, 256)])
+def test_tiles_cover_the_image_once_in_equal_windows_with_context(length, tile):
+    context = 5
+    spans = restore.tile_spans(length, tile, context)
     assert spans[0][0] == 0 and spans[-1][1] == length
-    assert all(a < b <= a + tile for a, b, _, _ in spans)
     assert all(b == next_a for (_, b, _, _), (next_a, _, _, _) in zip(spans, spans[1:]))
-    assert all(ca == max(0, a - 5) and cb == min(length, b + 5) for a, b, ca, cb in spans)
+    assert len({cb - ca for _, _, ca, cb in spans}) == 1  # one window size: one input shape
+    assert all(cb - ca <= tile + 2 * context for _, _, ca, cb in spans)
+    for a, b, ca, cb in spans:
+        assert 0 <= ca <= a < b <= cb <= length
+        assert (a - ca >= context or ca == 0) and (cb - b >= context or cb == length)
 
 
 @pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
