@@ -114,8 +114,6 @@ APP = register(
         },
         emoji="🪄",
         hardware="cpu-upgrade",
-        # map_video and the example photos' credits live outside the modules every Space carries.
-        assets=("core/video.py", "core/examples.py"),
     )
 )
 

@@ -165,6 +165,14 @@ def test_colorization_keeps_the_luminance_and_takes_the_networks_colour(tiny_mod
     assert np.abs(restore.colorize(image, shifted, 8).astype(int) - coloured).mean() > 5
 
 
+def test_a_network_that_returns_its_input_gives_back_the_grey_photo():
+    # ImageNet normalisation in, its inverse out: grey in, no colour added, luminance untouched.
+    echo = restore.Colorizer(run=lambda batch: [batch])
+    image = photo(21, 34)
+    out = restore.colorize(image, echo, render_factor=7)
+    assert np.abs(out.astype(int) - restore.greyscale_rgb(image)).max() <= 2
+
+
 def test_colorize_then_upscale(tiny_models):
     result = restore.restore_image(photo(16, 21, seed=2), TINY_RRDB, TINY_DEOLDIFY, render_factor=7)
     assert result.image.shape == (64, 84, 3)
