@@ -15,7 +15,6 @@ from demos.common import HEAVY, new_workdir, timed, user_errors
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
-EMPTY_PLOT = pd.DataFrame({"step": [], "loss": [], "curve": []})
 
 
 def _digit(value):
@@ -76,7 +75,8 @@ def poll_live(run):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.Timer(active=False)
     snap = run.snapshot()
     rows = [(s, v, curve) for s, d, g in snap.history for v, curve in ((d, "critic / discriminator"), (g, "generator"))]
-    plot = pd.DataFrame(rows, columns=["step", "loss", "curve"]) if rows else EMPTY_PLOT
+    # No rows yet: leave the plot alone (an empty frame would fix the colour scale as numeric).
+    plot = pd.DataFrame(rows, columns=["step", "loss", "curve"]) if rows else gr.skip()
     if snap.error:
         status = snap.error
     elif snap.finished:
@@ -135,7 +135,7 @@ def build() -> gr.Blocks:
                         live_stop = gr.Button("Stop", variant="stop", elem_id="live-stop")
                     live_status = gr.Markdown(elem_id="live-status")
                 with gr.Column():
-                    plot = gr.LinePlot(EMPTY_PLOT, x="step", y="loss", color="curve", label="Losses", elem_id="live-plot")
+                    plot = gr.LinePlot(None, x="step", y="loss", color="curve", label="Losses", elem_id="live-plot")
                     live_grid = gr.Image(label="Samples (fixed noise)", type="numpy", format="png", interactive=False, elem_id="live-grid")
                     live_file = gr.File(label="Checkpoint")
         timer = gr.Timer(1.0, active=False)

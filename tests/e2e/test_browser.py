@@ -33,3 +33,30 @@ def test_every_registered_tab_is_shown(page):
 
     for app in apps():
         assert page.get_by_role("tab", name=app.title).count() == 1, app.title
+
+
+def test_gan_basics_samples_and_a_live_run_updates_its_plot(page, tmp_path):
+    page.get_by_role("tab", name="GAN basics").click()
+    page.locator("#gan-sample").click()
+    page.locator("#gan-grid img").wait_for(state="visible", timeout=60_000)
+
+    page.get_by_role("tab", name="Train live").click()
+    steps = page.locator("#live-steps input[type=number]")
+    steps.fill("30")
+    steps.press("Enter")
+    page.locator("#live-start").click()
+    status = page.locator("#live-status")
+    seen = set()
+    for _ in range(240):  # the timer refreshes every second; collect distinct progress lines
+        text = status.inner_text()
+        if text.startswith("Step"):
+            seen.add(text.split(" (")[0])
+        if "Finished" in text:
+            break
+        page.wait_for_timeout(500)
+    assert len(seen) >= 2, f"the live status updated only as {seen}"
+    assert "Finished 30 steps" in status.inner_text()
+    legend = page.locator("#live-plot").inner_text()
+    assert "generator" in legend and "critic / discriminator" in legend, legend
+    page.locator("#live-grid img").wait_for(state="visible", timeout=10_000)
+    page.screenshot(path=str(tmp_path / "gan_basics_live.png"), full_page=True)
