@@ -1,25 +1,18 @@
 """core.video.map_video: batches through a function, keeps fps, length and audio, reports progress."""
-import subprocess
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 from core.errors import LimitExceeded
-from core.media import ffmpeg_exe, iter_video_frames, probe_video
+from tests.clips import make_clip
+from core.media import iter_video_frames, probe_video
 from core.video import map_video
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=48x32:rate=25:duration=3",
-         "-f", "lavfi", "-i", "sine=frequency=300:duration=3", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )
-    return path
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 48, 32, 25, 3)
 
 
 def test_every_frame_goes_through_the_function_in_batches(clip, tmp_path):

@@ -5,7 +5,6 @@ added to the app's catalogue; their checkpoints are written here in the
 published layouts (RRDB under 'generator', DeOldify flat).
 """
 import platform
-import subprocess
 import time
 from fractions import Fraction
 
@@ -18,7 +17,8 @@ from PIL import Image
 from core import nets, runtime, weights
 from core.apps import restore
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
-from core.media import ffmpeg_exe, iter_video_frames, probe_video
+from tests.clips import make_clip
+from core.media import iter_video_frames, probe_video
 from core.runtime import DygraphRunner
 from demos import restore as restore_tab
 
@@ -213,14 +213,7 @@ def test_missing_weights_give_the_clear_message_fast(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """1.2 s, 10 fps, 24x16, with a sine tone."""
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=24x16:rate=10:duration=1.2",
-         "-f", "lavfi", "-i", "sine=frequency=300:duration=1.2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )
-    return path
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 24, 16, 10, 1.2)
 
 
 def test_video_keeps_fps_length_and_audio(tiny_models, clip, tmp_path):

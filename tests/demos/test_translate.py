@@ -22,6 +22,7 @@ from PIL import Image
 from core import nets, runtime, weights
 from core.apps import translate
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from tests.clips import make_clip
 from core.media import ffmpeg_exe, iter_video_frames, probe_video, write_png
 from demos import translate as translate_tab
 
@@ -213,14 +214,7 @@ def test_fast_path_is_used_and_matches_dygraph(model, monkeypatch, tmp_path):
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
     """2 s, 10 fps, 48 x 40, with a tone."""
-    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=48x40:rate=10:duration=2",
-         "-f", "lavfi", "-i", "sine=frequency=300:duration=2", "-c:v", "libx264", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-shortest", str(path)],
-        check=True,
-    )
-    return path
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", 48, 40, 10, 2)
 
 
 def test_video_is_translated_frame_by_frame_with_sound_and_progress(tiny_models, clip, tmp_path):
