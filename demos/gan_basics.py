@@ -56,11 +56,21 @@ def interpolate(objective, seeds, frames, digit, use_live=False, run=None, progr
     return str(path), str(path), timed(time.perf_counter() - start)
 
 
+def _learning_rate(text) -> float | None:
+    text = str(text or "").strip()
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"The learning rate must be a number like 0.0002, or empty for the default; got {text!r}.") from None
+
+
 @user_errors
 def start_live(objective, steps, lr, batch_size, run):
     if run is not None and not run.snapshot().finished:
         raise InputError("This session already has a live run; stop it before starting another.")
-    run = gan_basics.LiveRun(objective, int(steps), new_workdir(), lr=float(lr) if lr else None, batch_size=int(batch_size)).start()
+    run = gan_basics.LiveRun(objective, int(steps), new_workdir(), lr=_learning_rate(lr), batch_size=int(batch_size)).start()
     return run, gr.Timer(active=True), "Training started…"
 
 
@@ -128,7 +138,7 @@ def build() -> gr.Blocks:
                 with gr.Column():
                     live_objective = gr.Dropdown(OBJECTIVE_CHOICES, value="dcgan", label="Objective", elem_id="live-objective")
                     live_steps = gr.Slider(10, gan_basics.MAX_LIVE_STEPS, value=100, step=10, label="Generator steps", elem_id="live-steps")
-                    live_lr = gr.Number(value=None, label="Learning rate (empty: the objective's default)")
+                    live_lr = gr.Textbox(value="", label="Learning rate (empty: the objective's default)", placeholder="e.g. 0.0002")
                     live_batch = gr.Slider(8, 128, value=64, step=8, label="Batch size")
                     with gr.Row():
                         live_start = gr.Button("Start", variant="primary", elem_id="live-start")

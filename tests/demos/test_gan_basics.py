@@ -41,6 +41,10 @@ def test_limits_are_enforced_with_clear_messages(tmp_path):
         tab.interpolate("dcgan", "1, two", 10, "any")
     with pytest.raises(gr.Error, match="no finished live run"):
         tab.sample("dcgan", 1, 10, "any", True, None)
+    with pytest.raises(gr.Error, match="learning rate must be a number"):
+        tab.start_live("dcgan", 10, "fast", 16, None)
+    with pytest.raises(gr.Error, match="between 1e-6 and 1e-2"):
+        tab.start_live("dcgan", 10, "0.5", 16, None)
 
 
 def test_objective_without_shipped_weights_says_how_to_get_them():
