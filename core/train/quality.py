@@ -44,17 +44,11 @@ def score(images: np.ndarray, requested: np.ndarray | None = None) -> Quality:
 
 
 def sample_generator(generator, n: int, seed: int = 0, conditional: bool = False):
-    import paddle
+    """n samples, digits 0-9 requested in turn; labels only for a conditional generator."""
+    from core.apps.digits import draw
 
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n, generator.latent_dim)).astype(np.float32)
-    labels = np.arange(n) % 10
-    with paddle.no_grad():
-        if conditional:
-            images = generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64)))
-        else:
-            images = generator(paddle.to_tensor(z))
-    return images.numpy(), (labels if conditional else None)
+    images, labels = draw(generator, seed, n)
+    return images, (labels if conditional else None)
 
 
 def score_weights(spec_name: str, n: int = 1000, seed: int = 0) -> Quality:

@@ -32,6 +32,13 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @pytest.fixture(autouse=True)
+def isolated_registry(monkeypatch):
+    """Test-only specs vanish after each test, so no other test module sees them."""
+    weights.specs()  # register the real specs first, outside the copy
+    monkeypatch.setattr(weights, "_SPECS", dict(weights._SPECS))
+
+
+@pytest.fixture(autouse=True)
 def loopback_only(monkeypatch):
     """Fail at once if anything in a test connects beyond this machine."""
     real_connect = socket.socket.connect
