@@ -25,7 +25,8 @@ def parse_args(argv):
     parser.add_argument("--epochs", type=float, help="alternative to --steps: passes over the data by the critic")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, help="learning rate (default: the objective's)")
-    parser.add_argument("--ngf", type=int, default=32)
+    parser.add_argument("--ngf", type=int, default=32, help="generator width")
+    parser.add_argument("--ndf", type=int, default=64, help="critic width")
     parser.add_argument("--latent-dim", type=int, default=128)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     else:
         config = TrainConfig(
             objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
-            latent_dim=args.latent_dim, ngf=args.ngf, seed=args.seed, data=args.data,
+            latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, seed=args.seed, data=args.data,
         )
         trainer = Trainer(config, out_dir=out, world=world)
     start = time.perf_counter()
