@@ -35,7 +35,8 @@ APP = register(
         weights=("digits_cgan", "digits_dcgan", "digits_lsgan"),
         limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES},
         emoji="🧪",
-        assets=("core/train", "assets/digits/mnist_5k.npz", "assets/weights"),
+        # Sampling is the Digits app's routine (one place for every digit generator).
+        assets=("core/train", "core/apps/digits.py", "assets/digits/mnist_5k.npz", "assets/weights"),
     )
 )
 
