@@ -27,3 +27,7 @@ class WeightsUnavailable(GalleryError):
 
 class CheckpointMismatch(GalleryError):
     """A checkpoint file does not fit the network (missing, extra or mis-shaped parameters)."""
+
+
+class UnsafeCheckpoint(CheckpointMismatch):
+    """A pickled checkpoint names code beyond what a tensor state dict needs; it is refused unrun."""
