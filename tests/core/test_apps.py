@@ -32,4 +32,4 @@ def test_get_refuses_an_unknown_name_with_the_known_ones():
 def test_every_weight_spec_names_a_registered_network():
     for spec in weights.specs():
         assert spec.net in nets.names(), spec.name
-        assert spec.url or spec.hf_repo or spec.bundled, f"{spec.name} has no source at all"
+        assert spec.url or spec.hf_repo or spec.bundled or spec.packaged, f"{spec.name} has no source at all"

