@@ -18,6 +18,8 @@ class ExamplePhoto:
     name: str
     source: str
     credit: str
+    of: str = ""  # a crop of this photo (a small input keeps the slow networks' examples quick)
+    crop: tuple[int, int, int, int] = (0, 0, 0, 0)  # top, left, height, width
 
     @property
     def path(self) -> str:
@@ -33,6 +35,10 @@ PHOTOS = {
         ExamplePhoto("chelsea", "scikit-image skimage.data.chelsea()", "Stéfan van der Walt; CC0"),
         ExamplePhoto("rocket", "scikit-image skimage.data.rocket()", "SpaceX; CC0 (public domain)"),
         ExamplePhoto("grace_hopper", "matplotlib mpl-data/sample_data/grace_hopper.jpg", "U.S. Navy photograph of Grace Hopper; public domain"),
+        ExamplePhoto(
+            "astronaut_face", "a 160 x 160 crop of scikit-image skimage.data.astronaut()", "Eileen Collins, NASA; public domain",
+            of="astronaut", crop=(20, 160, 160, 160),
+        ),
     )
 }
 
@@ -61,7 +67,11 @@ def export_all() -> None:
     EXAMPLES_DIR.mkdir(parents=True, exist_ok=True)
     lines = ["# Example photos", "", "Copied from Python packages by `python -m core.examples`.", ""]
     for photo in PHOTOS.values():
-        Image.fromarray(_load(photo.name)).convert("RGB").save(REPO_ROOT / photo.path, quality=92)
+        pixels = _load(photo.of or photo.name)
+        if photo.of:
+            top, left, height, width = photo.crop
+            pixels = pixels[top : top + height, left : left + width]
+        Image.fromarray(pixels).convert("RGB").save(REPO_ROOT / photo.path, quality=92)
         lines.append(f"- `{photo.name}.jpg`: {photo.credit} (from {photo.source})")
     lines.append("- `facade_labels.png`: a facade label map drawn by us (`python -m core.apps.translate facade-example`); CC0")
     (EXAMPLES_DIR / "CREDITS.md").write_text("\n".join(lines) + "\n")

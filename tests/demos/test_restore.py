@@ -281,3 +281,38 @@ def test_tab_video_returns_mp4_and_time(tiny_models, clip, tmp_path, monkeypatch
 def test_tab_refuses_a_missing_upload():
     with pytest.raises(gr.Error, match="Upload a photo"):
         restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32)
+
+
+# ---------------------------------------------------------------- imported weights (real, offline)
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("GAN_GALLERY_WEIGHTS_DIR", raising=False)
+    runtime.models.clear()
+    yield tmp_path
+    runtime.models.clear()
+
+
+def test_videos_default_to_the_frame_model_on_a_cpu():
+    assert restore.default_video_upscaler() == "realesr_animevideov3_x4"
+    assert restore.DEFAULT_PHOTO_UPSCALER == "realesrgan_x4plus" and restore.DEFAULT_PHOTO_UPSCALER in restore.UPSCALERS
+
+
+@pytest.mark.slow
+def test_animevideov3_x3_enlarges_a_real_photo_offline_and_tiles_seamlessly(fresh_cache):
+    """The imported weights on a real photo: x3, faithful to the photo, and tiles agree with one window."""
+    source = np.asarray(Image.open("assets/examples/coffee.jpg").convert("RGB"))[100:172, 200:290]
+    whole = restore.restore_image(source, "realesr_animevideov3_x3", restore.NONE).image
+    assert whole.shape == (216, 270, 3)
+    # Faithful: shrunk back, the result is close to the photo (PSNR well above 25 dB).
+    shrunk = np.asarray(Image.fromarray(whole).resize((90, 72), Image.BICUBIC), dtype=np.float64)
+    mse = ((shrunk - source.astype(np.float64)) ** 2).mean()
+    assert 10 * np.log10(255**2 / mse) > 25
+    # Tiles of 32 input pixels (with the bicubic step's extra pixel of context) match one window.
+    upscaler = restore.load_upscaler("realesr_animevideov3_x3")
+    assert upscaler.context == 19  # 18 for the convolutions, 1 for the bicubic resample
+    one_window = restore.upscale(source, upscaler, tile=256, raw=True)
+    tiled = restore.upscale(source, upscaler, tile=32, raw=True)
+    assert np.abs(tiled - one_window).max() < 1e-4
