@@ -10,7 +10,7 @@ from core.media import write_png
 from demos.common import HEAVY, new_workdir, timed, user_errors
 
 MODEL_CHOICES = [(t.label, t.key) for t in translate.TRANSLATIONS.values()]
-DEFAULT_MODEL = "anime_hayao"
+DEFAULT_MODEL = "vintage"  # its weights are imported offline, so it works on a fresh install
 LOADING_NOTE = "; this first request also loaded the model and checked its fast path"
 
 LIMITS_TEXT = (
@@ -28,14 +28,7 @@ def model_note(model: str) -> str:
 
     translation = translate.choose(model)
     spec = weights.spec(translation.weights)
-    where = weights.locate(spec)
-    state = (
-        f"weights `{spec.filename}` found."
-        if where
-        else f"weights `{spec.filename}` are not here yet: they are fetched on first use "
-        f"(or place the file in the weights folder, see `python -m core.weights list`)."
-    )
-    return f"**{translation.label}**: {translation.about}  \n_{spec.licence}; {state}_"
+    return f"**{translation.label}**: {translation.about}  \n_{spec.licence}; weights `{spec.filename}`: {weights.readiness(spec)}._"
 
 
 @user_errors

@@ -154,6 +154,12 @@ class Translation:
 
 _TRANSLATIONS = (
     Translation(
+        "vintage", "Photo → vintage photo (CycleGAN, vintagify)", "cyclegan_resnet9_horse2zebra", "vintage_photo",
+        PadToMultiple(4),
+        "A CycleGAN ResNet-9 generator trained by the vintagify authors on modern and old photographs; "
+        "imported offline from their PyPI wheel. Runs at the picture's own resolution.",
+    ),
+    Translation(
         "horse2zebra", "Horse → zebra (CycleGAN)", "cyclegan_resnet9_horse2zebra", "cyclegan_horse2zebra",
         PadToMultiple(4),
         "CycleGAN trained on horse and zebra photos (ImageNet). Runs at the picture's own resolution.",
@@ -201,7 +207,7 @@ APP = register(
     App(
         name="translate",
         title="Image translation",
-        description="Turn horses into zebras and back (CycleGAN), facade label maps into photos (pix2pix), "
+        description="Make photos look old (CycleGAN, vintagify), turn horses into zebras and back (CycleGAN), facade label maps into photos (pix2pix), "
         "photos into anime (AnimeGANv2) and faces into anime or cartoons (U-GAT-IT, photo2cartoon); "
         "for one picture or every frame of a short video.",
         demo="demos.translate",
@@ -209,6 +215,7 @@ APP = register(
         networks=tuple(dict.fromkeys(t.network for t in TRANSLATIONS.values())),
         weights=tuple(t.weights for t in TRANSLATIONS.values()),
         examples=(
+            Example(("vintage", "assets/examples/rocket.jpg"), "SpaceX; CC0 (public domain)"),
             Example(("horse2zebra", "assets/examples/chelsea.jpg"), "Stéfan van der Walt; CC0"),
             Example(("anime_hayao", "assets/examples/coffee.jpg"), "Rachel Michetti; CC0"),
             Example(("facades", FACADE_EXAMPLE), "drawn by GAN Gallery (python -m core.apps.translate facade-example); CC0"),

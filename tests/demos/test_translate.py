@@ -81,14 +81,17 @@ def photo(height, width, seed=0):
 
 
 def test_the_tab_offers_every_model_of_the_issue():
-    assert set(translate.TRANSLATIONS) == {"horse2zebra", "zebra2horse", "facades", "anime_hayao", "selfie2anime", "photo2cartoon"}
+    assert set(translate.TRANSLATIONS) == {"vintage", "horse2zebra", "zebra2horse", "facades", "anime_hayao", "selfie2anime", "photo2cartoon"}
     assert translate.APP.endpoints == ("translate_image", "translate_video")
     assert translate.choose("Horse → zebra (CycleGAN)").key == "horse2zebra"
-    with pytest.raises(InputError, match="choose one of: horse2zebra"):
+    with pytest.raises(InputError, match="choose one of: vintage, horse2zebra"):
         translate.choose("monet")
 
 
-@pytest.mark.parametrize("model", list(translate.TRANSLATIONS))
+DOWNLOADED = [k for k, t in translate.TRANSLATIONS.items() if not weights.spec(t.weights).packaged]
+
+
+@pytest.mark.parametrize("model", DOWNLOADED)
 def test_missing_weights_are_reported_at_once_with_file_and_place(isolated, model):
     spec = weights.spec(translate.choose(model).weights)
     start = time.perf_counter()
@@ -125,7 +128,23 @@ def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path)
     # AnimeGAN's post-processing keeps the photo's mean brightness (up to clipping and truncation).
     luma = np.array([0.299, 0.587, 0.114])
     assert abs(pixels.reshape(-1, 3).mean(0) @ luma - photo(50, 70).reshape(-1, 3).mean(0) @ luma) < 12
-    assert "found" in translate_tab.describe("anime_hayao")
+    assert "ready" in translate_tab.describe("anime_hayao")
+
+
+@pytest.mark.slow
+def test_vintage_works_offline_with_the_imported_weights(isolated, tmp_path):
+    """A fresh cache, no network: the first request imports vintagify's generator and translates a real photo."""
+    assert "not imported yet" in translate_tab.describe("vintage")
+    image_path, _, status = translate_tab.translate_image("vintage", "assets/examples/chelsea.jpg")
+    source = np.asarray(Image.open("assets/examples/chelsea.jpg").convert("RGB"), dtype=np.float32)
+    with Image.open(image_path) as result:
+        pixels = np.asarray(result.convert("RGB"), dtype=np.float32)
+    assert pixels.shape == source.shape and "loaded the model" in status
+    luma = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    # The same scene (structure kept) with a different look (colours changed).
+    assert np.corrcoef((pixels @ luma).ravel(), (source @ luma).ravel())[0, 1] > 0.8
+    assert np.abs(pixels - source).mean() > 10
+    assert "ready" in translate_tab.describe("vintage")
 
 
 def test_each_cyclegan_direction_reads_its_own_key_of_the_shared_file(tiny_models):
