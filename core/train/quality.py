@@ -1,6 +1,7 @@
 """Score a digit generator with the bundled classifier (issue: quality measured, not eyeballed).
 
     python -m core.train.quality [--weights digits_cgan] [--samples 1000]
+    python -m core.train.quality --checkpoint runs/wgan-gp/checkpoint.pdparams   # a training checkpoint
 
 Reports mean top-class confidence, the share of each predicted class, and for
 a conditional generator how often the requested digit is recognised.
@@ -61,12 +62,27 @@ def score_weights(spec_name: str, n: int = 1000, seed: int = 0) -> Quality:
     return score(images, labels)
 
 
+def score_checkpoint(path, n: int = 1000, seed: int = 0) -> Quality:
+    """Score the generator of a checkpoint written by ``python -m core.train`` (its config says how to build it)."""
+    from core import nets, weights
+    from core.train.gan import OBJECTIVES, generator_name
+
+    saved = weights.load_saved(path)
+    config = saved["meta"]["config"]
+    generator = nets.create(generator_name(config["objective"]), latent_dim=config["latent_dim"], ngf=config["ngf"])
+    weights.load_state_strict(generator, saved["netG"], str(path))
+    images, labels = sample_generator(generator, n, seed, OBJECTIVES[config["objective"]].conditional)
+    return score(images, labels)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.train.quality")
     parser.add_argument("--weights", default="digits_cgan")
+    parser.add_argument("--checkpoint", help="score a training checkpoint instead of shipped weights")
     parser.add_argument("--samples", type=int, default=1000)
     args = parser.parse_args(argv)
-    print(json.dumps(asdict(score_weights(args.weights, args.samples)), indent=1))
+    quality = score_checkpoint(args.checkpoint, args.samples) if args.checkpoint else score_weights(args.weights, args.samples)
+    print(json.dumps(asdict(quality), indent=1))
     return 0
 
 

@@ -53,9 +53,21 @@ def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    assert main(["lsgan", "--steps", "4", "--batch-size", "16", "--ngf", "16", "--latent-dim", "32", "--out", str(out),
+    assert main(["lsgan", "--steps", "4", "--batch-size", "16", "--ngf", "16", "--ndf", "8", "--latent-dim", "32", "--out", str(out),
                  "--export", str(tmp_path / "g.pdparams")]) == 0
     assert len((out / "losses.jsonl").read_text().splitlines()) == 4
     assert (out / "samples" / "step_000004.png").is_file()
     grid = gan_basics.sample("lsgan", seed=1, count=10, checkpoint=out / "checkpoint.pdparams", scale=1)
     assert grid.shape == (32, 302, 3)
+
+
+def test_quality_scores_a_training_checkpoint(tmp_path):
+    """``python -m core.train.quality --checkpoint`` builds the generator from the run's own config."""
+    from core.train.__main__ import main
+    from core.train.quality import score_checkpoint
+
+    out = tmp_path / "run"
+    assert main(["dcgan", "--steps", "2", "--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]) == 0
+    quality = score_checkpoint(out / "checkpoint.pdparams", n=40)
+    assert quality.samples == 40 and abs(sum(quality.class_shares) - 1) < 1e-6 and quality.requested_accuracy is None
+    assert 0.1 <= quality.mean_confidence <= 1.0
