@@ -28,6 +28,8 @@ def parse_args(argv):
     parser.add_argument("--ngf", type=int, default=32, help="generator width")
     parser.add_argument("--ndf", type=int, default=64, help="critic width")
     parser.add_argument("--latent-dim", type=int, default=128)
+    parser.add_argument("--ema", type=float, help="decay of a moving average of the generator's weights, e.g. 0.995 "
+                        "(sampled and exported instead of the last step's weights; default off; may be turned on when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -55,11 +57,14 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
-        trainer = Trainer.resume(args.resume, out_dir=out, world=world, **({"steps": steps} if steps else {}))
+        changes = {"steps": steps} if steps else {}
+        if args.ema is not None:
+            changes["ema"] = args.ema
+        trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
         config = TrainConfig(
             objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
-            latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, seed=args.seed, data=args.data,
+            latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
         )
         trainer = Trainer(config, out_dir=out, world=world)
     start = time.perf_counter()

@@ -49,6 +49,29 @@ def test_resume_continues_exactly(tmp_path):
         np.testing.assert_allclose(resumed.g.state_dict()[name].numpy(), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
 
 
+def test_the_moving_average_follows_the_generator_and_resumes_exactly(tmp_path):
+    config = TrainConfig(objective="lsgan", steps=6, ema=0.5, **SMALL)
+    straight = Trainer(config)
+    start = {n: v.numpy().copy() for n, v in straight.g_ema.state_dict().items()}
+    list(straight.run())
+    name = next(n for n in start if n.endswith("weight"))
+    live, average = straight.g.state_dict()[name].numpy(), straight.g_ema.state_dict()[name].numpy()
+    assert not np.allclose(average, start[name]) and not np.allclose(average, live)  # between, moving
+    first = Trainer(config)
+    list(first.run(steps=3))
+    first.save(tmp_path / "half.pdparams")
+    saved = paddle.load(str(tmp_path / "half.pdparams"))
+    assert set(saved) >= {"netG", "netG_live"}  # netG is what sampling loads: the average
+    resumed = Trainer.resume(tmp_path / "half.pdparams")
+    list(resumed.run())
+    for net in ("g", "g_ema"):
+        for key, value in getattr(straight, net).state_dict().items():
+            np.testing.assert_allclose(getattr(resumed, net).state_dict()[key].numpy(), value.numpy(), rtol=1e-5, atol=1e-6)
+    resumed.export_generator(tmp_path / "g.pdparams")
+    exported = paddle.load(str(tmp_path / "g.pdparams"))["netG"]
+    np.testing.assert_array_equal(exported[name].numpy(), straight.g_ema.state_dict()[name].numpy())
+
+
 def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
     from core.train.__main__ import main
 
