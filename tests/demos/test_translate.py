@@ -112,7 +112,7 @@ def test_the_tab_builds_without_weights_and_turns_the_refusal_into_a_gradio_erro
     with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):
         translate_tab.translate_image("horse2zebra", str(source))
     assert time.perf_counter() - start < 2.0
-    assert "not here yet" in translate_tab.describe("facades")
+    assert "not downloaded" in translate_tab.describe("facades")
 
 
 def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path):
