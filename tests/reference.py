@@ -85,14 +85,17 @@ def apply_recipe(net, manifest: dict) -> None:
     net.eval()
 
 
-def assert_matches(name: str, ours, reference: dict) -> None:
-    """Compare one output tensor with a manifest's recorded statistics and samples."""
+def assert_matches(name: str, ours, reference: dict, at_least: float = 0.0) -> None:
+    """Compare one output tensor with a manifest's recorded statistics and samples.
+
+    `at_least` raises the tolerance to a measured float32 noise floor (see test_photo2cartoon).
+    """
     ours = np.asarray(ours, dtype=np.float64)
     assert list(ours.shape) == list(reference["shape"]), f"{name}: shape {list(ours.shape)} != {reference['shape']}"
     flat = ours.reshape(-1)
     std = reference["std"]
     rms = reference["l2"] / np.sqrt(flat.size)
-    tol = max(1e-3 * std, 1e-5 * rms) + 1e-7
+    tol = max(1e-3 * std, 1e-5 * rms, at_least) + 1e-7
 
     def check(label, got, want):
         got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
