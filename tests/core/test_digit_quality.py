@@ -1,5 +1,6 @@
-"""The shipped digit GAN draws digits that a classifier recognises, in every class."""
+"""The shipped digit GANs draw digits that a classifier recognises, in every class."""
 import numpy as np
+import pytest
 
 from core.train.classifier import HELD_OUT_PER_CLASS, predict, split, to_input
 from core.train.data import load_digits
@@ -18,6 +19,40 @@ def test_shipped_conditional_gan_draws_the_requested_digits():
     assert quality.requested_accuracy >= 0.90, quality
     assert quality.mean_confidence >= 0.85, quality
     assert all(0.05 <= share <= 0.20 for share in quality.class_shares), quality
+
+
+# Each shipped unconditional model as measured (docs/training.md, `python -m core.train.quality --weights NAME`):
+# mean top-class confidence, smallest and largest class share over 1,000 samples. The issue's bar is
+# confidence >= 0.85 (0.75 for WGAN with clipping) with every class in 5-20 %; docs/training.md says
+# which models fall short and by how much. These tests keep the shipped files at what was measured.
+MEASURED = {
+    "digits_dcgan": (0.840, 0.030, 0.166),
+    "digits_lsgan": (0.829, 0.033, 0.176),
+    "digits_wgan": (0.757, 0.015, 0.256),
+    "digits_wgan_gp": (0.817, 0.056, 0.147),
+    "digits_wgan_div": (0.804, 0.048, 0.135),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MEASURED))
+def test_every_shipped_unconditional_model_draws_what_was_measured(name):
+    confidence, smallest, largest = MEASURED[name]
+    quality = score_weights(name, n=1000)
+    assert quality.mean_confidence >= confidence - 0.005, quality
+    assert min(quality.class_shares) >= smallest - 0.002 and max(quality.class_shares) <= largest + 0.002, quality
+    assert all(share > 0 for share in quality.class_shares)  # every digit appears: no class collapsed away
+
+
+def test_every_objective_ships_weights():
+    from core import weights
+    from core.apps import gan_basics
+    from core.train.gan import OBJECTIVES
+
+    shipped = {gan_basics.shipped_weights(o) for o in OBJECTIVES}
+    assert set(gan_basics.APP.weights) == shipped == set(MEASURED) | {"digits_cgan"}
+    for name in shipped:
+        path = weights.locate(weights.spec(name))
+        assert path is not None and path.stat().st_size < 2_000_000, name
 
 
 def test_the_quality_bar_rejects_a_broken_generator():

@@ -1,10 +1,14 @@
 """GAN basics: live training in the background, sampling and walking its checkpoint, clear errors."""
 import gradio as gr
+import numpy as np
 import pytest
+from PIL import Image
 
+from core import runtime
 from core.apps import gan_basics
 from core.errors import LimitExceeded
 from core.media import probe_video
+from core.train.gan import OBJECTIVES
 from demos import gan_basics as tab
 
 
@@ -47,7 +51,20 @@ def test_limits_are_enforced_with_clear_messages(tmp_path):
         tab.start_live("dcgan", 10, "0.5", 16, None)
 
 
-def test_objective_without_shipped_weights_says_how_to_get_them():
+@pytest.mark.parametrize("objective", list(OBJECTIVES))
+def test_every_objective_samples_from_its_shipped_weights(objective):
+    path, _, status = tab.sample(objective, 3, 10, "any")
+    with Image.open(path) as grid:
+        pixels = np.asarray(grid.convert("L"), dtype=np.float32)
+    assert 0.03 < (pixels > 128).mean() < 0.5 and status.startswith("Done in")
+
+
+def test_objective_without_shipped_weights_says_how_to_get_them(monkeypatch):
+    from core import weights
+
+    weights.specs()
+    monkeypatch.delitem(weights._SPECS, "digits_wgan_gp")
+    runtime.models.clear()
     with pytest.raises(gr.Error, match="python -m core.train wgan-gp"):
         tab.sample("wgan-gp", 1, 10, "any")
 
