@@ -112,9 +112,9 @@ def register(spec: WeightSpec) -> WeightSpec:
 
 def _ensure_registered() -> None:
     from core import nets
-    from core.importers import packaged  # noqa: F401  (registers the imported weights)
 
     nets._import_all()
+    from core.importers import packaged  # noqa: F401  (registers the imported weights, after each network's own)
 
 
 def specs() -> list[WeightSpec]:

