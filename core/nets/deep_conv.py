@@ -134,6 +134,6 @@ _our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--steps 2500",
 # The Wasserstein critics take five steps per generator step: narrower networks keep them trainable on a CPU.
 _our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)", "--steps 2000 --lr 1e-4 --ngf 16 --ndf 32", ngf=16)
 _our_digit_weights("wgan-gp", "wgan_mnist", "WGAN-GP (gradient penalty)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
-                   then="--steps 2200 --ema 0.995")
+                   then="--steps 3600 --ema 0.995")
 _our_digit_weights("wgan-div", "wgan_mnist", "WGAN-div (Wasserstein divergence)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
-                   then="--steps 1900 --ema 0.995")
+                   then="--steps 3000 --ema 0.995")
