@@ -40,8 +40,8 @@ def prepare_weights(chosen: Sequence[App]) -> dict[str, str]:
 
     from core import importers, weights
 
-    packaged = [weights.spec(n) for app in chosen for n in app.weights if weights.spec(n).packaged]
-    report = importers.import_all(list({s.name: s for s in packaged}.values()), progress=True)
+    names = dict.fromkeys(n for app in chosen for n in app.weights)
+    report = importers.import_all([s for s in map(weights.spec, names) if s.packaged], progress=True)
     for name, outcome in report.items():
         logging.getLogger("gan_gallery").info("weights %s: %s", name, outcome)
     return report

@@ -98,7 +98,7 @@ def bundle_imported_weights(chosen: list[App], folder: Path) -> list[str]:
     for name in names:
         s = weights.spec(name)
         try:
-            path = weights.locate(s) or importers.import_packaged(s)
+            path = importers.import_packaged(s)  # the cached file when there is one
         except (WeightsUnavailable, CheckpointMismatch) as exc:
             warnings.warn(f"the Space will lack {name}: {exc}")
             continue

@@ -212,10 +212,8 @@ def receptive_radius(net) -> int:
             kernel_h, kernel_w = layer.weight.shape[2:]
             dilation = max(getattr(layer, "_dilation", [1, 1]))
             reach += dilation * (max(kernel_h, kernel_w) - 1) // 2
-    # A bicubic resample of the output (animevideov3 x2/x3) reaches one more input pixel.
-    if getattr(net, "upscale", None) and net.scale != net.upscale:
-        reach += 1
-    return reach
+    # Steps other than convolutions that look further declare it (SRVGG's bicubic resample).
+    return reach + getattr(net, "extra_reach", 0)
 
 
 def fast_path_kinds() -> list:

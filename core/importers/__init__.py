@@ -118,16 +118,13 @@ def importable_specs() -> list:
 
 def import_all(chosen: Optional[Iterable] = None, progress: bool = False) -> dict[str, str]:
     """Import every packaged spec (or `chosen`) not yet in the cache; {name: "ready (path)" or why not}."""
-    from core import weights
-
     report = {}
     for spec in chosen if chosen is not None else importable_specs():
         if spec.packaged is None:
             report[spec.name] = "not importable (no packaged source)"
             continue
         try:
-            path = weights.locate(spec) or import_packaged(spec, progress=progress)
-            report[spec.name] = f"ready ({path})"
+            report[spec.name] = f"ready ({import_packaged(spec, progress=progress)})"
         except (WeightsUnavailable, CheckpointMismatch) as exc:
             report[spec.name] = f"not imported: {exc}"
     return report

@@ -416,6 +416,19 @@ def _scaled_residual(walk: _GraphWalk, branch: NcnnLayer, skip: NcnnLayer, what:
     return layer
 
 
+def _walk_from_first_conv(files: list[Path], what: str, name: str):
+    """Open the model, take its input and first 3x3 conv (stored under `name`).
+
+    Returns (walk, .param path, the input layer, the conv layer, its input channels, the state dict so far).
+    """
+    model = model_from_files(files)
+    walk = _GraphWalk(model, what)
+    image = walk.take("Input", "the input image")
+    first = walk.conv(name, image)
+    in_nc = first.weights["weight"].size // (first.param(CONV_OUTPUTS) * 9)
+    return walk, model.param_path, image, first, in_nc, _conv_arrays(first, name, in_nc, model.param_path)
+
+
 def rrdb_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     """Real-ESRGAN's RRDBNet x4 (realesrgan-x4plus, -x4plus-anime) onto ``realsr_rrdb_x4``.
 
@@ -423,14 +436,8 @@ def rrdb_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     the graph; every block is checked to be ESRGAN's RRDB exactly. The overrides
     hold only what differs from the network's defaults (x4plus: none; anime: nb 6).
     """
-    model = model_from_files(files)
-    path = model.param_path
-    walk = _GraphWalk(model, "Real-ESRGAN's RRDBNet x4")
-    image = walk.take("Input", "the input image")
-    first = walk.conv("conv_first", image)
+    walk, path, _, first, in_nc, state = _walk_from_first_conv(files, "Real-ESRGAN's RRDBNet x4", "conv_first")
     nf = first.param(CONV_OUTPUTS)
-    in_nc = first.weights["weight"].size // (nf * 9)
-    state = _conv_arrays(first, "conv_first", in_nc, path)
 
     features, nb, gc = first, 0, None
     # A trunk block starts with a conv with a fused activation; the trunk conv after the last block has none.
@@ -474,14 +481,8 @@ def srvgg_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     The overrides always include ``scale`` (4 for the x4 file), plus any size
     that differs from the network's defaults.
     """
-    model = model_from_files(files)
-    path = model.param_path
-    walk = _GraphWalk(model, "Real-ESRGAN's SRVGGNetCompact")
-    image = walk.take("Input", "the input image")
-    first = walk.conv("body.0", image)
+    walk, path, image, first, in_nc, state = _walk_from_first_conv(files, "Real-ESRGAN's SRVGGNetCompact", "body.0")
     num_feat = first.param(CONV_OUTPUTS)
-    in_nc = first.weights["weight"].size // (num_feat * 9)
-    state = _conv_arrays(first, "body.0", in_nc, path)
 
     index, features = 0, first
     while True:

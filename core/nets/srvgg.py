@@ -34,6 +34,8 @@ class SRVGGNetCompact(nn.Layer):
         self.scale = upscale if scale is None else scale
         if not 1 <= self.scale <= upscale:
             raise ValueError(f"SRVGGNetCompact resamples its x{upscale} result down, not to x{self.scale}")
+        # The bicubic resample reaches one input pixel beyond the convolutions (tiling context).
+        self.extra_reach = 1 if self.scale != upscale else 0
         layers = [nn.Conv2D(in_nc, num_feat, 3, 1, 1), nn.PReLU(num_feat)]
         for _ in range(num_conv):
             layers += [nn.Conv2D(num_feat, num_feat, 3, 1, 1), nn.PReLU(num_feat)]
