@@ -95,11 +95,27 @@ def test_tiled_result_equals_untiled_result(network, overrides):
     assert np.abs(starved - whole).max() > 1e-3
 
 
-def test_exportable_rrdb_copy_computes_the_same_numbers():
+def test_nearest_upsampling_then_conv_folds_into_one_transposed_conv():
+    paddle.seed(3)
+    conv = paddle.nn.Conv2D(5, 7, 3, padding=1)
+    x = paddle.randn([2, 5, 6, 9])  # odd, non-square: every border case of the fold
+    with paddle.no_grad():
+        want = conv(paddle.nn.functional.interpolate(x, scale_factor=2, mode="nearest")).numpy()
+        got = restore.nearest_double_then_conv(conv)(x).numpy()
+    assert got.shape == want.shape == (2, 7, 12, 18)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+    with pytest.raises(ValueError, match="3x3"):
+        restore.nearest_double_then_conv(paddle.nn.Conv2D(5, 7, 5, padding=2))
+
+
+def test_exportable_rrdb_copy_computes_the_same_function():
     net = nets.create("realsr_rrdb_x4", nb=1, nf=8, gc=4)
     image = paddle.rand([1, 3, 11, 9]) * 4 - 2  # negative values exercise the LeakyReLUs
     with paddle.no_grad():
-        np.testing.assert_array_equal(restore.ExportableRRDB(net)(image).numpy(), net(image).numpy())
+        want = net(image).numpy()
+        got = restore.ExportableRRDB(net)(image).numpy()
+    # The folded upsampling convolutions only sum their taps in another order.
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
 
 
 @pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {"features": 8}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
