@@ -4,9 +4,9 @@
     python app.py --demo digits         # a subset (repeat --demo)
     python app.py --host 0.0.0.0 --port 8080 --share
 """
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-configure_threads()  # before anything imports paddle
+configure_process()  # before anything imports paddle
 
 import argparse  # noqa: E402
 import os  # noqa: E402

@@ -6,9 +6,9 @@ Start time: `python app.py` launched as a process until its page answers 200.
 Latency: core.apps.digits.generate for 20 and 100 digits, median of 10 after a warm-up,
 in-process (the weights are loaded once by the warm-up).
 """
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-configure_threads()
+configure_process()
 
 import os  # noqa: E402
 import socket  # noqa: E402

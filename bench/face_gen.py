@@ -42,10 +42,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
 # Threads must be fixed before Paddle is imported.
-THREADS = configure_threads()
+THREADS = configure_process()
 
 import numpy as np  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Benchmark of the imported pretrained models: our fast path against the original framework, same weights.
 
-    python -m bench.imported                        # every model, one run each side
-    python -m bench.imported --only realesr_animevideov3_x4 vintage_photo --repeats 3
+    python -m bench.imported                        # every model, 3 alternating rounds of one run each side
+    python -m bench.imported --only realesr_animevideov3_x4 vintage_photo --rounds 5 --repeats 3
 
 Super-resolution models (Real-ESRGAN x4plus, x4plus-anime, animevideov3 x2/x3/x4):
 a 256 x 256 crop of a real photo through our application's engine
@@ -11,9 +11,12 @@ original ``.param``/``.bin`` with its default CPU options. The CycleGAN
 (vintagify photo -> vintage) at 256 x 256 through ``core.apps.translate``'s
 engine against PyTorch running the original state dict in vintagify's own
 module. Both sides use the same number of threads; set-up (loading, export,
-verification) is timed apart from the per-image time, which is the median of
-``--repeats`` runs after one warm-up. ncnn and torch run in child processes so
-that their OpenMP runtimes never share a process with Paddle's.
+verification) is timed apart from the per-image time. Each side is warmed up
+once, then ``--rounds`` rounds alternate the sides (``--repeats`` timed runs
+each, their median the round's time), and the table gives the median over
+rounds: on a shared machine a slow spell then hits both sides alike. ncnn and
+torch run in child processes (warmed up in each) so that their OpenMP
+runtimes never share a process with Paddle's.
 
 Ratio = our time / theirs (target: within 1.5x).
 """
@@ -27,9 +30,9 @@ import subprocess
 import sys
 import time
 
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-THREADS = configure_threads()  # before Paddle is imported
+THREADS = configure_process()  # before Paddle is imported
 
 import numpy as np  # noqa: E402
 
@@ -51,8 +54,9 @@ def photo_crop(side: int = SIDE) -> np.ndarray:
     return np.ascontiguousarray(image[40 : 40 + side, 120 : 120 + side])
 
 
-def _timed(run, repeats: int) -> tuple[float, list[float]]:
-    run()  # warm-up
+def _timed(run, repeats: int, warm_up: bool = True) -> tuple[float, list[float]]:
+    if warm_up:
+        run()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -133,7 +137,8 @@ def reference(framework: str, name: str, repeats: int) -> dict:
 # ---------------------------------------------------------------- ours
 
 
-def our_side(name: str, repeats: int) -> dict:
+def our_engine(name: str):
+    """(run, engine kind, set-up seconds) for `name` through the application's own loading path."""
     from core.runtime import init_paddle
 
     init_paddle()
@@ -154,14 +159,15 @@ def our_side(name: str, repeats: int) -> dict:
         pixels = translate.to_input(photo_crop())
         run = lambda: engine(pixels)  # noqa: E731
     setup = time.perf_counter() - start
-    median, times = _timed(run, repeats)
-    return {"setup_s": setup, "median_s": median, "times_s": times, "engine": kind}
+    run()  # warm-up
+    return run, kind, setup
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.imported", description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=SR_MODELS + CYCLEGAN_MODELS, default=list(SR_MODELS + CYCLEGAN_MODELS))
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs per side and round (their median is the round's time)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds alternating our side and theirs; the table gives medians over rounds")
     parser.add_argument("--side", choices=("ncnn", "ncnn-fp32", "torch"), help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)
     if args.side:
@@ -173,20 +179,28 @@ def main(argv=None) -> int:
         return 0
 
     print(f"# {platform.processor() or platform.machine()}, {THREADS} threads each side, {SIDE}x{SIDE} input, "
-          f"median of {args.repeats} after a warm-up")
+          f"median over {args.rounds} alternating rounds of the median of {args.repeats} runs after a warm-up")
     print("| model | compared with | ours s | theirs s | ratio (ours / theirs) | our engine | set-up ours / theirs s |")
     print("|---|---|---|---|---|---|---|")
     labels = {"ncnn": "ncnn, default options (fp16 storage where the CPU allows)",
               "ncnn-fp32": "ncnn, fp32 storage and arithmetic", "torch": "PyTorch CPU (fp32)"}
     worst = {}
     for name in args.only:
-        ours = our_side(name, args.repeats)
-        for framework in ("ncnn", "ncnn-fp32") if name in SR_MODELS else ("torch",):
-            theirs = reference(framework, name, args.repeats)
-            ratio = ours["median_s"] / theirs["median_s"]
+        run, kind, setup = our_engine(name)
+        frameworks = ("ncnn", "ncnn-fp32") if name in SR_MODELS else ("torch",)
+        ours, theirs, their_setup = [], {f: [] for f in frameworks}, {}
+        # Rounds alternate the two sides, so that a slow spell of a shared machine hits both.
+        for _ in range(args.rounds):
+            ours.append(_timed(run, args.repeats, warm_up=False)[0])
+            for framework in frameworks:
+                result = reference(framework, name, args.repeats)
+                theirs[framework].append(result["median_s"])
+                their_setup[framework] = result["setup_s"]
+        for framework in frameworks:
+            ratio = statistics.median(ours) / statistics.median(theirs[framework])
             worst[framework] = max(worst.get(framework, 0.0), ratio)
-            print(f"| {name} | {labels[framework]} | {ours['median_s']:.2f} | {theirs['median_s']:.2f} | **{ratio:.2f}x** | "
-                  f"{ours['engine']} | {ours['setup_s']:.1f} / {theirs['setup_s']:.1f} |", flush=True)
+            print(f"| {name} | {labels[framework]} | {statistics.median(ours):.2f} | {statistics.median(theirs[framework]):.2f} | "
+                  f"**{ratio:.2f}x** | {kind} | {setup:.1f} / {their_setup[framework]:.1f} |", flush=True)
     print("\nworst ratio " + ", ".join(f"{labels[k]}: {v:.2f}x" for k, v in worst.items()) + f" (target <= {TARGET_RATIO}x)")
     return 0
 

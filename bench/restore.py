@@ -45,9 +45,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-THREADS = configure_threads()  # before Paddle is imported
+THREADS = configure_process()  # before Paddle is imported
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402

@@ -76,9 +76,9 @@ def timed(seconds: float) -> str:
 
 def launch_alone(build, **launch_kwargs) -> None:
     """Run one tab as its own app (``python demos/<name>.py``)."""
-    from core.runtime import configure_threads
+    from core.runtime import configure_process
 
-    configure_threads()
+    configure_process()
     from demos.gallery import launch
 
     launch(build_blocks=build, **launch_kwargs)

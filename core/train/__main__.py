@@ -3,9 +3,9 @@
 Several GPUs (data parallel, the batch split across ranks):
     python -m paddle.distributed.launch --gpus 0,1 -m core.train dcgan --steps 5000
 """
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-configure_threads()  # before paddle is imported
+configure_process()  # before paddle is imported
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

@@ -5,9 +5,9 @@
 The last 50 digits of each class are held out; the accuracy on them is printed
 and written next to the weights.
 """
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-configure_threads()
+configure_process()
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

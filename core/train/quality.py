@@ -6,9 +6,9 @@
 Reports mean top-class confidence, the share of each predicted class, and for
 a conditional generator how often the requested digit is recognised.
 """
-from core.runtime import configure_threads
+from core.runtime import configure_process
 
-configure_threads()
+configure_process()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
