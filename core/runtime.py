@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 _VERIFY_TIMEOUT_S = 300
 # Paddle 3.3.1's oneDNN conv + activation fusion segfaults while fusing a leaky_relu
 # (FusedConv2dOp reads a float attribute that is not there); graphs with leaky_relu
-# leave it out and run the activation as its own oneDNN op (measured: +3 % over the bare conv).
+# leave it out (passes_to_skip) and run the activation as its own oneDNN op
+# (measured: +3 % over the bare conv).
 ONEDNN_CONV_ACTIVATION_FUSION = "conv_activation_onednn_fuse_pass"
 
 
@@ -316,17 +317,19 @@ def _verify_in_child(workdir: str, kind: str, threads: int, tolerance: float, sk
     return result.returncode == 0
 
 
-def build_engine(
-    layer, input_spec: Sequence, sample_inputs: Sequence, tolerance: float = 1e-4,
-    kinds: Sequence[str] | None = None, skip_passes: Sequence[str] = (),
-):
+def passes_to_skip(prefix: str) -> list[str]:
+    """The paddle.inference passes that the graph saved at `prefix` must not meet."""
+    model_file = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
+    with open(model_file, "rb") as f:
+        return [ONEDNN_CONV_ACTIVATION_FUSION] if b"leaky_relu" in f.read() else []
+
+
+def build_engine(layer, input_spec: Sequence, sample_inputs: Sequence, tolerance: float = 1e-4, kinds: Sequence[str] | None = None):
     """Return a callable ``(*numpy arrays) -> [numpy arrays]`` for `layer`.
 
     `input_spec` is a list of ``paddle.static.InputSpec`` (None for dynamic
     dimensions); `sample_inputs` are numpy arrays used to check the fast path
     against dygraph (relative to each output's largest magnitude).
-    `skip_passes` names paddle.inference optimisation passes to leave out
-    (e.g. ``ONEDNN_CONV_ACTIVATION_FUSION`` for graphs with leaky_relu).
     """
     import numpy as np
     import paddle
@@ -347,6 +350,7 @@ def build_engine(
         shutil.rmtree(workdir, ignore_errors=True)
         return reference
     threads = int(os.environ.get("OMP_NUM_THREADS", cpu_threads()))
+    skip_passes = passes_to_skip(prefix)
     verdicts = _read_verdicts()
     samples_written = False
     for kind in kinds:

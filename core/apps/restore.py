@@ -285,13 +285,12 @@ def sr_runner(net):
     from paddle.static import InputSpec
 
     from core.nets.rrdb import RRDBNet
-    from core.runtime import ONEDNN_CONV_ACTIVATION_FUSION, DygraphRunner, build_engine
+    from core.runtime import DygraphRunner, build_engine
 
     exportable = ExportableRRDB(net) if isinstance(net, RRDBNet) and net.unshuffle == 1 else net
     sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
     spec = [InputSpec([None, 3, None, None], "float32", name="image")]
-    skip = [ONEDNN_CONV_ACTIVATION_FUSION] if any(isinstance(layer, nn.LeakyReLU) for layer in net.sublayers()) else []
-    engine = build_engine(exportable, spec, [sample], kinds=fast_path_kinds(), skip_passes=skip)
+    engine = build_engine(exportable, spec, [sample], kinds=fast_path_kinds())
     # Without a fast path, run the network exactly as defined, not its exportable copy.
     return DygraphRunner(net) if engine.kind == "dygraph" and exportable is not net else engine
 
