@@ -73,7 +73,6 @@ def retain_freed_memory() -> None:
 
     if os.environ.get("GAN_GALLERY_RETAIN_MEMORY", "1") == "0":
         return
-
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
@@ -200,11 +199,15 @@ class DygraphRunner:
         return [o.numpy() for o in _flatten_outputs(outputs) if hasattr(o, "numpy")]
 
 
+def _model_file(prefix: str) -> str:
+    """The program file paddle.jit.save wrote: .json (PIR, Paddle 3) or .pdmodel (Paddle 2)."""
+    return prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
+
+
 def _predictor_config(prefix: str, kind: str, threads: int, skip_passes: Sequence[str] = ()):
     import paddle.inference as inference
 
-    model_file = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
-    config = inference.Config(model_file, prefix + ".pdiparams")
+    config = inference.Config(_model_file(prefix), prefix + ".pdiparams")
     config.disable_glog_info()
     if kind == "gpu":
         config.enable_use_gpu(256, 0)
@@ -319,8 +322,7 @@ def _verify_in_child(workdir: str, kind: str, threads: int, tolerance: float, sk
 
 def passes_to_skip(prefix: str) -> list[str]:
     """The paddle.inference passes that the graph saved at `prefix` must not meet."""
-    model_file = prefix + (".json" if os.path.exists(prefix + ".json") else ".pdmodel")
-    with open(model_file, "rb") as f:
+    with open(_model_file(prefix), "rb") as f:
         return [ONEDNN_CONV_ACTIVATION_FUSION] if b"leaky_relu" in f.read() else []
 
 

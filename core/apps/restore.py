@@ -24,7 +24,6 @@ catalogue the tab and the API offer; tests add tiny entries to these dicts).
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,19 +255,20 @@ def nearest_double_then_conv(conv: nn.Conv2D) -> nn.Conv2DTranspose:
 
 
 class ExportableRRDB(nn.Layer):
-    """A copy of an x4 ``RRDBNet`` for Paddle 3.3's predictors, computing the same function.
+    """An x4 ``RRDBNet`` as Paddle 3.3's predictors can run it, computing the same function.
 
     The oneDNN predictor cannot run interpolation ops (an attribute it cannot
     convert), and a nearest upsampling followed by a convolution is cheaper as
     one transposed convolution anyway (``nearest_double_then_conv``); every
-    other layer and weight is the network's.
+    other layer is the network's own, shared, not copied (``build_engine``
+    exports a copy of the whole).
     """
 
     def __init__(self, net):
         super().__init__()
         if net.unshuffle != 1:
-            raise ValueError("only the x4 RRDBNet (no input unshuffle) has an exportable copy")
-        self.net = copy.deepcopy(net)
+            raise ValueError("only the x4 RRDBNet (no input unshuffle) has an exportable form")
+        self.net = net
         self.upconvs = nn.LayerList([nearest_double_then_conv(net.upconv1), nearest_double_then_conv(net.upconv2)])
 
     def forward(self, x):
@@ -291,7 +291,7 @@ def sr_runner(net):
     sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
     spec = [InputSpec([None, 3, None, None], "float32", name="image")]
     engine = build_engine(exportable, spec, [sample], kinds=fast_path_kinds())
-    # Without a fast path, run the network exactly as defined, not its exportable copy.
+    # Without a fast path, run the network exactly as defined, not its exportable form.
     return DygraphRunner(net) if engine.kind == "dygraph" and exportable is not net else engine
 
 
