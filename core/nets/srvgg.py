@@ -9,12 +9,17 @@ ones PReLUs, the last index the final convolution.
 
 ``scale`` below ``upscale`` resamples the result bicubically by scale/upscale
 (half-pixel centres, edge pixels repeated): this is how Real-ESRGAN's ncnn
-release serves x2 and x3 with the x4 animevideov3 weights.
+release serves x2 and x3 with the x4 animevideov3 weights. Pixel shuffle,
+residual and resampling are all linear, so the network computes them together
+as one 3x3 convolution at input resolution and a pixel shuffle by ``scale``
+(``bicubic_tail_kernel``), instead of building the x4 image only to resample it.
 """
 from __future__ import annotations
 
+import math
 from typing import Optional
 
+import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -34,6 +39,60 @@ def nearest_upsample(x, factor: int):
     return F.conv2d_transpose(x, ones, stride=factor, groups=channels)
 
 
+def _cubic(distance: float, a: float = -0.75) -> float:
+    """Keys' cubic convolution weight (a = -0.75, as Paddle, PyTorch and ncnn use)."""
+    d = abs(distance)
+    if d <= 1:
+        return ((a + 2) * d - (a + 3)) * d * d + 1
+    if d < 2:
+        return (((d - 5) * d + 8) * d - 4) * a
+    return 0.0
+
+
+def bicubic_phases(upscale: int, scale: int) -> np.ndarray:
+    """[scale, 3, upscale]: the weight of x`upscale` pixel ``upscale * (i + dp - 1) + s``
+    in x`scale` output pixel ``scale * i + phase`` of a bicubic resample by scale/upscale
+    (half-pixel centres), away from the image edges."""
+    weights = np.zeros((scale, 3, upscale))
+    for phase in range(scale):
+        source = (phase + 0.5) * upscale / scale - 0.5
+        floor = math.floor(source)
+        for offset in range(floor - 1, floor + 3):
+            block, sub = divmod(offset, upscale)
+            if not -1 <= block <= 1:
+                raise ValueError(f"a resample by {scale}/{upscale} reaches beyond the neighbouring input pixels")
+            weights[phase, block + 1, sub] += _cubic(source - offset)
+    return weights
+
+
+def bicubic_tail_kernel(channels: int, upscale: int, scale: int) -> np.ndarray:
+    """The 3x3 convolution [channels * scale², channels * (upscale² + 1), 3, 3] that maps
+    (last conv's output, input image) to the pixel-shuffled (by `scale`) bicubic resample of
+    ``pixel_shuffle(last, upscale) + nearest_upsample(image, upscale)``."""
+    phases = bicubic_phases(upscale, scale)  # [phase, dp, sub]
+    # separable: out[(a, b)] takes last[(s, t)] at (dp, dq) with phases[a, dp, s] * phases[b, dq, t]
+    per_colour = np.einsum("ais,bjt->abstij", phases, phases).reshape(scale * scale, upscale * upscale, 3, 3)
+    residual = per_colour.sum(axis=1)  # the nearest-upsampled input repeats one value over every (s, t)
+    kernel = np.zeros((channels * scale * scale, channels * (upscale * upscale + 1), 3, 3), dtype=np.float32)
+    for c in range(channels):
+        rows = slice(c * scale * scale, (c + 1) * scale * scale)
+        kernel[rows, c * upscale * upscale : (c + 1) * upscale * upscale] = per_colour
+        kernel[rows, channels * upscale * upscale + c] = residual
+    return kernel
+
+
+def _edge_subpixel_sources(channels: int, upscale: int, edge_sub: int, axis: str) -> list[int]:
+    """Channel indices that fill a padding row (axis "row") or column with the x`upscale`
+    image's edge line: every sub-row (or sub-column) takes sub-position `edge_sub`'s value."""
+    sources = []
+    for c in range(channels):
+        for s in range(upscale):
+            for t in range(upscale):
+                s2, t2 = (edge_sub, t) if axis == "row" else (s, edge_sub)
+                sources.append(c * upscale * upscale + s2 * upscale + t2)
+    return sources
+
+
 class SRVGGNetCompact(nn.Layer):
     def __init__(self, in_nc: int = 3, out_nc: int = 3, num_feat: int = 64, num_conv: int = 16, upscale: int = 4, scale: Optional[int] = None):
         super().__init__()
@@ -48,17 +107,42 @@ class SRVGGNetCompact(nn.Layer):
             layers += [nn.Conv2D(num_feat, num_feat, 3, 1, 1), nn.PReLU(num_feat)]
         layers.append(nn.Conv2D(num_feat, out_nc * upscale * upscale, 3, 1, 1))
         self.body = nn.LayerList(layers)
+        if self.scale != upscale:
+            # Constants kept as numpy, not parameters or buffers: checkpoints hold only the body,
+            # and the exported graph embeds them as values.
+            self._tail = bicubic_tail_kernel(out_nc, upscale, self.scale)
+            self._edges = {
+                (axis, side): np.array(_edge_subpixel_sources(out_nc, upscale, sub, axis), dtype=np.int64)
+                for axis in ("row", "column")
+                for side, sub in (("first", 0), ("last", upscale - 1))
+            }
 
     def forward(self, x):
         features = x
         for layer in self.body:
             features = layer(features)
-        out = F.pixel_shuffle(features, self.upscale) + nearest_upsample(x, self.upscale)
-        if self.scale != self.upscale:
-            # A factor, not a size, keeps the graph exportable with free image sides; scale/upscale
-            # (k/4 for the x4 weights) is exact in binary, so the output side is exactly scale * input side.
-            out = F.interpolate(out, scale_factor=self.scale / self.upscale, mode="bicubic", align_corners=False)
-        return out
+        if self.scale == self.upscale:
+            return F.pixel_shuffle(features, self.upscale) + nearest_upsample(x, self.upscale)
+        return self._resampled_tail(features, x)
+
+    def _resampled_tail(self, features, x):
+        """The bicubic resample of the x`upscale` result, computed at input resolution.
+
+        The resample repeats the x`upscale` image's edge pixels beyond it. One padding line
+        around `features` reproduces that: each of its sub-pixels holds the adjacent edge
+        sub-line (the only sub-pixels of the padding the resample reads are those next to
+        the image). The input's nearest upsampling repeats its edges by replicate padding.
+        """
+        edges = {key: paddle.to_tensor(sources) for key, sources in self._edges.items()}
+        rows = [paddle.index_select(features[:, :, :1], edges["row", "first"], axis=1), features,
+                paddle.index_select(features[:, :, -1:], edges["row", "last"], axis=1)]
+        padded = paddle.concat(rows, axis=2)
+        columns = [paddle.index_select(padded[:, :, :, :1], edges["column", "first"], axis=1), padded,
+                   paddle.index_select(padded[:, :, :, -1:], edges["column", "last"], axis=1)]
+        padded = paddle.concat(columns, axis=3)
+        image = F.pad(x, [1, 1, 1, 1], mode="replicate")
+        out = F.conv2d(paddle.concat([padded, image], axis=1), paddle.to_tensor(self._tail))
+        return F.pixel_shuffle(out, self.scale)
 
 
 @register("srvgg_compact", "SRVGGNetCompact: Real-ESRGAN's compact VGG-style x4 super-resolution (animevideov3), x2/x3 by resampling")

@@ -27,15 +27,31 @@ def test_odd_sizes_come_out_scale_times_larger(scale):
     assert out.shape == [2, 3, 7 * scale, 5 * scale]
 
 
-def test_smaller_scales_resample_the_x4_result_bicubically():
+@pytest.mark.parametrize("scale", [2, 3])
+@pytest.mark.parametrize("size", [(8, 8), (7, 5), (1, 3)])
+def test_smaller_scales_resample_the_x4_result_bicubically(scale, size):
+    """The folded tail (one conv at input resolution) equals resampling the x4 image, edges included."""
     paddle.seed(1)
     x4 = nets.create(NAME, **TINY)
-    x3 = nets.create(NAME, scale=3, **TINY)
-    x3.set_state_dict(x4.state_dict())
-    image = paddle.rand([1, 3, 8, 8])
+    small = nets.create(NAME, scale=scale, **TINY)
+    small.set_state_dict(x4.state_dict())
+    image = paddle.rand([2, 3, *size])
     with paddle.no_grad():
-        want = F.interpolate(x4(image), size=[24, 24], mode="bicubic", align_corners=False)
-        np.testing.assert_allclose(x3(image).numpy(), want.numpy(), atol=1e-6)
+        big = x4(image).astype("float64")  # a float64 reference: the two paths sum in different orders
+        want = F.interpolate(big, size=[size[0] * scale, size[1] * scale], mode="bicubic", align_corners=False)
+        got = small(image)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=0, atol=2e-6 * float(big.abs().max()))
+
+
+def test_the_folded_resample_kernel_is_an_interpolation():
+    """Each output phase's weights sum to one (a flat image stays flat) and x4 -> x4 would be the identity."""
+    from core.nets.srvgg import bicubic_phases
+
+    for scale in (1, 2, 3):
+        np.testing.assert_allclose(bicubic_phases(4, scale).sum(axis=(1, 2)), 1.0, atol=1e-12)
+    identity = bicubic_phases(4, 4)
+    assert all(identity[a, 1, a] == 1.0 and identity[a].sum() == 1.0 for a in range(4))
 
 
 def test_zero_body_leaves_the_nearest_upsampled_input():
