@@ -60,18 +60,23 @@ class DeepConvCritic(nn.Layer):
     ``norm=False`` drops batch norm (required for gradient-penalty critics, whose
     per-sample gradients must not mix samples). With ``n_class`` the label enters
     as extra constant input planes (a projection-free conditional critic).
+    ``minibatch_std=G`` appends, before the linear head, one feature plane holding
+    the features' standard deviation across groups of G samples (Karras et al.
+    2018): a batch of near-identical fakes then looks unlike a batch of real
+    digits, which counters the unconditional objectives' dropping of classes.
     """
 
-    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool = True):
+    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool = True, minibatch_std: int = 0):
         super().__init__()
         self.n_class = n_class
+        self.minibatch_std = minibatch_std
         layers = [nn.Conv2D(input_nc + n_class, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         layers += [nn.Conv2D(ndf, ndf * 2, 4, stride=2, padding=1)]
         if norm:
             layers += [nn.BatchNorm2D(ndf * 2)]
         layers += [nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(ndf * 2 * 7 * 7, 1)
+        self.head = nn.Linear((ndf * 2 + (1 if minibatch_std else 0)) * 7 * 7, 1)
 
     def forward(self, image, class_id=None):
         if self.n_class > 0:
@@ -79,8 +84,19 @@ class DeepConvCritic(nn.Layer):
             planes = onehot.reshape([-1, self.n_class, 1, 1]).expand([-1, self.n_class, image.shape[2], image.shape[3]])
             image = paddle.concat([image, planes], axis=1)
         features = self.features(image)
+        if self.minibatch_std:
+            features = paddle.concat([features, self._group_std(features)], axis=1)
         # reshape, not nn.Flatten: Flatten has no double backward in Paddle.
         return self.head(features.reshape([features.shape[0], -1]))
+
+    def _group_std(self, features):
+        """[B, 1, H, W]: per group of samples, the mean over features of their standard deviation."""
+        batch, _, height, width = features.shape
+        group = self.minibatch_std if batch % self.minibatch_std == 0 else batch
+        grouped = features.reshape([group, -1, *features.shape[1:]])
+        std = (grouped.var(axis=0, unbiased=False) + 1e-8).sqrt().mean(axis=[1, 2, 3])  # one per group member index
+        # Sample i belongs to column i % (batch // group) of the [group, batch // group] layout.
+        return std.reshape([1, -1, 1, 1, 1]).expand([group, -1, 1, height, width]).reshape([batch, 1, height, width])
 
 
 @register("wgan_mnist", "28x28 digit generator (PaddleGAN DeepConvGenerator layout)")
@@ -94,8 +110,8 @@ def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
 
 
 @register("digits_critic", "28x28 digit discriminator / critic")
-def digits_critic(ndf=64, n_class=0, norm=True, **kw):
-    return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, **kw)
+def digits_critic(ndf=64, n_class=0, norm=True, minibatch_std=0, **kw):
+    return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, minibatch_std=minibatch_std, **kw)
 
 
 def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: int, then: tuple[str, ...] = ()) -> None:

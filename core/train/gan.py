@@ -69,6 +69,8 @@ class TrainConfig:
     # Exponential moving average of the generator's weights (0: off). Sampling, grids, exports and
     # checkpoints' netG use the average, which draws cleaner digits than the last step's weights.
     ema: float = 0.0
+    # Group size of the critic's minibatch standard-deviation feature (0: off); see DeepConvCritic.
+    minibatch_std: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -95,7 +97,8 @@ def build_networks(config: TrainConfig):
     spec = config.spec
     n_class = 10 if spec.conditional else 0
     g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm)
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm,
+                    minibatch_std=config.minibatch_std)
     g.train()
     d.train()
     return g, d

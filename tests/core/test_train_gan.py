@@ -36,14 +36,16 @@ def test_critic_wasserstein_estimate_rises(objective):
         assert max(clipped) <= OBJECTIVES["wgan"].clip + 1e-7
 
 
-def test_resume_continues_exactly(tmp_path):
-    straight = Trainer(TrainConfig(objective="dcgan", steps=6, **SMALL))
+@pytest.mark.parametrize("options", [{}, {"minibatch_std": 4}])
+def test_resume_continues_exactly(tmp_path, options):
+    straight = Trainer(TrainConfig(objective="dcgan", steps=6, **SMALL, **options))
     list(straight.run())
-    first = Trainer(TrainConfig(objective="dcgan", steps=6, **SMALL))
+    first = Trainer(TrainConfig(objective="dcgan", steps=6, **SMALL, **options))
     list(first.run(steps=3))
     first.save(tmp_path / "half.pdparams")
     resumed = Trainer.resume(tmp_path / "half.pdparams")
     assert resumed.step == 3
+    assert resumed.d.minibatch_std == options.get("minibatch_std", 0)
     list(resumed.run())
     for name, value in straight.g.state_dict().items():
         np.testing.assert_allclose(resumed.g.state_dict()[name].numpy(), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
@@ -77,7 +79,8 @@ def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
 
     out = tmp_path / "run"
     assert main(["lsgan", "--steps", "4", "--batch-size", "16", "--ngf", "16", "--ndf", "8", "--latent-dim", "32", "--out", str(out),
-                 "--export", str(tmp_path / "g.pdparams")]) == 0
+                 "--minibatch-std", "4", "--export", str(tmp_path / "g.pdparams")]) == 0
+    assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["config"]["minibatch_std"] == 4
     assert len((out / "losses.jsonl").read_text().splitlines()) == 4
     assert (out / "samples" / "step_000004.png").is_file()
     grid = gan_basics.sample("lsgan", seed=1, count=10, checkpoint=out / "checkpoint.pdparams", scale=1)

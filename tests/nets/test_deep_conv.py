@@ -28,3 +28,23 @@ def test_critic_scores_each_image():
     critic = nets.create("digits_critic", n_class=10, norm=False)
     scores = critic(paddle.zeros([5, 1, 28, 28]), paddle.arange(5))
     assert scores.shape == [5, 1]
+
+
+def test_minibatch_std_feature_tells_a_collapsed_batch_from_a_varied_one():
+    import numpy as np
+
+    paddle.seed(0)
+    critic = nets.create("digits_critic", ndf=8, minibatch_std=4)
+    critic.eval()
+    assert critic.head.weight.shape == [(16 + 1) * 7 * 7, 1]  # one extra feature plane
+    varied = paddle.rand([8, 1, 28, 28]) * 2 - 1
+    collapsed = paddle.concat([varied[:1]] * 8)
+    features = critic.features(varied)
+    std = critic._group_std(features)[:, 0]
+    # Sample i sits in group member i % 2 of [4 groups, 2 members]; each member's plane is
+    # the mean over features of the standard deviation across the 4 groups.
+    want = np.sqrt(features.numpy().reshape(4, 2, -1).var(axis=0) + 1e-8).mean(axis=1)
+    np.testing.assert_allclose(std.numpy()[:, 0, 0], np.tile(want, 4), rtol=1e-5)
+    assert float(std.min()) > 0.01 and float(std.max()) == float(std.min(axis=[1, 2]).max())  # constant planes
+    assert float(critic._group_std(critic.features(collapsed)).max()) < 1e-3
+    assert critic(paddle.rand([6, 1, 28, 28])).shape == [6, 1]  # 6 % 4 != 0: one group of the whole batch
