@@ -1,14 +1,21 @@
 """python -m core.train OBJECTIVE [options]: train a digit GAN on CPU, one GPU or several.
 
-Several GPUs (data parallel, the batch split across ranks):
-    python -m paddle.distributed.launch --gpus 0,1 -m core.train dcgan --steps 5000
+Several GPUs (data parallel, the batch split across ranks; Paddle's launcher takes a
+script path, not a module, so this file also runs as a script):
+    python -m paddle.distributed.launch --devices 0,1 core/train/__main__.py dcgan --steps 5000
 """
-from core.runtime import configure_process
+import sys
+
+if not __package__:  # run as a script (the distributed launcher): make the repository importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from core.runtime import configure_process  # noqa: E402
 
 configure_process()  # before paddle is imported
 
 import argparse  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 

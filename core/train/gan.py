@@ -146,25 +146,32 @@ class Trainer:
         """Endless shuffled batches; the order of epoch e depends only on (seed, e)."""
         n = len(self.images)
         per_epoch = n // self.config.batch_size
-        rank, size = self.world or (0, 1)
-        local = self.config.batch_size // size
         batch_index = self._batches_served
         while True:
             epoch, within = divmod(batch_index, per_epoch)
             order = np.random.default_rng([self.config.seed, epoch]).permutation(n)
             idx = order[within * self.config.batch_size : (within + 1) * self.config.batch_size]
-            idx = idx[rank * local : (rank + 1) * local]
+            idx = self._local(idx)
             batch_index += 1
             self._batches_served = batch_index
             yield self.images[idx], self.labels[idx]
 
-    def _noise(self, n: int, salt: int):
+    def _local(self, array: np.ndarray) -> np.ndarray:
+        """This rank's share of a global batch (all of it outside data parallel)."""
+        rank, size = self.world or (0, 1)
+        local = len(array) // size
+        return array[rank * local : (rank + 1) * local]
+
+    def _noise(self, salt: int):
+        """This rank's share of the step's latent vectors and labels: the ranks of a data-parallel
+        run draw the same global batch as one process would, and each takes a different part."""
         import paddle
 
+        n = self.config.batch_size
         rng = np.random.default_rng([self.config.seed, self.step, salt])
-        z = paddle.to_tensor(rng.standard_normal((n, self.config.latent_dim)).astype(np.float32))
-        y = paddle.to_tensor(rng.integers(0, 10, n).astype(np.int64))
-        return z, y
+        z = rng.standard_normal((n, self.config.latent_dim)).astype(np.float32)
+        y = rng.integers(0, 10, n).astype(np.int64)
+        return paddle.to_tensor(self._local(z)), paddle.to_tensor(self._local(y))
 
     # ------------------------------------------------------------ losses
 
@@ -190,7 +197,7 @@ class Trainer:
             loss = -wasserstein
             if self.spec.penalty == "gp":
                 rng = np.random.default_rng([self.config.seed, self.step, 2000])
-                alpha = paddle.to_tensor(rng.uniform(size=(real.shape[0], 1, 1, 1)).astype(np.float32))
+                alpha = paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
                 mixed = alpha * real + (1 - alpha) * fake
                 mixed.stop_gradient = False
                 grad = paddle.grad(self._d_train(mixed), mixed, create_graph=True)[0]
@@ -237,7 +244,7 @@ class Trainer:
         for critic_round in range(self.spec.n_critic):
             real_np, labels_np = next(batches)
             real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
-            z, fake_labels = self._noise(real.shape[0], salt=critic_round)
+            z, fake_labels = self._noise(salt=critic_round)
             with paddle.no_grad():
                 fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
             loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
@@ -247,7 +254,7 @@ class Trainer:
             if self.spec.clip:
                 for p in self.d.parameters():
                     p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
-        z, fake_labels = self._noise(self.config.batch_size // (self.world or (0, 1))[1], salt=1000)
+        z, fake_labels = self._noise(salt=1000)
         fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
         d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
         loss_g = self._generator_loss(d_fake)
