@@ -1,7 +1,7 @@
 """Benchmark of the imported pretrained models: our fast path against the original framework, same weights.
 
-    python -m bench.imported                        # every model, 3 alternating rounds of one run each side
-    python -m bench.imported --only realesr_animevideov3_x4 vintage_photo --rounds 5 --repeats 3
+    python -m bench.imported                        # every model, 5 alternating rounds
+    python -m bench.imported --only realesr_animevideov3_x4 vintage_photo --rounds 9
 
 Super-resolution models (Real-ESRGAN x4plus, x4plus-anime, animevideov3 x2/x3/x4):
 a 256 x 256 crop of a real photo through our application's engine
@@ -11,12 +11,14 @@ original ``.param``/``.bin`` with its default CPU options. The CycleGAN
 (vintagify photo -> vintage) at 256 x 256 through ``core.apps.translate``'s
 engine against PyTorch running the original state dict in vintagify's own
 module. Both sides use the same number of threads; set-up (loading, export,
-verification) is timed apart from the per-image time. Each side is warmed up
-once, then ``--rounds`` rounds alternate the sides (``--repeats`` timed runs
-each, their median the round's time), and the table gives the median over
-rounds: on a shared machine a slow spell then hits both sides alike. ncnn and
-torch run in child processes (warmed up in each) so that their OpenMP
-runtimes never share a process with Paddle's.
+verification) is timed apart from the per-image time. ncnn and torch run in
+child processes, so that their OpenMP runtimes never share a process with
+Paddle's, and stay loaded: each side is warmed up once, then every round makes
+one timed call on our side and one on each of theirs, in turn. The table
+gives the median time of each side over rounds and the median of the rounds'
+ratios: on a shared machine whose speed drifts by tens of percent over minutes,
+a call and the one beside it see the same machine. Each timed call follows an
+untimed one of the same side (``_settled_call``).
 
 Ratio = our time / theirs (target: within 1.5x).
 """
@@ -54,21 +56,26 @@ def photo_crop(side: int = SIDE) -> np.ndarray:
     return np.ascontiguousarray(image[40 : 40 + side, 120 : 120 + side])
 
 
-def _timed(run, repeats: int, warm_up: bool = True) -> tuple[float, list[float]]:
-    if warm_up:
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+def _timed(run) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def _settled_call(run) -> float:
+    """Time a call that follows an untimed one of the same side. The untimed call absorbs what the
+    other side left behind: Paddle's Intel OpenMP threads spin for 200 ms after a call (KMP_BLOCKTIME)
+    and would compete with the next call of ncnn or torch; a side's first call after the other's
+    also measured up to 40 % slower (caches, thread wake-up)."""
+    run()
+    return _timed(run)
 
 
 # ---------------------------------------------------------------- the original frameworks (child processes)
 
 
-def ncnn_side(name: str, repeats: int, threads: int, fp32: bool = False) -> dict:
+def ncnn_runner(name: str, threads: int, fp32: bool = False):
+    """(run, set-up seconds) for the original .param/.bin in the PyPI ncnn package."""
     import ncnn
 
     from core import importers, weights
@@ -87,19 +94,17 @@ def ncnn_side(name: str, repeats: int, threads: int, fp32: bool = False) -> dict
     setup = time.perf_counter() - start
     pixels = photo_crop().astype(np.float32).transpose(2, 0, 1) / 255.0
     frame = ncnn.Mat(np.ascontiguousarray(pixels))
-    out = {}
 
     def run():
         extractor = net.create_extractor()
         extractor.input("data", frame)
-        _, result = extractor.extract("output")
-        out["shape"] = list(np.array(result).shape)
+        extractor.extract("output")
 
-    median, times = _timed(run, repeats)
-    return {"setup_s": setup, "median_s": median, "times_s": times, "output_shape": out["shape"]}
+    return run, setup
 
 
-def torch_side(name: str, repeats: int, threads: int) -> dict:
+def torch_runner(name: str, threads: int):
+    """(run, set-up seconds) for vintagify's original module and state dict in PyTorch."""
     import importlib.metadata
     import importlib.util
 
@@ -124,14 +129,43 @@ def torch_side(name: str, repeats: int, threads: int) -> dict:
         with torch.inference_mode():
             net(pixels)
 
-    median, times = _timed(run, repeats)
-    return {"setup_s": setup, "median_s": median, "times_s": times}
+    return run, setup
 
 
-def reference(framework: str, name: str, repeats: int) -> dict:
-    command = [sys.executable, "-m", "bench.imported", "--side", framework, "--only", name, "--repeats", str(repeats)]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def serve(framework: str, name: str) -> None:
+    """Child-process mode: load and warm up, report the set-up time, then time one call per input line."""
+    if framework == "torch":
+        run, setup = torch_runner(name, THREADS)
+    else:
+        run, setup = ncnn_runner(name, THREADS, fp32=framework == "ncnn-fp32")
+    run()
+    print(json.dumps({"setup_s": setup}), flush=True)
+    for _ in sys.stdin:
+        print(json.dumps({"seconds": _settled_call(run)}), flush=True)
+
+
+class Reference:
+    """A child process serving timed calls of `framework` on model `name`."""
+
+    def __init__(self, framework: str, name: str):
+        command = [sys.executable, "-m", "bench.imported", "--side", framework, "--only", name]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.setup = self._reply()["setup_s"]
+
+    def _reply(self) -> dict:
+        while line := self.process.stdout.readline():
+            if line.startswith("{"):  # libraries may print their own lines
+                return json.loads(line)
+        raise RuntimeError(f"the reference process exited with {self.process.wait()}")
+
+    def call(self) -> float:
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        return self._reply()["seconds"]
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
 
 
 # ---------------------------------------------------------------- ours
@@ -166,20 +200,15 @@ def our_engine(name: str):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.imported", description=__doc__.split("\n")[0])
     parser.add_argument("--only", nargs="+", choices=SR_MODELS + CYCLEGAN_MODELS, default=list(SR_MODELS + CYCLEGAN_MODELS))
-    parser.add_argument("--repeats", type=int, default=1, help="timed runs per side and round (their median is the round's time)")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds alternating our side and theirs; the table gives medians over rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of one settled, timed call per side in turn (default 5)")
     parser.add_argument("--side", choices=("ncnn", "ncnn-fp32", "torch"), help=argparse.SUPPRESS)  # child-process mode
     args = parser.parse_args(argv)
     if args.side:
-        if args.side == "torch":
-            result = torch_side(args.only[0], args.repeats, THREADS)
-        else:
-            result = ncnn_side(args.only[0], args.repeats, THREADS, fp32=args.side == "ncnn-fp32")
-        print(json.dumps(result))
+        serve(args.side, args.only[0])
         return 0
 
     print(f"# {platform.processor() or platform.machine()}, {THREADS} threads each side, {SIDE}x{SIDE} input, "
-          f"median over {args.rounds} alternating rounds of the median of {args.repeats} runs after a warm-up")
+          f"{args.rounds} rounds of one settled call per side in turn after a warm-up; medians over rounds")
     print("| model | compared with | ours s | theirs s | ratio (ours / theirs) | our engine | set-up ours / theirs s |")
     print("|---|---|---|---|---|---|---|")
     labels = {"ncnn": "ncnn, default options (fp16 storage where the CPU allows)",
@@ -188,19 +217,21 @@ def main(argv=None) -> int:
     for name in args.only:
         run, kind, setup = our_engine(name)
         frameworks = ("ncnn", "ncnn-fp32") if name in SR_MODELS else ("torch",)
-        ours, theirs, their_setup = [], {f: [] for f in frameworks}, {}
-        # Rounds alternate the two sides, so that a slow spell of a shared machine hits both.
-        for _ in range(args.rounds):
-            ours.append(_timed(run, args.repeats, warm_up=False)[0])
-            for framework in frameworks:
-                result = reference(framework, name, args.repeats)
-                theirs[framework].append(result["median_s"])
-                their_setup[framework] = result["setup_s"]
+        references = {framework: Reference(framework, name) for framework in frameworks}
+        ours, theirs = [], {framework: [] for framework in frameworks}
+        try:
+            for _ in range(args.rounds):
+                ours.append(_settled_call(run))
+                for framework, reference in references.items():
+                    theirs[framework].append(reference.call())
+        finally:
+            for reference in references.values():
+                reference.close()
         for framework in frameworks:
-            ratio = statistics.median(ours) / statistics.median(theirs[framework])
+            ratio = statistics.median(o / t for o, t in zip(ours, theirs[framework]))
             worst[framework] = max(worst.get(framework, 0.0), ratio)
             print(f"| {name} | {labels[framework]} | {statistics.median(ours):.2f} | {statistics.median(theirs[framework]):.2f} | "
-                  f"**{ratio:.2f}x** | {kind} | {setup:.1f} / {their_setup[framework]:.1f} |", flush=True)
+                  f"**{ratio:.2f}x** | {kind} | {setup:.1f} / {references[framework].setup:.1f} |", flush=True)
     print("\nworst ratio " + ", ".join(f"{labels[k]}: {v:.2f}x" for k, v in worst.items()) + f" (target <= {TARGET_RATIO}x)")
     return 0
 
