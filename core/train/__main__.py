@@ -31,7 +31,7 @@ def parse_args(argv):
     parser.add_argument("--steps", type=int, help="generator steps (default 2000)")
     parser.add_argument("--epochs", type=float, help="alternative to --steps: passes over the data by the critic")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, help="learning rate (default: the objective's)")
+    parser.add_argument("--lr", type=float, help="learning rate (default: the objective's; may be changed when resuming)")
     parser.add_argument("--ngf", type=int, default=32, help="generator width")
     parser.add_argument("--ndf", type=int, default=64, help="critic width")
     parser.add_argument("--latent-dim", type=int, default=128)
@@ -70,6 +70,8 @@ def main(argv=None) -> int:
         changes = {"steps": steps} if steps else {}
         if args.ema is not None:
             changes["ema"] = args.ema
+        if args.lr is not None:
+            changes["lr"] = args.lr
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
         config = TrainConfig(

@@ -126,3 +126,16 @@ def test_data_parallel_ranks_split_the_batch_and_stay_in_step(tmp_path, objectiv
     assert len(names) > 10
     for name in names:
         np.testing.assert_allclose(ranks[0][name], ranks[1][name], rtol=1e-6, atol=1e-7, err_msg=name)
+
+
+def test_cli_resume_may_lower_the_learning_rate(tmp_path):
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan-gp", "--steps", "2", *tiny]) == 0
+    assert main(["wgan-gp", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--lr", "3e-5", "--out", str(out)]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["step"] == 3 and saved["meta"]["config"]["lr"] == 3e-5
+    resumed = Trainer.resume(out / "checkpoint.pdparams")
+    assert resumed.opt_g.get_lr() == resumed.opt_d.get_lr() == 3e-5
