@@ -40,6 +40,9 @@ def parse_args(argv):
     parser.add_argument("--minibatch-std", type=int, default=0, metavar="GROUP",
                         help="give the critic a minibatch standard-deviation feature over groups of GROUP samples, e.g. 4 "
                         "(counters dropped digit classes; default off)")
+    parser.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
+                        help="zero-centred gradient penalty on real digits, GAMMA/2 * E|grad D|^2, for dcgan, lsgan and cgan "
+                        "(drops the discriminator's batch norm; default off)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -77,7 +80,7 @@ def main(argv=None) -> int:
         config = TrainConfig(
             objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
             latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
-            minibatch_std=args.minibatch_std,
+            minibatch_std=args.minibatch_std, r1=args.r1,
         )
         trainer = Trainer(config, out_dir=out, world=world)
     start = time.perf_counter()

@@ -71,6 +71,9 @@ class TrainConfig:
     ema: float = 0.0
     # Group size of the critic's minibatch standard-deviation feature (0: off); see DeepConvCritic.
     minibatch_std: int = 0
+    # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
+    # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
+    r1: float = 0.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -97,7 +100,7 @@ def build_networks(config: TrainConfig):
     spec = config.spec
     n_class = 10 if spec.conditional else 0
     g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm,
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm and not config.r1,
                     minibatch_std=config.minibatch_std)
     g.train()
     d.train()
@@ -122,6 +125,8 @@ class Trainer:
         self.spec = config.spec
         self.out_dir = Path(out_dir) if out_dir else None
         self.world = world  # (rank, size) under paddle.distributed, else None
+        if config.r1 and self.spec.name.startswith("wgan"):
+            raise ValueError("the R1 penalty is for dcgan, lsgan and cgan: the Wasserstein critics have their own constraint")
         paddle.seed(config.seed)
         self.g, self.d = build_networks(config)
         lr = config.lr or self.spec.lr
@@ -180,6 +185,10 @@ class Trainer:
         import paddle.nn.functional as F
 
         cond = self.spec.conditional
+        r1 = bool(self.config.r1)
+        if r1:
+            real = real.detach()
+            real.stop_gradient = False
         d_real = self._d_train(real, labels) if cond else self._d_train(real)
         d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
         name = self.spec.name
@@ -191,7 +200,12 @@ class Trainer:
             )
         elif name == "lsgan":
             loss = 0.5 * (((d_real - 1) ** 2).mean() + (d_fake**2).mean())
-        else:
+        if r1:
+            grad = paddle.grad(d_real.sum(), real, create_graph=True)[0]
+            penalty = self.config.r1 / 2 * (grad.reshape([grad.shape[0], -1]) ** 2).sum(axis=1).mean()
+            extra["penalty"] = float(penalty)
+            loss = loss + penalty
+        if name.startswith("wgan"):
             wasserstein = d_real.mean() - d_fake.mean()
             extra["wasserstein"] = float(wasserstein)
             loss = -wasserstein

@@ -139,3 +139,13 @@ def test_cli_resume_may_lower_the_learning_rate(tmp_path):
     assert saved["meta"]["step"] == 3 and saved["meta"]["config"]["lr"] == 3e-5
     resumed = Trainer.resume(out / "checkpoint.pdparams")
     assert resumed.opt_g.get_lr() == resumed.opt_d.get_lr() == 3e-5
+
+
+def test_r1_penalty_drops_batch_norm_and_is_reported():
+    trainer = Trainer(TrainConfig(objective="dcgan", steps=10, r1=1.0, **SMALL))
+    assert not any(isinstance(layer, paddle.nn.BatchNorm2D) for layer in trainer.d.sublayers())  # per-sample gradients
+    history = list(trainer.run())
+    penalties = [e.extra["penalty"] for e in history]
+    assert all(p > 0 for p in penalties) and penalties[-1] < penalties[0]  # the critic learns to flatten around real digits
+    with pytest.raises(ValueError, match="Wasserstein critics have their own"):
+        Trainer(TrainConfig(objective="wgan-gp", r1=1.0, **SMALL))
