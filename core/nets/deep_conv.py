@@ -154,4 +154,4 @@ _our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)", "--steps 2000
 _our_digit_weights("wgan-gp", "wgan_mnist", "WGAN-GP (gradient penalty)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
                    then=("--steps 3600 --ema 0.995", "--steps 5500 --ema 0.999"))
 _our_digit_weights("wgan-div", "wgan_mnist", "WGAN-div (Wasserstein divergence)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
-                   then=("--steps 3000 --ema 0.995", "--steps 5500 --ema 0.999", "--steps 6500 --lr 3e-5"))
+                   then=("--steps 3000 --ema 0.995", "--steps 5500 --ema 0.999", "--steps 6000 --lr 3e-5", "--steps 6000 --ema 0"))

@@ -36,7 +36,8 @@ def parse_args(argv):
     parser.add_argument("--ndf", type=int, default=64, help="critic width")
     parser.add_argument("--latent-dim", type=int, default=128)
     parser.add_argument("--ema", type=float, help="decay of a moving average of the generator's weights, e.g. 0.995 "
-                        "(sampled and exported instead of the last step's weights; default off; may be turned on when resuming)")
+                        "(sampled and exported instead of the last step's weights; default off; when resuming it may be turned on, "
+                        "changed, or turned off with 0 to sample and export the trained weights themselves)")
     parser.add_argument("--minibatch-std", type=int, default=0, metavar="GROUP",
                         help="give the critic a minibatch standard-deviation feature over groups of GROUP samples, e.g. 4 "
                         "(counters dropped digit classes; default off)")

@@ -30,12 +30,12 @@ MEASURED = {
     "digits_lsgan": (0.829, 0.033, 0.176),
     "digits_wgan": (0.757, 0.015, 0.256),
     "digits_wgan_gp": (0.858, 0.058, 0.137),
-    "digits_wgan_div": (0.844, 0.068, 0.132),
+    "digits_wgan_div": (0.850, 0.069, 0.126),
 }
 
 
 # The unconditional models that meet the bar, tested against the bar itself.
-MEETS_THE_BAR = ("digits_wgan_gp",)
+MEETS_THE_BAR = ("digits_wgan_gp", "digits_wgan_div")
 
 
 @pytest.mark.parametrize("name", MEETS_THE_BAR)

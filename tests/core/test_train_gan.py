@@ -74,6 +74,25 @@ def test_the_moving_average_follows_the_generator_and_resumes_exactly(tmp_path):
     np.testing.assert_array_equal(exported[name].numpy(), straight.g_ema.state_dict()[name].numpy())
 
 
+def test_resuming_with_the_average_turned_off_samples_and_exports_the_trained_weights(tmp_path):
+    """``--ema 0`` on resume: the trained weights (netG_live), not the average, become the generator."""
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    assert main(["lsgan", "--steps", "3", "--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16",
+                 "--ema", "0.5", "--out", str(out)]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    name = next(n for n in saved["netG"] if n.endswith("weight"))
+    assert not np.allclose(saved["netG"][name].numpy(), saved["netG_live"][name].numpy())
+    assert main(["lsgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--ema", "0", "--out", str(out),
+                 "--export", str(tmp_path / "g.pdparams")]) == 0
+    exported = paddle.load(str(tmp_path / "g.pdparams"))["netG"]
+    for key, value in saved["netG_live"].items():
+        np.testing.assert_array_equal(exported[key].numpy(), value.numpy(), err_msg=key)
+    resumed = Trainer.resume(out / "checkpoint.pdparams", ema=0.0)
+    assert resumed.g_ema is None and resumed.sampler is resumed.g
+
+
 def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
     from core.train.__main__ import main
 
