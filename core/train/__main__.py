@@ -44,6 +44,9 @@ def parse_args(argv):
     parser.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
                         help="zero-centred gradient penalty on real digits, GAMMA/2 * E|grad D|^2, for dcgan, lsgan and cgan "
                         "(drops the discriminator's batch norm; default off)")
+    parser.add_argument("--n-critic", type=int, metavar="N",
+                        help="critic steps per generator step (default: the objective's, 5 for wgan*, 1 otherwise; "
+                        "may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -67,7 +70,7 @@ def main(argv=None) -> int:
         from core.train.data import load_digits
 
         n = len(load_digits(args.data)[0])
-        steps = max(1, round(args.epochs * n / (args.batch_size * OBJECTIVES[args.objective].n_critic)))
+        steps = max(1, round(args.epochs * n / (args.batch_size * (args.n_critic or OBJECTIVES[args.objective].n_critic))))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
@@ -76,12 +79,14 @@ def main(argv=None) -> int:
             changes["ema"] = args.ema
         if args.lr is not None:
             changes["lr"] = args.lr
+        if args.n_critic is not None:
+            changes["n_critic"] = args.n_critic
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
         config = TrainConfig(
             objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
             latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
-            minibatch_std=args.minibatch_std, r1=args.r1,
+            minibatch_std=args.minibatch_std, r1=args.r1, n_critic=args.n_critic or 0,
         )
         trainer = Trainer(config, out_dir=out, world=world)
     start = time.perf_counter()

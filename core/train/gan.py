@@ -74,11 +74,19 @@ class TrainConfig:
     # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
     r1: float = 0.0
+    # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics and 1
+    # otherwise). More steps bring the critic nearer its optimum, where it sees what the generator's
+    # distribution lacks as a whole (e.g. a digit class drawn too rarely); Arjovsky et al. ran 100.
+    n_critic: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
     def spec(self) -> Objective:
         return OBJECTIVES[self.objective]
+
+    @property
+    def critic_steps(self) -> int:
+        return self.n_critic or self.spec.n_critic
 
 
 @dataclass
@@ -88,6 +96,10 @@ class StepLog:
     loss_g: float
     seconds: float
     extra: dict = field(default_factory=dict)
+
+
+# The generator's noise is drawn with this salt, each critic step's with its index: they must differ.
+_GENERATOR_NOISE_SALT = 1000
 
 
 def generator_name(objective: str) -> str:
@@ -127,6 +139,8 @@ class Trainer:
         self.world = world  # (rank, size) under paddle.distributed, else None
         if config.r1 and self.spec.name.startswith("wgan"):
             raise ValueError("the R1 penalty is for dcgan, lsgan and cgan: the Wasserstein critics have their own constraint")
+        if not 0 <= config.n_critic < _GENERATOR_NOISE_SALT:
+            raise ValueError(f"n_critic must be between 1 and {_GENERATOR_NOISE_SALT - 1} (or 0 for the objective's own)")
         paddle.seed(config.seed)
         self.g, self.d = build_networks(config)
         lr = config.lr or self.spec.lr
@@ -255,7 +269,7 @@ class Trainer:
         start = time.perf_counter()
         cond = self.spec.conditional
         extra = {}
-        for critic_round in range(self.spec.n_critic):
+        for critic_round in range(self.config.critic_steps):
             real_np, labels_np = next(batches)
             real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
             z, fake_labels = self._noise(salt=critic_round)
@@ -268,7 +282,7 @@ class Trainer:
             if self.spec.clip:
                 for p in self.d.parameters():
                     p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
-        z, fake_labels = self._noise(salt=1000)
+        z, fake_labels = self._noise(salt=_GENERATOR_NOISE_SALT)
         fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
         d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
         loss_g = self._generator_loss(d_fake)

@@ -93,6 +93,22 @@ def test_resuming_with_the_average_turned_off_samples_and_exports_the_trained_we
     assert resumed.g_ema is None and resumed.sampler is resumed.g
 
 
+def test_critic_steps_per_generator_step_can_be_set_and_changed_on_resume(tmp_path):
+    default = Trainer(TrainConfig(objective="wgan", steps=2, **SMALL))
+    list(default.run())
+    assert default._batches_served == 2 * 5  # the objective's own five critic steps
+    more = Trainer(TrainConfig(objective="wgan", steps=2, n_critic=8, **SMALL))
+    list(more.run())
+    assert more._batches_served == 2 * 8
+    more.save(tmp_path / "run.pdparams")
+    resumed = Trainer.resume(tmp_path / "run.pdparams", steps=3, n_critic=2)
+    list(resumed.run())
+    assert resumed._batches_served == 2 * 8 + 2
+    assert Trainer.resume(tmp_path / "run.pdparams").config.critic_steps == 8  # recorded in the checkpoint
+    with pytest.raises(ValueError, match="n_critic"):
+        Trainer(TrainConfig(objective="wgan", n_critic=1000, **SMALL))
+
+
 def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
     from core.train.__main__ import main
 
