@@ -132,6 +132,18 @@ def test_quality_scores_a_training_checkpoint(tmp_path):
     quality = score_checkpoint(out / "checkpoint.pdparams", n=40)
     assert quality.samples == 40 and abs(sum(quality.class_shares) - 1) < 1e-6 and quality.requested_accuracy is None
     assert 0.1 <= quality.mean_confidence <= 1.0
+    assert score_checkpoint(out / "checkpoint.pdparams", n=40) == quality  # the same latents each time
+    assert score_checkpoint(out / "checkpoint.pdparams", n=40, seed=1).mean_confidence != quality.mean_confidence
+
+
+def test_quality_cli_scores_shipped_weights_with_a_chosen_seed(capsys):
+    import json
+
+    from core.train.quality import main
+
+    assert main(["--weights", "digits_wgan_gp", "--samples", "50", "--seed", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["samples"] == 50 and len(report["class_shares"]) == 10 and 0.5 < report["mean_confidence"] <= 1.0
 
 
 @pytest.mark.slow
