@@ -147,7 +147,8 @@ def _training_command(objective: str, options: str, name: str) -> str:
 # Registration order matters: the first spec of a network is its default (create(pretrained=True)).
 # Each command is the one that produced the shipped file (docs/training.md).
 _our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN", "--steps 2500", ngf=32)
-_our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN", "--steps 2500", ngf=32)
+_our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN", "--r1 0.1 --ema 0.999 --steps 2000", ngf=32,
+                   then=("--steps 3000 --ema 0.995", "--steps 5000 --ema 0.999", "--steps 5000 --ema 0"))
 _our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--steps 2500", ngf=32)
 # The Wasserstein critics take five steps per generator step: narrower networks keep them trainable on a CPU.
 _our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)", "--steps 2000 --lr 1e-4 --ngf 16 --ndf 32", ngf=16)
