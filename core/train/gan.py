@@ -75,8 +75,7 @@ class TrainConfig:
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
     r1: float = 0.0
     # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics and 1
-    # otherwise). More steps bring the critic nearer its optimum, where it sees what the generator's
-    # distribution lacks as a whole (e.g. a digit class drawn too rarely); Arjovsky et al. ran 100.
+    # otherwise). More steps bring the critic nearer its optimum (Arjovsky et al. ran 100 at times).
     n_critic: int = 0
     extra: dict = field(default_factory=dict)
 
