@@ -24,13 +24,29 @@ from tqdm import tqdm  # noqa: E402
 from core.train.gan import OBJECTIVES, TrainConfig, Trainer  # noqa: E402
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
     parser.add_argument("objective", choices=sorted(OBJECTIVES))
     parser.add_argument("--data", help="digits .npz, an MNIST idx3-ubyte file or its directory (default: bundled 5k MNIST)")
-    parser.add_argument("--steps", type=int, help="generator steps (default 2000)")
-    parser.add_argument("--epochs", type=float, help="alternative to --steps: passes over the data by the critic")
-    parser.add_argument("--batch-size", type=int, default=64)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=_positive_int, help="generator steps in all, counted from the start (default 2000)")
+    length.add_argument("--epochs", type=_positive_float,
+                        help="alternative to --steps: passes over the data by the critic, counted from the start")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="(a resumed run keeps its own)")
     parser.add_argument("--lr", type=float, help="learning rate (default: the objective's; may be changed when resuming)")
     parser.add_argument("--ngf", type=int, default=32, help="generator width")
     parser.add_argument("--ndf", type=int, default=64, help="critic width")
@@ -44,7 +60,7 @@ def parse_args(argv):
     parser.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
                         help="zero-centred gradient penalty on real digits, GAMMA/2 * E|grad D|^2, for dcgan, lsgan and cgan "
                         "(drops the discriminator's batch norm; default off)")
-    parser.add_argument("--n-critic", type=int, metavar="N",
+    parser.add_argument("--n-critic", type=_positive_int, metavar="N",
                         help="critic steps per generator step (default: the objective's, 5 for wgan*, 1 otherwise; "
                         "may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
@@ -52,6 +68,14 @@ def parse_args(argv):
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
     parser.add_argument("--resume", help="a checkpoint.pdparams to continue from exactly")
     return parser.parse_args(argv)
+
+
+def steps_for_epochs(epochs: float, config: TrainConfig) -> int:
+    """Generator steps in which the critic sees its data ``epochs`` times."""
+    from core.train.data import load_digits
+
+    n_digits = len(load_digits(config.data)[0])
+    return max(1, round(epochs * n_digits / (config.batch_size * config.critic_steps)))
 
 
 def main(argv=None) -> int:
@@ -65,29 +89,26 @@ def main(argv=None) -> int:
     if paddle.distributed.get_world_size() > 1:
         paddle.distributed.init_parallel_env()
         world = (paddle.distributed.get_rank(), paddle.distributed.get_world_size())
-    steps = args.steps
-    if args.epochs is not None:
-        from core.train.data import load_digits
-
-        n = len(load_digits(args.data)[0])
-        steps = max(1, round(args.epochs * n / (args.batch_size * (args.n_critic or OBJECTIVES[args.objective].n_critic))))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
-        changes = {"steps": steps} if steps else {}
-        if args.ema is not None:
-            changes["ema"] = args.ema
-        if args.lr is not None:
-            changes["lr"] = args.lr
-        if args.n_critic is not None:
-            changes["n_critic"] = args.n_critic
+        changes = {name: value for name, value in (("ema", args.ema), ("lr", args.lr), ("n_critic", args.n_critic))
+                   if value is not None}
+        if args.epochs is not None:
+            # The resumed run's own data, batch size and critic steps define an epoch, not this command line's.
+            saved = TrainConfig(**{**paddle.load(args.resume)["meta"]["config"], **changes})
+            changes["steps"] = steps_for_epochs(args.epochs, saved)
+        elif args.steps is not None:
+            changes["steps"] = args.steps
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
         config = TrainConfig(
-            objective=args.objective, steps=steps or 2000, batch_size=args.batch_size, lr=args.lr,
+            objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
             latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
             minibatch_std=args.minibatch_std, r1=args.r1, n_critic=args.n_critic or 0,
         )
+        if args.epochs is not None:
+            config.steps = steps_for_epochs(args.epochs, config)
         trainer = Trainer(config, out_dir=out, world=world)
     start = time.perf_counter()
     bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=f"{args.objective} on {device}", unit="step")

@@ -109,6 +109,30 @@ def test_critic_steps_per_generator_step_can_be_set_and_changed_on_resume(tmp_pa
         Trainer(TrainConfig(objective="wgan", n_critic=1000, **SMALL))
 
 
+def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path):
+    """An epoch is 5,000 bundled digits over (batch size x critic steps) of the run itself, also on resume."""
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["lsgan", "--epochs", "0.01", "--batch-size", "16", "--n-critic", "2", *tiny]) == 0
+    assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["step"] == 2  # 50 digits / (16 x 2), rounded
+    # Counted from the start with the checkpoint's 16 x 2 (this command line's defaults, 64 x 1, would give 2).
+    assert main(["lsgan", "--resume", str(out / "checkpoint.pdparams"), "--epochs", "0.02", "--out", str(out)]) == 0
+    assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["step"] == 3
+
+
+@pytest.mark.parametrize("option", [["--n-critic", "-1"], ["--steps", "0"], ["--epochs", "0"], ["--batch-size", "0"],
+                                    ["--steps", "5", "--epochs", "1"]])
+def test_cli_refuses_lengths_and_sizes_below_one(option, capsys):
+    from core.train.__main__ import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["wgan", *option])
+    error = capsys.readouterr().err
+    assert option[0] in error or option[-2] in error
+
+
 def test_cli_writes_logs_samples_and_a_checkpoint_the_sampler_loads(tmp_path):
     from core.train.__main__ import main
 
