@@ -63,6 +63,9 @@ def parse_args(argv):
     parser.add_argument("--n-critic", type=_positive_int, metavar="N",
                         help="critic steps per generator step (default: the objective's, 5 for wgan*, 1 otherwise; "
                         "may be changed when resuming)")
+    parser.add_argument("--rmsprop-eps", type=_positive_float, metavar="EPS",
+                        help="RMSProp's epsilon, for wgan (default 1e-6, Paddle's; it is added inside the square root, where it "
+                        "slows the generator's small gradients: 1e-10 or less gives RMSProp's usual steps; may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -92,7 +95,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
-        changes = {name: value for name, value in (("ema", args.ema), ("lr", args.lr), ("n_critic", args.n_critic))
+        changes = {name: value for name, value in (("ema", args.ema), ("lr", args.lr), ("n_critic", args.n_critic),
+                                                                   ("rmsprop_eps", args.rmsprop_eps))
                    if value is not None}
         if args.epochs is not None:
             # The resumed run's own data, batch size and critic steps define an epoch, not this command line's.
@@ -107,6 +111,8 @@ def main(argv=None) -> int:
             latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
             minibatch_std=args.minibatch_std, r1=args.r1, n_critic=args.n_critic or 0,
         )
+        if args.rmsprop_eps is not None:
+            config.rmsprop_eps = args.rmsprop_eps
         if args.epochs is not None:
             config.steps = steps_for_epochs(args.epochs, config)
         trainer = Trainer(config, out_dir=out, world=world)

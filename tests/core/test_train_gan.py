@@ -109,6 +109,27 @@ def test_critic_steps_per_generator_step_can_be_set_and_changed_on_resume(tmp_pa
         Trainer(TrainConfig(objective="wgan", n_critic=1000, **SMALL))
 
 
+def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rmsprop_steps(tmp_path):
+    """Paddle adds epsilon inside the root: its default 1e-6 damps the generator's tiny gradients."""
+
+    def first_generator_update(**changes):
+        trainer = Trainer(TrainConfig(objective="wgan", steps=1, lr=1e-4, **SMALL, **changes))
+        before = trainer.g.l1[0].weight.numpy().copy()
+        list(trainer.run())
+        return np.abs(trainer.g.l1[0].weight.numpy() - before), trainer
+
+    damped, _ = first_generator_update()
+    full, trainer = first_generator_update(rmsprop_eps=1e-14)
+    # RMSProp's first step is lr * g / sqrt((1 - rho) g^2) = lr * sqrt(20) for every gradient above the floor;
+    # at initialisation the generator's gradients are about 1e-5, so Paddle's floor of 1e-3 cuts them a hundredfold.
+    assert np.median(full) == pytest.approx(1e-4 * 20**0.5, rel=0.01)
+    assert np.median(damped) < np.median(full) / 50
+    trainer.save(tmp_path / "run.pdparams")
+    assert Trainer.resume(tmp_path / "run.pdparams").config.rmsprop_eps == 1e-14  # recorded in the checkpoint
+    resumed = Trainer.resume(tmp_path / "run.pdparams", rmsprop_eps=1e-6)  # and may change on resume
+    assert resumed.opt_g._epsilon == resumed.opt_d._epsilon == 1e-6
+
+
 def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path):
     """An epoch is 5,000 bundled digits over (batch size x critic steps) of the run itself, also on resume."""
     from core.train.__main__ import main
