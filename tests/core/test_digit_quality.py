@@ -27,7 +27,7 @@ def test_shipped_conditional_gan_draws_the_requested_digits():
 # which models fall short and by how much. These tests keep the shipped files at what was measured.
 MEASURED = {
     "digits_dcgan": (0.856, 0.055, 0.132),
-    "digits_lsgan": (0.840, 0.054, 0.143),
+    "digits_lsgan": (0.858, 0.053, 0.146),
     "digits_wgan": (0.757, 0.015, 0.256),
     "digits_wgan_gp": (0.858, 0.058, 0.137),
     "digits_wgan_div": (0.850, 0.069, 0.126),
@@ -35,7 +35,7 @@ MEASURED = {
 
 
 # The unconditional models that meet the bar, tested against the bar itself.
-MEETS_THE_BAR = ("digits_dcgan", "digits_wgan_gp", "digits_wgan_div")
+MEETS_THE_BAR = ("digits_dcgan", "digits_lsgan", "digits_wgan_gp", "digits_wgan_div")
 
 
 @pytest.mark.parametrize("name", MEETS_THE_BAR)
