@@ -64,8 +64,8 @@ def parse_args(argv):
                         help="critic steps per generator step (default: the objective's, 5 for wgan*, 1 otherwise; "
                         "may be changed when resuming)")
     parser.add_argument("--rmsprop-eps", type=_positive_float, metavar="EPS",
-                        help="RMSProp's epsilon, for wgan (default 1e-6, Paddle's; it is added inside the square root, where it "
-                        "slows the generator's small gradients: 1e-10 or less gives RMSProp's usual steps; may be changed when resuming)")
+                        help="RMSProp's epsilon, for wgan (default 1e-14; Paddle adds it inside the square root, where its own "
+                        "default 1e-6 slows the generator's small gradients; may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")

@@ -77,11 +77,11 @@ class TrainConfig:
     # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics and 1
     # otherwise). More steps bring the critic nearer its optimum (Arjovsky et al. ran 100 at times).
     n_critic: int = 0
-    # RMSProp's epsilon (wgan). Paddle adds it inside the square root, sqrt(mean_square + eps): its
-    # default 1e-6 floors the denominator at 1e-3, above the generator's gradients through a clipped
-    # critic (about 1e-5 at the start, 1e-4 after 3,000 steps), which then learns 100 to 5 times
-    # slower than RMSProp should. PyTorch adds its 1e-8 outside the root, as 1e-16 inside would.
-    rmsprop_eps: float = 1e-6
+    # RMSProp's epsilon (wgan). Paddle adds it inside the square root, sqrt(mean_square + eps), and its
+    # own default 1e-6 floors the denominator at 1e-3, above the generator's gradients through a
+    # clipped critic (about 1e-5 at the start, 1e-4 after 3,000 steps): it then learns 100 to 5 times
+    # slower than RMSProp should. 1e-14 inside the root acts as PyTorch's 1e-8 outside it.
+    rmsprop_eps: float = 1e-14
     extra: dict = field(default_factory=dict)
 
     @property
@@ -101,6 +101,8 @@ class StepLog:
     seconds: float
     extra: dict = field(default_factory=dict)
 
+
+_PADDLE_RMSPROP_EPS = 1e-6
 
 # The generator's noise is drawn with this salt, each critic step's with its index: they must differ.
 _GENERATOR_NOISE_SALT = 1000
@@ -395,7 +397,8 @@ class Trainer:
 
         saved = paddle.load(str(path))
         meta = saved["meta"]
-        config = TrainConfig(**{**meta["config"], **changes})
+        # Checkpoints written before rmsprop_eps was recorded trained with Paddle's default.
+        config = TrainConfig(**{"rmsprop_eps": _PADDLE_RMSPROP_EPS, **meta["config"], **changes})
         trainer = cls(config, out_dir=out_dir, world=world)
         from core.weights import load_state_strict
 

@@ -118,16 +118,22 @@ def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rm
         list(trainer.run())
         return np.abs(trainer.g.l1[0].weight.numpy() - before), trainer
 
-    damped, _ = first_generator_update()
-    full, trainer = first_generator_update(rmsprop_eps=1e-14)
+    damped, _ = first_generator_update(rmsprop_eps=1e-6)  # Paddle's default
+    full, trainer = first_generator_update(rmsprop_eps=1e-16)
+    assert Trainer(TrainConfig(objective="wgan")).opt_g._epsilon == 1e-14  # ours: as PyTorch's 1e-8 outside the root
     # RMSProp's first step is lr * g / sqrt((1 - rho) g^2) = lr * sqrt(20) for every gradient above the floor;
     # at initialisation the generator's gradients are about 1e-5, so Paddle's floor of 1e-3 cuts them a hundredfold.
     assert np.median(full) == pytest.approx(1e-4 * 20**0.5, rel=0.01)
     assert np.median(damped) < np.median(full) / 50
     trainer.save(tmp_path / "run.pdparams")
-    assert Trainer.resume(tmp_path / "run.pdparams").config.rmsprop_eps == 1e-14  # recorded in the checkpoint
+    assert Trainer.resume(tmp_path / "run.pdparams").config.rmsprop_eps == 1e-16  # recorded in the checkpoint
     resumed = Trainer.resume(tmp_path / "run.pdparams", rmsprop_eps=1e-6)  # and may change on resume
     assert resumed.opt_g._epsilon == resumed.opt_d._epsilon == 1e-6
+    # A checkpoint from before the option existed trained, and resumes, with Paddle's default.
+    saved = paddle.load(str(tmp_path / "run.pdparams"))
+    del saved["meta"]["config"]["rmsprop_eps"]
+    paddle.save(saved, str(tmp_path / "old.pdparams"))
+    assert Trainer.resume(tmp_path / "old.pdparams").opt_g._epsilon == 1e-6
 
 
 def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path):
