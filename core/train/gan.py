@@ -80,7 +80,7 @@ class TrainConfig:
     # RMSProp's epsilon (wgan). Paddle adds it inside the square root, sqrt(mean_square + eps), and its
     # own default 1e-6 floors the denominator at 1e-3, above the generator's gradients through a
     # clipped critic (about 1e-5 at the start, 1e-4 after 3,000 steps): it then learns 100 to 5 times
-    # slower than RMSProp should. 1e-14 inside the root acts as PyTorch's 1e-8 outside it.
+    # slower than RMSProp should. 1e-14 inside the root floors it at 1e-7, near PyTorch's 1e-8 outside it.
     rmsprop_eps: float = 1e-14
     extra: dict = field(default_factory=dict)
 

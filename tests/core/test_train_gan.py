@@ -120,7 +120,7 @@ def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rm
 
     damped, _ = first_generator_update(rmsprop_eps=1e-6)  # Paddle's default
     full, trainer = first_generator_update(rmsprop_eps=1e-16)
-    assert Trainer(TrainConfig(objective="wgan")).opt_g._epsilon == 1e-14  # ours: as PyTorch's 1e-8 outside the root
+    assert Trainer(TrainConfig(objective="wgan")).opt_g._epsilon == 1e-14  # ours: a floor of 1e-7, near PyTorch's 1e-8
     # RMSProp's first step is lr * g / sqrt((1 - rho) g^2) = lr * sqrt(20) for every gradient above the floor;
     # at initialisation the generator's gradients are about 1e-5, so Paddle's floor of 1e-3 cuts them a hundredfold.
     assert np.median(full) == pytest.approx(1e-4 * 20**0.5, rel=0.01)
