@@ -73,12 +73,11 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def steps_for_epochs(epochs: float, config: TrainConfig) -> int:
-    """Generator steps in which the critic sees its data ``epochs`` times."""
-    from core.train.data import load_digits
-
-    n_digits = len(load_digits(config.data)[0])
-    return max(1, round(epochs * n_digits / (config.batch_size * config.critic_steps)))
+def steps_for_epochs(epochs: float, trainer: Trainer) -> int:
+    """Generator steps in which the critic sees the run's data ``epochs`` times, with the run's own
+    batch size and critic steps (a resumed run's, not this command line's defaults)."""
+    per_step = trainer.config.batch_size * trainer.config.critic_steps
+    return max(1, round(epochs * len(trainer.images) / per_step))
 
 
 def main(argv=None) -> int:
@@ -95,15 +94,9 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
-        changes = {name: value for name, value in (("ema", args.ema), ("lr", args.lr), ("n_critic", args.n_critic),
-                                                                   ("rmsprop_eps", args.rmsprop_eps))
-                   if value is not None}
-        if args.epochs is not None:
-            # The resumed run's own data, batch size and critic steps define an epoch, not this command line's.
-            saved = TrainConfig(**{**paddle.load(args.resume)["meta"]["config"], **changes})
-            changes["steps"] = steps_for_epochs(args.epochs, saved)
-        elif args.steps is not None:
-            changes["steps"] = args.steps
+        changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
+                      "rmsprop_eps": args.rmsprop_eps}
+        changes = {name: value for name, value in changeable.items() if value is not None}
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
         config = TrainConfig(
@@ -113,9 +106,9 @@ def main(argv=None) -> int:
         )
         if args.rmsprop_eps is not None:
             config.rmsprop_eps = args.rmsprop_eps
-        if args.epochs is not None:
-            config.steps = steps_for_epochs(args.epochs, config)
         trainer = Trainer(config, out_dir=out, world=world)
+    if args.epochs is not None:
+        trainer.config.steps = steps_for_epochs(args.epochs, trainer)
     start = time.perf_counter()
     bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=f"{args.objective} on {device}", unit="step")
     for entry in trainer.run():
