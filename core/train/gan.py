@@ -71,6 +71,11 @@ class TrainConfig:
     ema: float = 0.0
     # Group size of the critic's minibatch standard-deviation feature (0: off); see DeepConvCritic.
     minibatch_std: int = 0
+    # Batch norm in the critic, where the objective has it (dcgan, lsgan, wgan, cgan; never the
+    # penalised critics, and R1 drops it). The critic scores real and fake batches apart, so in
+    # training its batch norm sets each batch's per-channel feature means alike: a feature's
+    # frequency, such as how often a batch holds a 4, is normalised away before the critic sees it.
+    critic_batch_norm: bool = True
     # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
     r1: float = 0.0
@@ -118,7 +123,7 @@ def build_networks(config: TrainConfig):
     spec = config.spec
     n_class = 10 if spec.conditional else 0
     g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm and not config.r1,
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm and config.critic_batch_norm and not config.r1,
                     minibatch_std=config.minibatch_std)
     g.train()
     d.train()

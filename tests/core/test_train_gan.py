@@ -247,3 +247,27 @@ def test_r1_penalty_drops_batch_norm_and_is_reported():
     assert all(p > 0 for p in penalties) and penalties[-1] < penalties[0]  # the critic learns to flatten around real digits
     with pytest.raises(ValueError, match="Wasserstein critics have their own"):
         Trainer(TrainConfig(objective="wgan-gp", r1=1.0, **SMALL))
+
+
+def test_the_critics_batch_norm_can_be_dropped_from_the_cli_and_stays_dropped_on_resume(tmp_path):
+    from core.train.__main__ import main
+
+    def has_batch_norm(trainer):
+        return any(isinstance(layer, paddle.nn.BatchNorm2D) for layer in trainer.d.sublayers())
+
+    assert has_batch_norm(Trainer(TrainConfig(objective="wgan", **SMALL)))  # the objective's own critic
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "2", "--no-critic-batch-norm", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["critic_batch_norm"] is False
+    assert not any("_mean" in name for name in saved["netD"])  # no batch-norm statistics in the critic
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out)]) == 0
+    resumed = Trainer.resume(out / "checkpoint.pdparams")
+    assert resumed.step == 3 and not has_batch_norm(resumed)
+    # Checkpoints from before the option had the objective's batch norm and resume with it.
+    old = Trainer(TrainConfig(objective="wgan", steps=1, **SMALL))
+    state = old.state()
+    del state["meta"]["config"]["critic_batch_norm"]
+    paddle.save(state, str(tmp_path / "old.pdparams"))
+    assert has_batch_norm(Trainer.resume(tmp_path / "old.pdparams"))
