@@ -271,3 +271,29 @@ def test_the_critics_batch_norm_can_be_dropped_from_the_cli_and_stays_dropped_on
     del state["meta"]["config"]["critic_batch_norm"]
     paddle.save(state, str(tmp_path / "old.pdparams"))
     assert has_batch_norm(Trainer.resume(tmp_path / "old.pdparams"))
+
+
+def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
+    """Why --no-critic-batch-norm: batches of different digit classes reach the critic's head with the
+    same per-channel feature means when it has batch norm, and with different ones without it."""
+    from core import nets
+    from core.train.data import load_digits
+
+    images, labels = load_digits()
+    as_input = lambda digit: paddle.to_tensor((images[labels == digit][:64].astype(np.float32) / 127.5 - 1)[:, None])
+
+    def channel_means(critic, batch):  # the last layer's input to its activation
+        for layer in list(critic.features.children())[:-1]:
+            batch = layer(batch)
+        return batch.mean(axis=[0, 2, 3])
+
+    for norm in (True, False):
+        paddle.seed(0)
+        critic = nets.create("digits_critic", ndf=16, norm=norm)
+        critic.train()
+        with paddle.no_grad():
+            gap = float((channel_means(critic, as_input(1)) - channel_means(critic, as_input(0))).abs().max())
+        if norm:
+            assert gap < 1e-4, gap
+        else:
+            assert gap > 0.1, gap
