@@ -59,7 +59,7 @@ def parse_args(argv):
                         "(counters dropped digit classes; default off)")
     parser.add_argument("--no-critic-batch-norm", dest="critic_batch_norm", action="store_false",
                         help="drop the critic's batch norm (dcgan, lsgan, wgan, cgan have it; it normalises away how often "
-                        "a batch shows a feature, such as a digit class)")
+                        "a batch shows a feature, such as a digit class; a resumed run keeps its own)")
     parser.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
                         help="zero-centred gradient penalty on real digits, GAMMA/2 * E|grad D|^2, for dcgan, lsgan and cgan "
                         "(drops the discriminator's batch norm; default off)")
