@@ -54,11 +54,32 @@ class DeepConvGenerator(nn.Layer):
         return self.conv_blocks(out)
 
 
+class SampleNorm(nn.Layer):
+    """Layer norm of a conv feature map: each sample over all its channels and pixels, then a
+    per-channel scale and shift (a group norm of one group). Built from elementwise ops because
+    Paddle's group_norm and layer_norm have no double backward, which gradient penalties need."""
+
+    def __init__(self, channels: int, epsilon: float = 1e-5):
+        super().__init__()
+        self.epsilon = epsilon
+        self.weight = self.create_parameter([channels], default_initializer=nn.initializer.Constant(1.0))
+        self.bias = self.create_parameter([channels], is_bias=True)
+
+    def forward(self, x):
+        mean = x.mean(axis=[1, 2, 3], keepdim=True)
+        variance = ((x - mean) ** 2).mean(axis=[1, 2, 3], keepdim=True)
+        normed = (x - mean) / (variance + self.epsilon).sqrt()
+        return normed * self.weight.reshape([1, -1, 1, 1]) + self.bias.reshape([1, -1, 1, 1])
+
+
 class DeepConvCritic(nn.Layer):
     """28x28 discriminator / critic: strided convolutions, LeakyReLU, one linear output.
 
-    ``norm=False`` drops batch norm (required for gradient-penalty critics, whose
-    per-sample gradients must not mix samples). With ``n_class`` the label enters
+    ``norm`` is "batch", "layer" or "none" (True and False stand for "batch" and
+    "none"). Batch norm must go for gradient-penalty critics, whose per-sample
+    gradients must not mix samples. "layer" normalises each sample over all its
+    features (``SampleNorm``): it never mixes samples, so a batch's class
+    frequencies still reach the head. With ``n_class`` the label enters
     as extra constant input planes (a projection-free conditional critic).
     ``minibatch_std=G`` appends, before the linear head, one feature plane holding
     the features' standard deviation across groups of G samples (Karras et al.
@@ -66,14 +87,19 @@ class DeepConvCritic(nn.Layer):
     digits, which counters the unconditional objectives' dropping of classes.
     """
 
-    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool = True, minibatch_std: int = 0):
+    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool | str = "batch", minibatch_std: int = 0):
         super().__init__()
+        norm = {True: "batch", False: "none"}.get(norm, norm)
+        if norm not in ("batch", "layer", "none"):
+            raise ValueError(f"norm must be 'batch', 'layer' or 'none'; got {norm!r}")
         self.n_class = n_class
         self.minibatch_std = minibatch_std
         layers = [nn.Conv2D(input_nc + n_class, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         layers += [nn.Conv2D(ndf, ndf * 2, 4, stride=2, padding=1)]
-        if norm:
+        if norm == "batch":
             layers += [nn.BatchNorm2D(ndf * 2)]
+        elif norm == "layer":
+            layers += [SampleNorm(ndf * 2)]
         layers += [nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear((ndf * 2 + (1 if minibatch_std else 0)) * 7 * 7, 1)
@@ -110,7 +136,7 @@ def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
 
 
 @register("digits_critic", "28x28 digit discriminator / critic")
-def digits_critic(ndf=64, n_class=0, norm=True, minibatch_std=0, **kw):
+def digits_critic(ndf=64, n_class=0, norm="batch", minibatch_std=0, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, minibatch_std=minibatch_std, **kw)
 
 

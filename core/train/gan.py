@@ -76,6 +76,9 @@ class TrainConfig:
     # training its batch norm sets each batch's per-channel feature means alike: a feature's
     # frequency, such as how often a batch holds a 4, is normalised away before the critic sees it.
     critic_batch_norm: bool = True
+    # A layer norm in the critic in place of batch norm (each sample over all its features, so samples
+    # never mix; any objective, penalties included). WGAN's 4s fared worse with it (docs/training.md).
+    critic_layer_norm: bool = False
     # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
     r1: float = 0.0
@@ -123,8 +126,11 @@ def build_networks(config: TrainConfig):
     spec = config.spec
     n_class = 10 if spec.conditional else 0
     g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=spec.critic_norm and config.critic_batch_norm and not config.r1,
-                    minibatch_std=config.minibatch_std)
+    if config.critic_layer_norm:
+        norm = "layer"
+    else:
+        norm = "batch" if spec.critic_norm and config.critic_batch_norm and not config.r1 else "none"
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std)
     g.train()
     d.train()
     return g, d

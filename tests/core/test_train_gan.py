@@ -273,9 +273,33 @@ def test_the_critics_batch_norm_can_be_dropped_from_the_cli_and_stays_dropped_on
     assert has_batch_norm(Trainer.resume(tmp_path / "old.pdparams"))
 
 
+def test_the_critic_can_have_a_layer_norm_from_the_cli_kept_on_resume_and_usable_with_penalties(tmp_path):
+    from core.nets.deep_conv import SampleNorm
+    from core.train.__main__ import main
+
+    def norms(trainer):
+        return {type(layer).__name__ for layer in trainer.d.sublayers() if isinstance(layer, (SampleNorm, paddle.nn.BatchNorm2D))}
+
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "2", "--critic-layer-norm", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["critic_layer_norm"] is True
+    assert saved["netD"]["features.3.weight"].shape == [16] and not any("_mean" in name for name in saved["netD"])
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out)]) == 0
+    resumed = Trainer.resume(out / "checkpoint.pdparams")
+    assert resumed.step == 3 and norms(resumed) == {"SampleNorm"}
+    # Penalties differentiate through it twice (gradient penalty, divergence penalty, R1).
+    for objective, extra in (("wgan-gp", {}), ("wgan-div", {}), ("dcgan", {"r1": 0.1})):
+        trainer = Trainer(TrainConfig(objective=objective, steps=2, critic_layer_norm=True, **extra, **SMALL))
+        logs = list(trainer.run())
+        assert norms(trainer) == {"SampleNorm"} and all(np.isfinite(log.loss_d) and log.extra["penalty"] > 0 for log in logs)
+
+
 def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
-    """Why --no-critic-batch-norm: batches of different digit classes reach the critic's head with the
-    same per-channel feature means when it has batch norm, and with different ones without it."""
+    """Why --no-critic-batch-norm and --critic-layer-norm: batches of different digit classes reach the
+    critic's head with the same per-channel feature means when it has batch norm, and with different
+    ones without it or with a layer norm."""
     from core import nets
     from core.train.data import load_digits
 
@@ -287,13 +311,13 @@ def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
             batch = layer(batch)
         return batch.mean(axis=[0, 2, 3])
 
-    for norm in (True, False):
+    for norm in ("batch", "none", "layer"):
         paddle.seed(0)
         critic = nets.create("digits_critic", ndf=16, norm=norm)
         critic.train()
         with paddle.no_grad():
             gap = float((channel_means(critic, as_input(1)) - channel_means(critic, as_input(0))).abs().max())
-        if norm:
+        if norm == "batch":
             assert gap < 1e-4, gap
         else:
-            assert gap > 0.1, gap
+            assert gap > 0.1, (norm, gap)

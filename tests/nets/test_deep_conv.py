@@ -1,4 +1,6 @@
+import numpy as np
 import paddle
+import pytest
 
 from core import nets
 from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
@@ -31,8 +33,6 @@ def test_critic_scores_each_image():
 
 
 def test_minibatch_std_feature_tells_a_collapsed_batch_from_a_varied_one():
-    import numpy as np
-
     paddle.seed(0)
     critic = nets.create("digits_critic", ndf=8, minibatch_std=4)
     critic.eval()
@@ -48,3 +48,35 @@ def test_minibatch_std_feature_tells_a_collapsed_batch_from_a_varied_one():
     assert float(std.min()) > 0.01 and float(std.max()) == float(std.min(axis=[1, 2]).max())  # constant planes
     assert float(critic._group_std(critic.features(collapsed)).max()) < 1e-3
     assert critic(paddle.rand([6, 1, 28, 28])).shape == [6, 1]  # 6 % 4 != 0: one group of the whole batch
+
+
+def test_a_layer_norm_critic_scores_each_sample_apart_from_its_batch():
+    """In training, batch norm makes a sample's score depend on the rest of its batch; layer norm does not."""
+    paddle.seed(0)
+    batch = paddle.rand([8, 1, 28, 28]) * 2 - 1
+    for norm, alone in (("layer", True), ("batch", False)):
+        critic = nets.create("digits_critic", ndf=8, norm=norm)
+        critic.train()
+        gap = float((critic(batch)[:3] - critic(batch[:3])).abs().max())
+        assert (gap < 1e-5) if alone else (gap > 1e-3), (norm, gap)
+    with pytest.raises(ValueError, match="'batch', 'layer' or 'none'"):
+        nets.create("digits_critic", norm="instance")
+
+
+def test_sample_norm_is_a_one_group_group_norm_with_a_double_backward():
+    from core.nets.deep_conv import SampleNorm
+
+    paddle.seed(1)
+    x = paddle.randn([4, 6, 5, 5]) * 3 + 1
+    norm = SampleNorm(6)
+    norm.weight.set_value(paddle.rand([6]))
+    norm.bias.set_value(paddle.rand([6]))
+    group_norm = paddle.nn.GroupNorm(1, 6)
+    group_norm.weight.set_value(norm.weight)
+    group_norm.bias.set_value(norm.bias)
+    np.testing.assert_allclose(norm(x).numpy(), group_norm(x).numpy(), atol=1e-5)
+    # A gradient penalty differentiates the input gradient again (Paddle's group_norm cannot).
+    x.stop_gradient = False
+    (grad,) = paddle.grad((norm(x) ** 3).sum(), x, create_graph=True)
+    (grad ** 2).sum().backward()
+    assert norm.weight.grad is not None and float(norm.weight.grad.abs().sum()) > 0
