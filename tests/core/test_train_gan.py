@@ -321,3 +321,26 @@ def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
             assert gap < 1e-4, gap
         else:
             assert gap > 0.1, (norm, gap)
+
+
+def test_quality_reports_how_closely_a_checkpoints_critic_scores_real_digits_by_their_ink(tmp_path, capsys):
+    import json
+
+    from core.train.quality import critic_ink_correlation, main
+
+    trainer = Trainer(TrainConfig(objective="wgan", steps=1, batch_size=16, ngf=8, ndf=1, latent_dim=16, critic_batch_norm=False))
+    first, _, second, _ = trainer.d.features
+    # Every activation stays positive (the first bias outweighs any 4x4 sum of pixels in [-1, 1]), so the
+    # leaky ReLUs pass it unchanged and the critic sums the pixels, each digit pixel with the same weight.
+    for layer, bias in ((first, 16.0), (second, 0.0)):
+        layer.weight.set_value(paddle.ones_like(layer.weight))
+        layer.bias.set_value(paddle.full_like(layer.bias, bias))
+    for sign, name in ((1.0, "more"), (-1.0, "less")):
+        trainer.d.head.weight.set_value(sign * paddle.ones_like(trainer.d.head.weight))
+        path = trainer.save(tmp_path / f"{name}-ink.pdparams")
+        assert critic_ink_correlation(path) == pytest.approx(sign, abs=1e-3)
+    assert main(["--checkpoint", str(path), "--critic-ink"]) == 0
+    assert json.loads(capsys.readouterr().out)["critic_ink_correlation"] == pytest.approx(-1.0, abs=1e-3)
+    with pytest.raises(SystemExit):
+        main(["--critic-ink"])  # shipped weights hold no critic
+    assert "needs --checkpoint" in capsys.readouterr().err
