@@ -80,8 +80,8 @@ def score_checkpoint(path, n: int = 1000, seed: int = 0) -> Quality:
 
 def critic_ink_correlation(path, n: int = 2000) -> float:
     """Correlation, over n bundled digits, of a training checkpoint's critic score with each digit's ink
-    (its pixels mapped to [0, 1] and summed). Clipped WGAN critics after 4,000 steps come within 0.07 of +-1: they
-    score little but ink, which leaves the generator's mix of classes loose (docs/training.md)."""
+    (its pixels mapped to [0, 1] and summed). A clipped WGAN critic's often reaches +-0.9 or beyond, its
+    sign flipping over training; the penalised critics' stays far nearer 0 (docs/training.md)."""
     import paddle
 
     from core import weights
