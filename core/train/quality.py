@@ -79,26 +79,20 @@ def score_checkpoint(path, n: int = 1000, seed: int = 0) -> Quality:
 
 
 def critic_ink_correlation(path, n: int = 2000) -> float:
-    """Correlation, over n bundled digits, of a training checkpoint's critic score with each digit's ink
+    """Correlation, over n of its training digits, of a training checkpoint's critic score with each digit's ink
     (its pixels mapped to [0, 1] and summed). A clipped WGAN critic's often reaches +-0.9 or beyond, its
     sign flipping over training; the penalised critics' stays far nearer 0 (docs/training.md)."""
     import paddle
 
-    from core import weights
-    from core.train.data import load_digits
-    from core.train.gan import TrainConfig, build_networks
+    from core.train.gan import Trainer
 
-    saved = weights.load_saved(path)
-    config = TrainConfig(**saved["meta"]["config"])
-    critic = build_networks(config)[1]
-    weights.load_state_strict(critic, saved["netD"], str(path))
-    critic.eval()
-    digits, labels = load_digits(config.data)
-    chosen = np.random.RandomState(0).permutation(len(digits))[:n]
-    images = digits[chosen].astype(np.float32)[:, None] / 127.5 - 1
+    run = Trainer.resume(path)  # the checkpoint's own critic and data, as training saw them
+    run.d.eval()
+    chosen = np.random.RandomState(0).permutation(len(run.images))[:n]
+    images = run.images[chosen]
     with paddle.no_grad():
-        extra = [paddle.to_tensor(labels[chosen])] if config.spec.conditional else []
-        scores = critic(paddle.to_tensor(images), *extra).numpy()[:, 0]
+        extra = [paddle.to_tensor(run.labels[chosen])] if run.spec.conditional else []
+        scores = run.d(paddle.to_tensor(images), *extra).numpy()[:, 0]
     ink = (images + 1).sum(axis=(1, 2, 3)) / 2
     return float(np.corrcoef(scores, ink)[0, 1])
 
