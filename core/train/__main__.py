@@ -69,6 +69,9 @@ def parse_args(argv):
     parser.add_argument("--n-critic", type=_positive_int, metavar="N",
                         help="critic steps per generator step (default: the objective's, 5 for wgan*, 1 otherwise; "
                         "may be changed when resuming)")
+    parser.add_argument("--critic-bursts", action="store_true",
+                        help="the WGAN paper's schedule: 100 critic steps for each of the first 25 generator steps and "
+                        "every 500th, N otherwise (may be turned on when resuming)")
     parser.add_argument("--rmsprop-eps", type=_positive_float, metavar="EPS",
                         help="RMSProp's epsilon, for wgan (default 1e-14; Paddle adds it inside the square root, where its own "
                         "default 1e-6 slows the generator's small gradients; may be changed when resuming)")
@@ -101,7 +104,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
         changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
-                      "rmsprop_eps": args.rmsprop_eps}
+                      "rmsprop_eps": args.rmsprop_eps, "critic_bursts": args.critic_bursts or None}
         changes = {name: value for name, value in changeable.items() if value is not None}
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
@@ -109,7 +112,7 @@ def main(argv=None) -> int:
             objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
             latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
             minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
-            critic_layer_norm=args.critic_layer_norm, r1=args.r1, n_critic=args.n_critic or 0,
+            critic_layer_norm=args.critic_layer_norm, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
         )
         if args.rmsprop_eps is not None:
             config.rmsprop_eps = args.rmsprop_eps

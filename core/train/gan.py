@@ -85,6 +85,9 @@ class TrainConfig:
     # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics and 1
     # otherwise). More steps bring the critic nearer its optimum (Arjovsky et al. ran 100 at times).
     n_critic: int = 0
+    # The WGAN paper's schedule on top of n_critic: 100 critic steps for each of the first 25 generator
+    # steps and for every 500th, so the critic starts, and is brought back, near its optimum.
+    critic_bursts: bool = False
     # RMSProp's epsilon (wgan). Paddle adds it inside the square root, sqrt(mean_square + eps), and its
     # own default 1e-6 floors the denominator at 1e-3, above the generator's gradients through a
     # clipped critic (about 1e-5 at the start, 1e-4 after 3,000 steps): it then learns 100 to 5 times
@@ -98,7 +101,14 @@ class TrainConfig:
 
     @property
     def critic_steps(self) -> int:
+        """Critic steps per generator step outside the bursts."""
         return self.n_critic or self.spec.n_critic
+
+    def critic_steps_at(self, step: int) -> int:
+        """Critic steps before generator step ``step`` (counted from 0)."""
+        if self.critic_bursts and (step < _BURST_START or step % _BURST_EVERY == 0):
+            return _BURST_CRITIC_STEPS
+        return self.critic_steps
 
 
 @dataclass
@@ -111,6 +121,9 @@ class StepLog:
 
 
 _PADDLE_RMSPROP_EPS = 1e-6
+
+# Arjovsky et al.'s critic schedule (TrainConfig.critic_bursts).
+_BURST_CRITIC_STEPS, _BURST_START, _BURST_EVERY = 100, 25, 500
 
 # The generator's noise is drawn with this salt, each critic step's with its index: they must differ.
 _GENERATOR_NOISE_SALT = 1000
@@ -287,7 +300,7 @@ class Trainer:
         start = time.perf_counter()
         cond = self.spec.conditional
         extra = {}
-        for critic_round in range(self.config.critic_steps):
+        for critic_round in range(self.config.critic_steps_at(self.step)):
             real_np, labels_np = next(batches)
             real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
             z, fake_labels = self._noise(salt=critic_round)

@@ -109,6 +109,28 @@ def test_critic_steps_per_generator_step_can_be_set_and_changed_on_resume(tmp_pa
         Trainer(TrainConfig(objective="wgan", n_critic=1000, **SMALL))
 
 
+def test_critic_bursts_follow_the_wgan_papers_schedule_from_the_cli_and_on_resume(tmp_path):
+    from core.train.__main__ import main
+
+    bursts = TrainConfig(objective="wgan", critic_bursts=True, n_critic=3)
+    # Arjovsky et al.: 100 critic steps for generator steps 0-24 and every 500th, n_critic otherwise.
+    assert [bursts.critic_steps_at(s) for s in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 3, 3, 100, 3, 100]
+    assert TrainConfig(objective="wgan").critic_steps_at(0) == 5  # off by default
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "1", "--critic-bursts", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["critic_bursts"] is True
+    assert saved["meta"]["batches_served"] == 100  # one generator step after a hundred critic steps
+    resumed = Trainer.resume(out / "checkpoint.pdparams", steps=2)
+    list(resumed.run())
+    assert resumed._batches_served == 200  # still inside the first 25 steps: the setting was kept
+    # A run without bursts may turn them on when resuming.
+    assert main(["wgan", "--steps", "1", *tiny]) == 0
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "2", "--critic-bursts", *tiny]) == 0
+    assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["batches_served"] == 5 + 100
+
+
 def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rmsprop_steps(tmp_path):
     """Paddle adds epsilon inside the root: its default 1e-6 damps the generator's tiny gradients."""
 
