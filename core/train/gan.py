@@ -299,20 +299,8 @@ class Trainer:
 
         start = time.perf_counter()
         cond = self.spec.conditional
-        extra = {}
         for critic_round in range(self.config.critic_steps_at(self.step)):
-            real_np, labels_np = next(batches)
-            real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
-            z, fake_labels = self._noise(salt=critic_round)
-            with paddle.no_grad():
-                fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
-            loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
-            self.opt_d.clear_grad()
-            loss_d.backward()
-            self.opt_d.step()
-            if self.spec.clip:
-                for p in self.d.parameters():
-                    p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
+            loss_d, extra = self._critic_step(batches, salt=critic_round)
         z, fake_labels = self._noise(salt=_GENERATOR_NOISE_SALT)
         fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
         d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
@@ -325,6 +313,33 @@ class Trainer:
         entry = StepLog(self.step, float(loss_d), float(loss_g), time.perf_counter() - start, extra)
         self.history.append(entry)
         return entry
+
+    def _critic_step(self, batches, salt: int):
+        import paddle
+
+        cond = self.spec.conditional
+        real_np, labels_np = next(batches)
+        real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
+        z, fake_labels = self._noise(salt=salt)
+        with paddle.no_grad():
+            fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
+        loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
+        self.opt_d.clear_grad()
+        loss_d.backward()
+        self.opt_d.step()
+        if self.spec.clip:
+            for p in self.d.parameters():
+                p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
+        return loss_d, extra
+
+    def train_critic(self, steps: int) -> float:
+        """Train the critic alone against the current generator (which stays as it is, as does the step
+        count): how the critic moves towards its optimum for this generator. Returns the last critic loss."""
+        batches = self._batches()
+        loss_d = None
+        for critic_round in range(steps):
+            loss_d, _ = self._critic_step(batches, salt=critic_round % _GENERATOR_NOISE_SALT)
+        return float(loss_d)
 
     def _update_ema(self) -> None:
         if self.g_ema is None:

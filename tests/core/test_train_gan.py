@@ -131,6 +131,35 @@ def test_critic_bursts_follow_the_wgan_papers_schedule_from_the_cli_and_on_resum
     assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["batches_served"] == 5 + 100
 
 
+def test_the_critic_can_train_alone_towards_its_optimum_for_the_current_generator(tmp_path, capsys):
+    import json
+
+    from core.train.quality import main
+
+    trainer = Trainer(TrainConfig(objective="wgan", steps=2, **SMALL, critic_batch_norm=False))
+    list(trainer.run())
+    real = paddle.to_tensor(trainer.images[:256])
+    with paddle.no_grad():
+        fake = trainer.g(paddle.to_tensor(np.random.default_rng(1).standard_normal((256, 32)).astype(np.float32)))
+
+    def wasserstein_estimate():
+        with paddle.no_grad():
+            return float(trainer.d(real).mean() - trainer.d(fake).mean())
+
+    path = trainer.save(tmp_path / "run.pdparams")
+    # Its trainable weights stay; its batch-norm statistics move, as they do in training.
+    generator = {k: v.numpy().copy() for k, v in trainer.g.named_parameters() if not v.stop_gradient}
+    before, served = wasserstein_estimate(), trainer._batches_served
+    trainer.train_critic(40)
+    after = wasserstein_estimate()  # a clipped critic's scores are small: about 3e-4 before, 1.5e-3 after
+    assert after > max(2 * before, before + 5e-4), (before, after)
+    assert trainer.step == 2 and trainer._batches_served == served + 40
+    assert all(np.array_equal(v.numpy(), generator[k]) for k, v in trainer.g.named_parameters() if not v.stop_gradient)
+    assert max(float(p.abs().max()) for p in trainer.d.parameters()) <= 0.01 + 1e-7  # still clipped
+    assert main(["--checkpoint", str(path), "--critic-ink", "--train-critic", "5"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"critic_ink_correlation", "real_ink", "fake_ink"}
+
+
 def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rmsprop_steps(tmp_path):
     """Paddle adds epsilon inside the root: its default 1e-6 damps the generator's tiny gradients."""
 
@@ -348,7 +377,7 @@ def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
 def test_quality_reports_how_closely_a_checkpoints_critic_scores_real_digits_by_their_ink(tmp_path, capsys):
     import json
 
-    from core.train.quality import critic_ink_correlation, main
+    from core.train.quality import critic_ink, main
 
     trainer = Trainer(TrainConfig(objective="wgan", steps=1, batch_size=16, ngf=8, ndf=1, latent_dim=16, critic_batch_norm=False))
     first, _, second, _ = trainer.d.features
@@ -360,9 +389,14 @@ def test_quality_reports_how_closely_a_checkpoints_critic_scores_real_digits_by_
     for sign, name in ((1.0, "more"), (-1.0, "less")):
         trainer.d.head.weight.set_value(sign * paddle.ones_like(trainer.d.head.weight))
         path = trainer.save(tmp_path / f"{name}-ink.pdparams")
-        assert critic_ink_correlation(path) == pytest.approx(sign, abs=1e-3)
+        assert critic_ink(path)["critic_ink_correlation"] == pytest.approx(sign, abs=1e-3)
     assert main(["--checkpoint", str(path), "--critic-ink"]) == 0
-    assert json.loads(capsys.readouterr().out)["critic_ink_correlation"] == pytest.approx(-1.0, abs=1e-3)
+    report = json.loads(capsys.readouterr().out)
+    assert report["critic_ink_correlation"] == pytest.approx(-1.0, abs=1e-3)
+    # Mean ink of the digits scored, and of the untrained generator's samples (tanh near 0: about half of 784).
+    chosen = np.random.RandomState(0).permutation(len(trainer.images))[:2000]
+    assert report["real_ink"] == pytest.approx(float((trainer.images[chosen] + 1).sum(axis=(1, 2, 3)).mean() / 2), abs=0.01)
+    assert 80 < report["real_ink"] < 160 and 250 < report["fake_ink"] < 550
     with pytest.raises(SystemExit):
         main(["--critic-ink"])  # shipped weights hold no critic
     assert "needs --checkpoint" in capsys.readouterr().err
