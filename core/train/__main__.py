@@ -75,6 +75,9 @@ def parse_args(argv):
     parser.add_argument("--rmsprop-eps", type=_positive_float, metavar="EPS",
                         help="RMSProp's epsilon, for wgan (default 1e-14; Paddle adds it inside the square root, where its own "
                         "default 1e-6 slows the generator's small gradients; may be changed when resuming)")
+    parser.add_argument("--rmsprop-rho", type=_positive_float, metavar="RHO",
+                        help="decay of RMSProp's mean square, for wgan (default 0.95, Paddle's; PyTorch's 0.99 averages "
+                        "over five times as many steps; may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -104,7 +107,7 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.resume:
         changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
-                      "rmsprop_eps": args.rmsprop_eps, "critic_bursts": args.critic_bursts or None}
+                      "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho, "critic_bursts": args.critic_bursts or None}
         changes = {name: value for name, value in changeable.items() if value is not None}
         trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
     else:
@@ -116,6 +119,8 @@ def main(argv=None) -> int:
         )
         if args.rmsprop_eps is not None:
             config.rmsprop_eps = args.rmsprop_eps
+        if args.rmsprop_rho is not None:
+            config.rmsprop_rho = args.rmsprop_rho
         trainer = Trainer(config, out_dir=out, world=world)
     if args.epochs is not None:
         trainer.config.steps = steps_for_epochs(args.epochs, trainer)

@@ -187,6 +187,26 @@ def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rm
     assert Trainer.resume(tmp_path / "old.pdparams").opt_g._epsilon == 1e-6
 
 
+def test_rmsprops_decay_can_be_set_from_the_cli_is_recorded_and_may_change_on_resume(tmp_path):
+    from core.train.__main__ import main
+
+    assert Trainer(TrainConfig(objective="wgan", **SMALL)).opt_d._rho == 0.95  # Paddle's own
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "2", "--rmsprop-rho", "0.99", *tiny]) == 0
+    resumed = Trainer.resume(out / "checkpoint.pdparams")
+    assert resumed.config.rmsprop_rho == 0.99 and resumed.opt_g._rho == resumed.opt_d._rho == 0.99
+    assert Trainer.resume(out / "checkpoint.pdparams", rmsprop_rho=0.9).opt_d._rho == 0.9
+    # The mean square it decays is what the checkpoint carries on: resuming continues exactly.
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out)]) == 0
+    straight = tmp_path / "straight"
+    assert main(["wgan", "--steps", "3", "--rmsprop-rho", "0.99", *tiny[:-1], str(straight)]) == 0
+    a, b = (paddle.load(str(d / "checkpoint.pdparams"))["netD"] for d in (out, straight))
+    assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a)
+    with pytest.raises(ValueError, match="rmsprop_rho"):
+        Trainer(TrainConfig(objective="wgan", rmsprop_rho=1.5, **SMALL))
+
+
 def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path):
     """An epoch is 5,000 bundled digits over (batch size x critic steps) of the run itself, also on resume."""
     from core.train.__main__ import main
