@@ -300,8 +300,6 @@ class Trainer:
     # ------------------------------------------------------------ loop
 
     def train_step(self, batches) -> StepLog:
-        import paddle
-
         start = time.perf_counter()
         cond = self.spec.conditional
         for critic_round in range(self.config.critic_steps_at(self.step)):
@@ -340,8 +338,9 @@ class Trainer:
     def train_critic(self, steps: int) -> float:
         """Train the critic alone against the current generator (which stays as it is, as does the step
         count): how the critic moves towards its optimum for this generator. Returns the last critic loss."""
+        if steps < 1:
+            raise ValueError(f"train_critic needs at least one step, not {steps}")
         batches = self._batches()
-        loss_d = None
         for critic_round in range(steps):
             loss_d, _ = self._critic_step(batches, salt=critic_round % _GENERATOR_NOISE_SALT)
         return float(loss_d)

@@ -129,6 +129,10 @@ def main(argv=None) -> int:
     parser.add_argument("--train-critic", type=int, default=0, metavar="STEPS",
                         help="with --critic-ink: first train the critic alone this many steps against the generator")
     args = parser.parse_args(argv)
+    if args.train_critic and not args.critic_ink:
+        parser.error("--train-critic goes with --critic-ink")
+    if args.train_critic < 0:
+        parser.error("--train-critic takes a number of steps, 0 or more")
     if args.critic_ink:
         if not args.checkpoint:
             parser.error("--critic-ink needs --checkpoint (shipped files hold no critic)")

@@ -158,6 +158,10 @@ def test_the_critic_can_train_alone_towards_its_optimum_for_the_current_generato
     assert max(float(p.abs().max()) for p in trainer.d.parameters()) <= 0.01 + 1e-7  # still clipped
     assert main(["--checkpoint", str(path), "--critic-ink", "--train-critic", "5"]) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"critic_ink_correlation", "real_ink", "fake_ink"}
+    for wrong in (["--train-critic", "5"], ["--critic-ink", "--train-critic", "-1"]):
+        with pytest.raises(SystemExit):
+            main(["--checkpoint", str(path), *wrong])
+        assert "--train-critic" in capsys.readouterr().err
 
 
 def test_a_small_rmsprop_epsilon_lets_the_clipped_critics_generator_take_full_rmsprop_steps(tmp_path):
