@@ -38,6 +38,13 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1, got {value}")
+    return value
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m core.train", description=__doc__.split("\n")[0])
     parser.add_argument("objective", choices=sorted(OBJECTIVES))
@@ -75,7 +82,7 @@ def parse_args(argv):
     parser.add_argument("--rmsprop-eps", type=_positive_float, metavar="EPS",
                         help="RMSProp's epsilon, for wgan (default 1e-14; Paddle adds it inside the square root, where its own "
                         "default 1e-6 slows the generator's small gradients; may be changed when resuming)")
-    parser.add_argument("--rmsprop-rho", type=_positive_float, metavar="RHO",
+    parser.add_argument("--rmsprop-rho", type=_fraction, metavar="RHO",
                         help="decay of RMSProp's mean square, for wgan (default 0.95, Paddle's; PyTorch's 0.99 averages "
                         "over five times as many steps; may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)

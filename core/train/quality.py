@@ -94,20 +94,17 @@ def critic_ink(path, n: int = 2000, train_critic: int = 0) -> dict:
     run = Trainer.resume(path)  # the checkpoint's own networks and data, as training saw them
     if train_critic:
         run.train_critic(train_critic)
+    from core.apps.digits import draw
+
     chosen = np.random.RandomState(0).permutation(len(run.images))[:n]
     images = run.images[chosen]
-    rng = np.random.default_rng(0)
-    z = rng.standard_normal((n, run.config.latent_dim)).astype(np.float32)
-    requested = rng.integers(0, 10, n)
-    fakes = []
     with paddle.no_grad():
         run.d.eval()
         extra = [paddle.to_tensor(run.labels[chosen])] if run.spec.conditional else []
         scores = run.d(paddle.to_tensor(images), *extra).numpy()[:, 0]
-        for start in range(0, n, run.config.batch_size):
-            batch = slice(start, start + run.config.batch_size)
-            extra = [paddle.to_tensor(requested[batch])] if run.spec.conditional else []
-            fakes.append(run.g(paddle.to_tensor(z[batch]), *extra).numpy())
+    # In training batches, so that the generator's batch norm sees batches the size the critic saw.
+    batch = run.config.batch_size
+    fakes = [draw(run.g, seed=k, count=min(batch, n - start))[0] for k, start in enumerate(range(0, n, batch))]
     ink = _ink(images)
     return {"critic_ink_correlation": round(float(np.corrcoef(scores, ink)[0, 1]), 4),
             "real_ink": round(float(ink.mean()), 2), "fake_ink": round(float(_ink(np.concatenate(fakes)).mean()), 2)}

@@ -224,7 +224,7 @@ def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path
     assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["step"] == 3
 
 
-@pytest.mark.parametrize("option", [["--n-critic", "-1"], ["--steps", "0"], ["--epochs", "0"], ["--batch-size", "0"],
+@pytest.mark.parametrize("option", [["--n-critic", "-1"], ["--rmsprop-rho", "1.5"], ["--steps", "0"], ["--epochs", "0"], ["--batch-size", "0"],
                                     ["--steps", "5", "--epochs", "1"]])
 def test_cli_refuses_lengths_and_sizes_below_one(option, capsys):
     from core.train.__main__ import parse_args
