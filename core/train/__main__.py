@@ -85,6 +85,8 @@ def parse_args(argv):
     parser.add_argument("--rmsprop-rho", type=_fraction, metavar="RHO",
                         help="decay of RMSProp's mean square, for wgan (default 0.95, Paddle's; PyTorch's 0.99 averages "
                         "over five times as many steps; may be changed when resuming)")
+    parser.add_argument("--clip", type=_positive_float, metavar="C",
+                        help="bound of wgan's weight clipping (default 0.01, the paper's; may be changed when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -112,23 +114,30 @@ def main(argv=None) -> int:
         world = (paddle.distributed.get_rank(), paddle.distributed.get_world_size())
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.resume:
-        changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
-                      "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho, "critic_bursts": args.critic_bursts or None}
-        changes = {name: value for name, value in changeable.items() if value is not None}
-        trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
-    else:
-        config = TrainConfig(
-            objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
-            latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
-            minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
-            critic_layer_norm=args.critic_layer_norm, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
-        )
-        if args.rmsprop_eps is not None:
-            config.rmsprop_eps = args.rmsprop_eps
-        if args.rmsprop_rho is not None:
-            config.rmsprop_rho = args.rmsprop_rho
-        trainer = Trainer(config, out_dir=out, world=world)
+    try:
+        if args.resume:
+            changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
+                          "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho, "critic_bursts": args.critic_bursts or None,
+                          "clip": args.clip}
+            changes = {name: value for name, value in changeable.items() if value is not None}
+            trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
+        else:
+            config = TrainConfig(
+                objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
+                latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
+                minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
+                critic_layer_norm=args.critic_layer_norm, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
+            )
+            if args.rmsprop_eps is not None:
+                config.rmsprop_eps = args.rmsprop_eps
+            if args.rmsprop_rho is not None:
+                config.rmsprop_rho = args.rmsprop_rho
+            if args.clip is not None:
+                config.clip = args.clip
+            trainer = Trainer(config, out_dir=out, world=world)
+    except ValueError as refused:  # an option that does not fit the objective or the checkpoint
+        print(f"python -m core.train: error: {refused}", file=sys.stderr)
+        return 2
     if args.epochs is not None:
         trainer.config.steps = steps_for_epochs(args.epochs, trainer)
     start = time.perf_counter()

@@ -96,6 +96,11 @@ class TrainConfig:
     # RMSProp's decay of its mean square (wgan): Paddle's 0.95 averages about 20 steps, PyTorch's 0.99
     # (the WGAN paper's code) about 100.
     rmsprop_rho: float = 0.95
+    # WGAN's clipping bound c (0: the objective's own, 0.01 as in the paper). Without the critic's batch
+    # norm the critic is nearly positively homogeneous, so a larger box mainly shrinks each RMSProp step
+    # relative to it (lr / c): the weights then integrate many batches' gradients before they reach the
+    # box, instead of following each batch's sign.
+    clip: float = 0.0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -106,6 +111,11 @@ class TrainConfig:
     def critic_steps(self) -> int:
         """Critic steps per generator step outside the bursts."""
         return self.n_critic or self.spec.n_critic
+
+    @property
+    def clip_bound(self) -> float:
+        """The bound the critic's weights are clipped to after each step (0: no clipping)."""
+        return self.clip or self.spec.clip
 
     def critic_steps_at(self, step: int) -> int:
         """Critic steps before generator step ``step`` (counted from 0)."""
@@ -177,6 +187,10 @@ class Trainer:
             raise ValueError(f"n_critic must be between 1 and {_GENERATOR_NOISE_SALT - 1} (or 0 for the objective's own)")
         if not 0 < config.rmsprop_rho < 1:
             raise ValueError(f"rmsprop_rho must lie between 0 and 1, not {config.rmsprop_rho}")
+        if config.clip and not self.spec.clip:
+            raise ValueError(f"weight clipping is wgan's constraint; {config.objective} has its own")
+        if config.clip < 0:
+            raise ValueError(f"the clipping bound must be positive, not {config.clip}")
         paddle.seed(config.seed)
         self.g, self.d = build_networks(config)
         lr = config.lr or self.spec.lr
@@ -330,9 +344,10 @@ class Trainer:
         self.opt_d.clear_grad()
         loss_d.backward()
         self.opt_d.step()
-        if self.spec.clip:
+        bound = self.config.clip_bound
+        if bound:
             for p in self.d.parameters():
-                p.set_value(paddle.clip(p, -self.spec.clip, self.spec.clip))
+                p.set_value(paddle.clip(p, -bound, bound))
         return loss_d, extra
 
     def train_critic(self, steps: int) -> float:

@@ -211,6 +211,32 @@ def test_rmsprops_decay_can_be_set_from_the_cli_is_recorded_and_may_change_on_re
         Trainer(TrainConfig(objective="wgan", rmsprop_rho=1.5, **SMALL))
 
 
+def test_wgans_clipping_bound_can_be_set_from_the_cli_is_recorded_and_may_change_on_resume(tmp_path, capsys):
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "3", "--clip", "0.05", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["clip"] == 0.05
+    critic = [np.abs(v.numpy()).max() for v in saved["netD"].values()]
+    # Held to the new box, and using it: the default box (0.01) would have clipped these.
+    assert max(critic) <= 0.05 + 1e-7 and max(critic) > 0.01
+    assert Trainer.resume(out / "checkpoint.pdparams").config.clip_bound == 0.05
+    # Narrowed on resume: the next critic step clips every weight into the new box.
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--clip", "0.005", "--steps", "4", "--out", str(out)]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["clip"] == 0.005
+    assert max(np.abs(v.numpy()).max() for v in saved["netD"].values()) <= 0.005 + 1e-7
+    # Checkpoints from before the option resume with the objective's own bound.
+    assert TrainConfig(objective="wgan").clip_bound == OBJECTIVES["wgan"].clip == 0.01
+    # Only wgan clips: the others are refused, with a message rather than a traceback.
+    assert main(["wgan-gp", "--steps", "1", "--clip", "0.1", *tiny]) == 2
+    assert "weight clipping is wgan's constraint" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="weight clipping"):
+        Trainer(TrainConfig(objective="dcgan", clip=0.1, **SMALL))
+
+
 def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path):
     """An epoch is 5,000 bundled digits over (batch size x critic steps) of the run itself, also on resume."""
     from core.train.__main__ import main
@@ -224,7 +250,7 @@ def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path
     assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["step"] == 3
 
 
-@pytest.mark.parametrize("option", [["--n-critic", "-1"], ["--rmsprop-rho", "1.5"], ["--steps", "0"], ["--epochs", "0"], ["--batch-size", "0"],
+@pytest.mark.parametrize("option", [["--n-critic", "-1"], ["--rmsprop-rho", "1.5"], ["--clip", "0"], ["--steps", "0"], ["--epochs", "0"], ["--batch-size", "0"],
                                     ["--steps", "5", "--epochs", "1"]])
 def test_cli_refuses_lengths_and_sizes_below_one(option, capsys):
     from core.train.__main__ import parse_args
