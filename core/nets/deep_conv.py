@@ -85,24 +85,33 @@ class DeepConvCritic(nn.Layer):
     the features' standard deviation across groups of G samples (Karras et al.
     2018): a batch of near-identical fakes then looks unlike a batch of real
     digits, which counters the unconditional objectives' dropping of classes.
+    ``depth=3`` adds a third strided convolution (7x7 to 4x4, 4*ndf channels), as
+    in Gulrajani et al.'s MNIST critic: each head feature then sees an 18x18 window,
+    most of a digit, where two convolutions leave 10x10 windows for the linear head.
     """
 
-    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool | str = "batch", minibatch_std: int = 0):
+    def __init__(self, input_nc: int = 1, ndf: int = 64, n_class: int = 0, norm: bool | str = "batch", minibatch_std: int = 0,
+                 depth: int = 2):
         super().__init__()
         norm = {True: "batch", False: "none"}.get(norm, norm)
         if norm not in ("batch", "layer", "none"):
             raise ValueError(f"norm must be 'batch', 'layer' or 'none'; got {norm!r}")
+        if depth not in (2, 3):
+            raise ValueError(f"depth must be 2 or 3 strided convolutions; got {depth!r}")
         self.n_class = n_class
         self.minibatch_std = minibatch_std
         layers = [nn.Conv2D(input_nc + n_class, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
-        layers += [nn.Conv2D(ndf, ndf * 2, 4, stride=2, padding=1)]
-        if norm == "batch":
-            layers += [nn.BatchNorm2D(ndf * 2)]
-        elif norm == "layer":
-            layers += [SampleNorm(ndf * 2)]
-        layers += [nn.LeakyReLU(0.2)]
+        channels, size = ndf, 14
+        for _ in range(depth - 1):  # 14 -> 7 (-> 4)
+            layers += [nn.Conv2D(channels, channels * 2, 4 if size == 14 else 3, stride=2, padding=1)]
+            channels, size = channels * 2, (size + 1) // 2
+            if norm == "batch":
+                layers += [nn.BatchNorm2D(channels)]
+            elif norm == "layer":
+                layers += [SampleNorm(channels)]
+            layers += [nn.LeakyReLU(0.2)]
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear((ndf * 2 + (1 if minibatch_std else 0)) * 7 * 7, 1)
+        self.head = nn.Linear((channels + (1 if minibatch_std else 0)) * size * size, 1)
 
     def forward(self, image, class_id=None):
         if self.n_class > 0:
@@ -136,8 +145,8 @@ def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
 
 
 @register("digits_critic", "28x28 digit discriminator / critic")
-def digits_critic(ndf=64, n_class=0, norm="batch", minibatch_std=0, **kw):
-    return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, minibatch_std=minibatch_std, **kw)
+def digits_critic(ndf=64, n_class=0, norm="batch", minibatch_std=0, depth=2, **kw):
+    return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, minibatch_std=minibatch_std, depth=depth, **kw)
 
 
 def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: int, then: tuple[str, ...] = ()) -> None:

@@ -70,6 +70,9 @@ def parse_args(argv):
     parser.add_argument("--critic-layer-norm", action="store_true",
                         help="give the critic a per-sample layer norm in place of batch norm (any objective; "
                         "a resumed run keeps its own)")
+    parser.add_argument("--critic-depth", type=int, choices=(2, 3), default=2,
+                        help="strided convolutions in the critic: 2, or 3 so that each feature the head sees covers most "
+                        "of a digit (a resumed run keeps its own)")
     parser.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
                         help="zero-centred gradient penalty on real digits, GAMMA/2 * E|grad D|^2, for dcgan, lsgan and cgan "
                         "(drops the discriminator's batch norm; default off)")
@@ -126,7 +129,7 @@ def main(argv=None) -> int:
                 objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
                 latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
                 minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
-                critic_layer_norm=args.critic_layer_norm, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
+                critic_layer_norm=args.critic_layer_norm, critic_depth=args.critic_depth, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
             )
             if args.rmsprop_eps is not None:
                 config.rmsprop_eps = args.rmsprop_eps

@@ -79,6 +79,8 @@ class TrainConfig:
     # A layer norm in the critic in place of batch norm (each sample over all its features, so samples
     # never mix; any objective, penalties included). WGAN's 4s fared worse with it (docs/training.md).
     critic_layer_norm: bool = False
+    # Strided convolutions in the critic: 2, or 3 so that each of the head's features sees most of a digit.
+    critic_depth: int = 2
     # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
     r1: float = 0.0
@@ -156,7 +158,8 @@ def build_networks(config: TrainConfig):
         norm = "layer"
     else:
         norm = "batch" if spec.critic_norm and config.critic_batch_norm and not config.r1 else "none"
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std)
+    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std,
+                    depth=config.critic_depth)
     g.train()
     d.train()
     return g, d

@@ -397,6 +397,26 @@ def test_the_critic_can_have_a_layer_norm_from_the_cli_kept_on_resume_and_usable
         assert norms(trainer) == {"SampleNorm"} and all(np.isfinite(log.loss_d) and log.extra["penalty"] > 0 for log in logs)
 
 
+def test_a_deeper_critic_can_be_chosen_from_the_cli_and_is_kept_on_resume(tmp_path):
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "2", "--critic-depth", "3", "--no-critic-batch-norm", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["critic_depth"] == 3 and saved["netD"]["head.weight"].shape == [32 * 4 * 4, 1]
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out)]) == 0
+    assert Trainer.resume(out / "checkpoint.pdparams").d.head.weight.shape == [32 * 4 * 4, 1]
+    # Checkpoints from before the option have two convolutions and resume so.
+    state = Trainer(TrainConfig(objective="wgan", steps=1, **SMALL)).state()
+    del state["meta"]["config"]["critic_depth"]
+    paddle.save(state, str(tmp_path / "old.pdparams"))
+    assert Trainer.resume(tmp_path / "old.pdparams").d.head.weight.shape == [32 * 7 * 7, 1]
+    # The penalised critics differentiate through the third layer twice.
+    trainer = Trainer(TrainConfig(objective="wgan-gp", steps=2, critic_depth=3, **SMALL))
+    assert all(np.isfinite(log.loss_d) and log.extra["penalty"] > 0 for log in trainer.run())
+
+
 def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
     """Why --no-critic-batch-norm and --critic-layer-norm: batches of different digit classes reach the
     critic's head with the same per-channel feature means when it has batch norm, and with different

@@ -63,6 +63,30 @@ def test_a_layer_norm_critic_scores_each_sample_apart_from_its_batch():
         nets.create("digits_critic", norm="instance")
 
 
+def test_a_three_convolution_critic_gives_each_head_feature_most_of_the_digit():
+    paddle.seed(2)
+    shallow, deep = (nets.create("digits_critic", ndf=8, norm="none", depth=depth) for depth in (2, 3))
+    # Depth 2 keeps the parameter names and shapes that checkpoints before the option hold.
+    assert {n: p.shape for n, p in shallow.named_parameters()} == {
+        "features.0.weight": [8, 1, 4, 4], "features.0.bias": [8], "features.2.weight": [16, 8, 4, 4],
+        "features.2.bias": [16], "head.weight": [16 * 7 * 7, 1], "head.bias": [1]}
+    assert deep.features(paddle.zeros([2, 1, 28, 28])).shape == [2, 32, 4, 4]
+    assert deep(paddle.zeros([3, 1, 28, 28])).shape == [3, 1]
+
+    def window(critic, position):
+        """Height and width of the pixels that move one head feature (channel 0 at ``position``)."""
+        image = paddle.rand([1, 1, 28, 28])
+        image.stop_gradient = False
+        (grad,) = paddle.grad(critic.features(image)[0, 0, position, position], image)
+        rows, cols = np.nonzero(np.abs(grad.numpy()[0, 0]) > 0)
+        return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+    assert window(shallow, 3) == (10, 10)  # a stroke's worth: the head must combine 49 of them
+    assert window(deep, 1) == (18, 18)  # most of a digit (MNIST's fill the central 20x20)
+    with pytest.raises(ValueError, match="depth must be 2 or 3"):
+        nets.create("digits_critic", depth=4)
+
+
 def test_sample_norm_is_a_one_group_group_norm_with_a_double_backward():
     from core.nets.deep_conv import SampleNorm
 
