@@ -286,6 +286,11 @@ def test_quality_scores_a_training_checkpoint(tmp_path):
     assert 0.1 <= quality.mean_confidence <= 1.0
     assert score_checkpoint(out / "checkpoint.pdparams", n=40) == quality  # the same latents each time
     assert score_checkpoint(out / "checkpoint.pdparams", n=40, seed=1).mean_confidence != quality.mean_confidence
+    # Without a moving average the trained weights are the generator; with one, they can be scored apart from it.
+    assert score_checkpoint(out / "checkpoint.pdparams", n=40, trained=True) == quality
+    assert main(["dcgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--ema", "0.5", "--out", str(out)]) == 0
+    averaged, trained = (score_checkpoint(out / "checkpoint.pdparams", n=40, trained=t) for t in (False, True))
+    assert averaged != trained
 
 
 def test_quality_cli_scores_shipped_weights_with_a_chosen_seed(capsys):
