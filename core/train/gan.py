@@ -79,7 +79,8 @@ class TrainConfig:
     # A layer norm in the critic in place of batch norm (each sample over all its features, so samples
     # never mix; any objective, penalties included). WGAN's 4s fared worse with it (docs/training.md).
     critic_layer_norm: bool = False
-    # Strided convolutions in the critic: 2, or 3 so that each of the head's features sees most of a digit.
+    # Strided convolutions in the critic: 2, or 3 so that each of the head's features sees most of a digit
+    # (WGAN's 4s fared worse with 3: docs/training.md).
     critic_depth: int = 2
     # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
     # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
@@ -101,7 +102,7 @@ class TrainConfig:
     # WGAN's clipping bound c (0: the objective's own, 0.01 as in the paper). Without the critic's batch
     # norm the critic is nearly positively homogeneous, so a larger box mainly shrinks each RMSProp step
     # relative to it (lr / c): the weights then integrate many batches' gradients before they reach the
-    # box, instead of following each batch's sign.
+    # box, instead of following each batch's sign. Neither way held WGAN's classes at 5 % (docs/training.md).
     clip: float = 0.0
     extra: dict = field(default_factory=dict)
 
