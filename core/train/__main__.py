@@ -120,8 +120,8 @@ def main(argv=None) -> int:
     try:
         if args.resume:
             changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
-                          "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho, "critic_bursts": args.critic_bursts or None,
-                          "clip": args.clip}
+                          "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho,
+                          "critic_bursts": args.critic_bursts or None, "clip": args.clip}
             changes = {name: value for name, value in changeable.items() if value is not None}
             trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
         else:
@@ -129,7 +129,8 @@ def main(argv=None) -> int:
                 objective=args.objective, steps=args.steps or 2000, batch_size=args.batch_size, lr=args.lr,
                 latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
                 minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
-                critic_layer_norm=args.critic_layer_norm, critic_depth=args.critic_depth, r1=args.r1, n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
+                critic_layer_norm=args.critic_layer_norm, critic_depth=args.critic_depth, r1=args.r1,
+                n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
             )
             if args.rmsprop_eps is not None:
                 config.rmsprop_eps = args.rmsprop_eps

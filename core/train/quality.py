@@ -91,13 +91,12 @@ def critic_ink(path, n: int = 2000, train_critic: int = 0) -> dict:
     (docs/training.md)."""
     import paddle
 
+    from core.apps.digits import draw
     from core.train.gan import Trainer
 
     run = Trainer.resume(path)  # the checkpoint's own networks and data, as training saw them
     if train_critic:
         run.train_critic(train_critic)
-    from core.apps.digits import draw
-
     chosen = np.random.RandomState(0).permutation(len(run.images))[:n]
     images = run.images[chosen]
     with paddle.no_grad():
