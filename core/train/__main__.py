@@ -90,6 +90,9 @@ def parse_args(argv):
                         "over five times as many steps; may be changed when resuming)")
     parser.add_argument("--clip", type=_positive_float, metavar="C",
                         help="bound of wgan's weight clipping (default 0.01, the paper's; may be changed when resuming)")
+    parser.add_argument("--fake-history", type=_positive_int, metavar="N",
+                        help="keep N of the generator's past images and draw half of each critic batch's fakes from them "
+                        "(unconditional objectives; default off; may be turned on or resized when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/digits", help="directory for losses.jsonl, samples/ and checkpoint.pdparams")
     parser.add_argument("--export", help="also write the generator alone ({'netG': ...}) to this file at the end")
@@ -121,7 +124,8 @@ def main(argv=None) -> int:
         if args.resume:
             changeable = {"steps": args.steps, "ema": args.ema, "lr": args.lr, "n_critic": args.n_critic,
                           "rmsprop_eps": args.rmsprop_eps, "rmsprop_rho": args.rmsprop_rho,
-                          "critic_bursts": args.critic_bursts or None, "clip": args.clip}
+                          "critic_bursts": args.critic_bursts or None, "clip": args.clip,
+                          "fake_history": args.fake_history}
             changes = {name: value for name, value in changeable.items() if value is not None}
             trainer = Trainer.resume(args.resume, out_dir=out, world=world, **changes)
         else:
@@ -130,7 +134,7 @@ def main(argv=None) -> int:
                 latent_dim=args.latent_dim, ngf=args.ngf, ndf=args.ndf, ema=args.ema or 0.0, seed=args.seed, data=args.data,
                 minibatch_std=args.minibatch_std, critic_batch_norm=args.critic_batch_norm,
                 critic_layer_norm=args.critic_layer_norm, critic_depth=args.critic_depth, r1=args.r1,
-                n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts,
+                n_critic=args.n_critic or 0, critic_bursts=args.critic_bursts, fake_history=args.fake_history or 0,
             )
             if args.rmsprop_eps is not None:
                 config.rmsprop_eps = args.rmsprop_eps

@@ -104,6 +104,12 @@ class TrainConfig:
     # relative to it (lr / c): the weights then integrate many batches' gradients before they reach the
     # box, instead of following each batch's sign. Neither way held WGAN's classes at 5 % (docs/training.md).
     clip: float = 0.0
+    # Capacity of a history of the generator's past images (0: off; Shrivastava et al. 2017). Half of
+    # each critic step's fake batch is drawn from it, and half a batch of fresh images joins it each
+    # generator step, so the critic is scored against the generator's last few dozen steps rather
+    # than its latest one: a critic that follows the generator along one statistic (WGAN's clipped
+    # critic chasing it along ink, docs/training.md) gains nothing against that mix.
+    fake_history: int = 0
     extra: dict = field(default_factory=dict)
 
     @property
@@ -143,6 +149,7 @@ _BURST_CRITIC_STEPS, _BURST_START, _BURST_EVERY = 100, 25, 500
 
 # The generator's noise is drawn with this salt, each critic step's with its index: they must differ.
 _GENERATOR_NOISE_SALT = 1000
+_HISTORY_SALT = 3000  # seeds the fake-image history's draws, apart from the noise's
 
 
 def generator_name(objective: str) -> str:
@@ -195,6 +202,12 @@ class Trainer:
             raise ValueError(f"weight clipping is wgan's constraint; {config.objective} has its own")
         if config.clip < 0:
             raise ValueError(f"the clipping bound must be positive, not {config.clip}")
+        if config.fake_history < 0:
+            raise ValueError(f"the fake-image history holds a number of images, not {config.fake_history}")
+        if config.fake_history and self.spec.conditional:
+            raise ValueError("the fake-image history keeps images without their labels, so it is for the unconditional objectives")
+        if config.fake_history and world and world[1] > 1:
+            raise ValueError("the fake-image history is kept by one process; it is not supported under data parallel")
         paddle.seed(config.seed)
         self.g, self.d = build_networks(config)
         lr = config.lr or self.spec.lr
@@ -205,6 +218,7 @@ class Trainer:
         self.labels = labels.astype(np.int64)
         self.step = 0
         self.history: list[StepLog] = []
+        self.fake_history = np.zeros((0, *self.images.shape[1:]), np.float32)
         self.g_ema = None
         if config.ema:
             self.g_ema = copy.deepcopy(self.g)
@@ -344,6 +358,8 @@ class Trainer:
         z, fake_labels = self._noise(salt=salt)
         with paddle.no_grad():
             fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
+        if self.config.fake_history:
+            fake = self._mix_in_history(fake, salt)
         loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
         self.opt_d.clear_grad()
         loss_d.backward()
@@ -353,6 +369,30 @@ class Trainer:
             for p in self.d.parameters():
                 p.set_value(paddle.clip(p, -bound, bound))
         return loss_d, extra
+
+    def _mix_in_history(self, fake, salt: int):
+        """The fake batch with its first half replaced by images from the history (once it holds half a
+        batch); in each generator step's first critic round the fresh first half joins the history."""
+        import paddle
+
+        fresh = fake.numpy()
+        half = len(fresh) // 2
+        rng = np.random.default_rng([self.config.seed, self.step, salt, _HISTORY_SALT])
+        mixed = fresh
+        if len(self.fake_history) >= half:
+            picks = rng.choice(len(self.fake_history), half, replace=False)
+            mixed = np.concatenate([self.fake_history[picks], fresh[half:]])
+        if salt == 0:
+            self._remember(fresh[:half], rng)
+        return paddle.to_tensor(mixed)
+
+    def _remember(self, images: np.ndarray, rng) -> None:
+        """Append to the history until it is full, then overwrite entries at random."""
+        room = max(0, self.config.fake_history - len(self.fake_history))
+        self.fake_history = np.concatenate([self.fake_history, images[:room]])
+        rest = images[room:]
+        if len(rest):
+            self.fake_history[rng.choice(len(self.fake_history), len(rest), replace=False)] = rest
 
     def train_critic(self, steps: int) -> float:
         """Train the critic alone against the current generator (which stays as it is, as does the step
@@ -439,6 +479,7 @@ class Trainer:
             "netD": self.d.state_dict(),
             "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
             "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
+            **({"fake_history": self.fake_history} if self.config.fake_history else {}),
             "meta": {"step": self.step, "batches_served": self._batches_served, "config": asdict(self.config)},
         }
 
@@ -472,6 +513,9 @@ class Trainer:
         trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
         trainer.step = int(meta["step"])
         trainer._batches_served = int(meta["batches_served"])
+        # A history turned on at resume starts empty; a smaller one keeps its first entries.
+        kept = np.asarray(saved.get("fake_history", trainer.fake_history), np.float32)
+        trainer.fake_history = kept[: config.fake_history]
         return trainer
 
 

@@ -475,3 +475,62 @@ def test_quality_reports_how_closely_a_checkpoints_critic_scores_real_digits_by_
     with pytest.raises(SystemExit):
         main(["--critic-ink"])  # shipped weights hold no critic
     assert "needs --checkpoint" in capsys.readouterr().err
+
+
+def test_a_history_of_past_fakes_feeds_half_of_each_critic_batch_and_resumes_exactly(tmp_path):
+    config = TrainConfig(objective="wgan", steps=6, fake_history=40, **SMALL)  # batches of 32: 16 join a step
+    trainer = Trainer(config)
+    list(trainer.run(steps=2))
+    assert trainer.fake_history.shape == (32, 1, 28, 28)
+    list(trainer.run(steps=1))
+    assert trainer.fake_history.shape == (40, 1, 28, 28)  # full: new images now overwrite old ones
+    with paddle.no_grad():
+        fake = trainer.g(trainer._noise(salt=1)[0])
+    trainer.fake_history[:] = 5.0  # a value the generator's tanh cannot draw
+    mixed = trainer._mix_in_history(fake, salt=1).numpy()
+    assert (mixed[:16] == 5.0).all()
+    np.testing.assert_array_equal(mixed[16:], fake.numpy()[16:])
+    assert (trainer.fake_history == 5.0).all()  # only a generator step's first critic round adds to it
+    trainer._mix_in_history(fake, salt=0)
+    replaced = ~(trainer.fake_history == 5.0).all(axis=(1, 2, 3))
+    assert replaced.sum() == 16
+    kept = trainer.fake_history[replaced].reshape(16, -1)
+    assert all((kept == image).all(axis=1).any() for image in fake.numpy()[:16].reshape(16, -1))  # the fresh first half
+
+    straight = Trainer(config)
+    list(straight.run())
+    first = Trainer(config)
+    list(first.run(steps=3))
+    first.save(tmp_path / "half.pdparams")
+    resumed = Trainer.resume(tmp_path / "half.pdparams")
+    np.testing.assert_array_equal(resumed.fake_history, first.fake_history)
+    list(resumed.run())
+    np.testing.assert_array_equal(resumed.fake_history, straight.fake_history)
+    for net in ("g", "d"):
+        for name, value in getattr(straight, net).state_dict().items():
+            np.testing.assert_allclose(getattr(resumed, net).state_dict()[name].numpy(), value.numpy(), rtol=1e-5, atol=1e-6,
+                                       err_msg=name)
+
+
+def test_the_fake_history_is_set_from_the_cli_resized_on_resume_and_refused_where_it_cannot_work(tmp_path, capsys):
+    from core.train.__main__ import main
+
+    out = tmp_path / "run"
+    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    assert main(["wgan", "--steps", "4", "--fake-history", "12", *tiny]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["fake_history"] == 12
+    assert np.asarray(saved["fake_history"]).shape == (12, 1, 28, 28)
+    assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--fake-history", "6", "--steps", "5", "--out", str(out)]) == 0
+    saved = paddle.load(str(out / "checkpoint.pdparams"))
+    assert saved["meta"]["config"]["fake_history"] == 6 and np.asarray(saved["fake_history"]).shape == (6, 1, 28, 28)
+    # Turned on when resuming a run that had none: it starts empty and fills.
+    assert main(["dcgan", "--steps", "2", *tiny[:-1], str(tmp_path / "plain")]) == 0
+    assert "fake_history" not in paddle.load(str(tmp_path / "plain" / "checkpoint.pdparams"))
+    assert main(["dcgan", "--resume", str(tmp_path / "plain" / "checkpoint.pdparams"), "--fake-history", "16", "--steps", "4",
+                 "--out", str(tmp_path / "plain")]) == 0
+    assert np.asarray(paddle.load(str(tmp_path / "plain" / "checkpoint.pdparams"))["fake_history"]).shape == (8, 1, 28, 28)
+    assert main(["cgan", "--steps", "1", "--fake-history", "8", *tiny]) == 2
+    assert "unconditional" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="data parallel"):
+        Trainer(TrainConfig(objective="wgan", fake_history=8, **SMALL), world=(0, 2))
