@@ -188,8 +188,8 @@ _our_digit_weights("lsgan", "wgan_mnist", "unconditional LSGAN", "--r1 0.1 --ema
                    then=("--steps 2500 --ema 0.995", "--steps 9000 --ema 0.999", "--steps 9000 --ema 0"))
 # The Wasserstein critics take five steps per generator step: narrower networks keep them trainable on a CPU.
 _our_digit_weights("wgan", "wgan_mnist", "WGAN (weight clipping)",
-                   "--lr 2e-4 --ngf 16 --ndf 32 --no-critic-batch-norm --ema 0.999 --steps 4000", ngf=16,
-                   then=("--steps 4000 --ema 0",))
+                   "--lr 2e-4 --ngf 16 --ndf 32 --no-critic-batch-norm --ema 0.999 --fake-history 2048 --steps 3000", ngf=16,
+                   then=("--steps 3000 --ema 0",))
 _our_digit_weights("wgan-gp", "wgan_mnist", "WGAN-GP (gradient penalty)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,
                    then=("--steps 3600 --ema 0.995", "--steps 5500 --ema 0.999"))
 _our_digit_weights("wgan-div", "wgan_mnist", "WGAN-div (Wasserstein divergence)", "--steps 1500 --ngf 16 --ndf 32", ngf=16,

@@ -23,25 +23,25 @@ def test_shipped_conditional_gan_draws_the_requested_digits():
 
 # Each shipped unconditional model as measured (docs/training.md, `python -m core.train.quality --weights NAME`):
 # mean top-class confidence, smallest and largest class share over 1,000 samples. The issue's bar is
-# confidence >= 0.85 (0.75 for WGAN with clipping) with every class in 5-20 %; docs/training.md says
-# which models fall short and by how much. These tests keep the shipped files at what was measured.
+# confidence >= 0.85 (0.75 for WGAN with clipping) with every class in 5-20 %, which every one meets.
+# These tests keep the shipped files at what was measured.
 MEASURED = {
     "digits_dcgan": (0.856, 0.055, 0.132),
     "digits_lsgan": (0.858, 0.053, 0.146),
-    "digits_wgan": (0.813, 0.041, 0.143),
+    "digits_wgan": (0.770, 0.056, 0.147),
     "digits_wgan_gp": (0.858, 0.058, 0.137),
     "digits_wgan_div": (0.850, 0.069, 0.126),
 }
 
 
-# The unconditional models that meet the issue's bar, tested against the bar itself.
-MEETS_THE_BAR = ("digits_dcgan", "digits_lsgan", "digits_wgan_gp", "digits_wgan_div")
+# The issue's bar for each unconditional model: its mean top-class confidence (weight clipping's is lower).
+CONFIDENCE_BAR = {"digits_dcgan": 0.85, "digits_lsgan": 0.85, "digits_wgan": 0.75, "digits_wgan_gp": 0.85, "digits_wgan_div": 0.85}
 
 
-@pytest.mark.parametrize("name", MEETS_THE_BAR)
-def test_unconditional_models_meeting_the_bar_keep_meeting_it(name):
+@pytest.mark.parametrize("name", sorted(CONFIDENCE_BAR))
+def test_every_unconditional_model_meets_the_issues_bar(name):
     quality = score_weights(name, n=1000)
-    assert quality.mean_confidence >= 0.85, quality
+    assert quality.mean_confidence >= CONFIDENCE_BAR[name], quality
     assert all(0.05 <= share <= 0.20 for share in quality.class_shares), quality
 
 
@@ -60,7 +60,7 @@ def test_every_objective_ships_weights():
     from core.train.gan import OBJECTIVES
 
     shipped = {gan_basics.shipped_weights(o) for o in OBJECTIVES}
-    assert set(gan_basics.APP.weights) == shipped == set(MEASURED) | {"digits_cgan"}
+    assert set(gan_basics.APP.weights) == shipped == set(MEASURED) | {"digits_cgan"} == set(CONFIDENCE_BAR) | {"digits_cgan"}
     for name in shipped:
         path = weights.locate(weights.spec(name))
         assert path is not None and path.stat().st_size < 2_000_000, name
