@@ -108,7 +108,8 @@ class TrainConfig:
     # each critic step's fake batch is drawn from it, and half a batch of fresh images joins it each
     # generator step, so the critic is trained against the generator's last few dozen steps rather
     # than its latest one and gains less by following it along one statistic (WGAN's clipped critic
-    # chases it along ink). With 2,048 WGAN's classes all held at 5 % or more (docs/training.md).
+    # chases it along ink). With 2,048 the shipped WGAN held every class at 5 % or more; the same
+    # recipe from another seed did not (docs/training.md).
     fake_history: int = 0
     extra: dict = field(default_factory=dict)
 
