@@ -13,6 +13,12 @@ def early_and_late(values, n=5):
     return float(np.mean(values[:n])), float(np.mean(values[-n:]))
 
 
+def tiny_cli(out, batch_size: int | None = 8) -> list[str]:
+    """Command-line options for a run small enough for a test, writing to ``out``."""
+    size = ["--batch-size", str(batch_size)] if batch_size else []
+    return [*size, "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+
+
 @pytest.mark.parametrize("objective", ["dcgan", "lsgan", "cgan"])
 def test_discriminator_loss_falls_from_its_start(objective):
     trainer = Trainer(TrainConfig(objective=objective, steps=30, **SMALL))
@@ -117,7 +123,7 @@ def test_critic_bursts_follow_the_wgan_papers_schedule_from_the_cli_and_on_resum
     assert [bursts.critic_steps_at(s) for s in (0, 24, 25, 499, 500, 501, 1000)] == [100, 100, 3, 3, 100, 3, 100]
     assert TrainConfig(objective="wgan").critic_steps_at(0) == 5  # off by default
     out = tmp_path / "run"
-    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out)
     assert main(["wgan", "--steps", "1", "--critic-bursts", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["critic_bursts"] is True
@@ -196,7 +202,7 @@ def test_rmsprops_decay_can_be_set_from_the_cli_is_recorded_and_may_change_on_re
 
     assert Trainer(TrainConfig(objective="wgan", **SMALL)).opt_d._rho == 0.95  # Paddle's own
     out = tmp_path / "run"
-    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out)
     assert main(["wgan", "--steps", "2", "--rmsprop-rho", "0.99", *tiny]) == 0
     resumed = Trainer.resume(out / "checkpoint.pdparams")
     assert resumed.config.rmsprop_rho == 0.99 and resumed.opt_g._rho == resumed.opt_d._rho == 0.99
@@ -204,7 +210,7 @@ def test_rmsprops_decay_can_be_set_from_the_cli_is_recorded_and_may_change_on_re
     # The mean square it decays is what the checkpoint carries on: resuming continues exactly.
     assert main(["wgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out)]) == 0
     straight = tmp_path / "straight"
-    assert main(["wgan", "--steps", "3", "--rmsprop-rho", "0.99", *tiny[:-1], str(straight)]) == 0
+    assert main(["wgan", "--steps", "3", "--rmsprop-rho", "0.99", *tiny_cli(straight)]) == 0
     a, b = (paddle.load(str(d / "checkpoint.pdparams"))["netD"] for d in (out, straight))
     assert all(np.allclose(a[k].numpy(), b[k].numpy(), atol=1e-6) for k in a)
     with pytest.raises(ValueError, match="rmsprop_rho"):
@@ -215,7 +221,7 @@ def test_wgans_clipping_bound_can_be_set_from_the_cli_is_recorded_and_may_change
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out)
     assert main(["wgan", "--steps", "3", "--clip", "0.05", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["clip"] == 0.05
@@ -242,7 +248,7 @@ def test_epochs_count_with_the_resumed_runs_batch_size_and_critic_steps(tmp_path
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    tiny = ["--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out, batch_size=None)
     assert main(["lsgan", "--epochs", "0.01", "--batch-size", "16", "--n-critic", "2", *tiny]) == 0
     assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["step"] == 2  # 50 digits / (16 x 2), rounded
     # Counted from the start with the checkpoint's 16 x 2 (this command line's defaults, 64 x 1, would give 2).
@@ -336,7 +342,7 @@ def test_cli_resume_may_lower_the_learning_rate(tmp_path):
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out, batch_size=16)
     assert main(["wgan-gp", "--steps", "2", *tiny]) == 0
     assert main(["wgan-gp", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--lr", "3e-5", "--out", str(out)]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
@@ -363,7 +369,7 @@ def test_the_critics_batch_norm_can_be_dropped_from_the_cli_and_stays_dropped_on
 
     assert has_batch_norm(Trainer(TrainConfig(objective="wgan", **SMALL)))  # the objective's own critic
     out = tmp_path / "run"
-    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out, batch_size=16)
     assert main(["wgan", "--steps", "2", "--no-critic-batch-norm", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["critic_batch_norm"] is False
@@ -387,7 +393,7 @@ def test_the_critic_can_have_a_layer_norm_from_the_cli_kept_on_resume_and_usable
         return {type(layer).__name__ for layer in trainer.d.sublayers() if isinstance(layer, (SampleNorm, paddle.nn.BatchNorm2D))}
 
     out = tmp_path / "run"
-    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out, batch_size=16)
     assert main(["wgan", "--steps", "2", "--critic-layer-norm", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["critic_layer_norm"] is True
@@ -406,7 +412,7 @@ def test_a_deeper_critic_can_be_chosen_from_the_cli_and_is_kept_on_resume(tmp_pa
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    tiny = ["--batch-size", "16", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out, batch_size=16)
     assert main(["wgan", "--steps", "2", "--critic-depth", "3", "--no-critic-batch-norm", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["critic_depth"] == 3 and saved["netD"]["head.weight"].shape == [32 * 4 * 4, 1]
@@ -516,7 +522,7 @@ def test_the_fake_history_is_set_from_the_cli_resized_on_resume_and_refused_wher
     from core.train.__main__ import main
 
     out = tmp_path / "run"
-    tiny = ["--batch-size", "8", "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
+    tiny = tiny_cli(out)
     assert main(["wgan", "--steps", "4", "--fake-history", "12", *tiny]) == 0
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["fake_history"] == 12
@@ -525,7 +531,7 @@ def test_the_fake_history_is_set_from_the_cli_resized_on_resume_and_refused_wher
     saved = paddle.load(str(out / "checkpoint.pdparams"))
     assert saved["meta"]["config"]["fake_history"] == 6 and np.asarray(saved["fake_history"]).shape == (6, 1, 28, 28)
     # Turned on when resuming a run that had none: it starts empty and fills.
-    assert main(["dcgan", "--steps", "2", *tiny[:-1], str(tmp_path / "plain")]) == 0
+    assert main(["dcgan", "--steps", "2", *tiny_cli(tmp_path / "plain")]) == 0
     assert "fake_history" not in paddle.load(str(tmp_path / "plain" / "checkpoint.pdparams"))
     assert main(["dcgan", "--resume", str(tmp_path / "plain" / "checkpoint.pdparams"), "--fake-history", "16", "--steps", "4",
                  "--out", str(tmp_path / "plain")]) == 0
