@@ -138,31 +138,96 @@ def use_best_device() -> str:
 # ---------------------------------------------------------------- lazy models
 
 
-class ModelCache:
-    """Builds each model once, on first use, even when requests arrive together."""
+def model_cache_bytes() -> int:
+    """The loaded models' budget: ``GAN_GALLERY_MODEL_CACHE_MB`` (default 4096 MB)."""
+    return int(float(os.environ.get("GAN_GALLERY_MODEL_CACHE_MB", "4096")) * (1 << 20))
 
-    def __init__(self):
-        self._models: dict = {}
+
+def parameter_bytes(model) -> int:
+    """What a loaded model's weights take: the sum over the paddle Layers it holds (one level down too)."""
+    import paddle
+
+    def layer_bytes(layer) -> int:
+        return sum(int(p.numel()) * p.element_size() for p in layer.parameters())
+
+    if isinstance(model, paddle.nn.Layer):
+        return layer_bytes(model)
+    declared = getattr(model, "nbytes", None)
+    if isinstance(declared, int):
+        return declared
+    seen, total = set(), 0
+    for value in getattr(model, "__dict__", {}).values():
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if id(item) in seen:
+                continue
+            seen.add(id(item))
+            if isinstance(item, paddle.nn.Layer):
+                total += layer_bytes(item)
+            elif hasattr(item, "nbytes") and isinstance(getattr(item, "nbytes"), int) and not isinstance(item, (bytes, bytearray)):
+                total += item.nbytes
+    return total
+
+
+class ModelCache:
+    """Builds each model once, on first use, even when requests arrive together; keeps the
+    most recently used ones within a byte budget (``model_cache_bytes()``).
+
+    A worker process keeps its models between requests; when a new model would
+    pass the budget, the least recently used ones are dropped first (never the
+    one just built, however large).
+    """
+
+    def __init__(self, max_bytes: int | None = None):
+        from collections import OrderedDict
+
+        self._models: "OrderedDict" = OrderedDict()
+        self._sizes: dict = {}
         self._locks: dict = {}
         self._guard = threading.Lock()
+        self._max_bytes = max_bytes
+
+    @property
+    def max_bytes(self) -> int:
+        return self._max_bytes if self._max_bytes is not None else model_cache_bytes()
 
     def get(self, key, build: Callable):
-        model = self._models.get(key)
-        if model is not None:
-            return model
         with self._guard:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
-            if key not in self._models:
-                self._models[key] = build()
-            return self._models[key]
+            with self._guard:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    return self._models[key]
+            model = build()
+            size = parameter_bytes(model)
+            with self._guard:
+                self._models[key] = model
+                self._sizes[key] = size
+                self._evict(keep=key)
+            return model
+
+    def _evict(self, keep) -> None:
+        while sum(self._sizes.values()) > self.max_bytes and len(self._models) > 1:
+            oldest = next(k for k in self._models if k != keep)
+            log.info("model cache: dropping %s (%d MB) to stay within %d MB", oldest, self._sizes[oldest] >> 20, self.max_bytes >> 20)
+            del self._models[oldest]
+            del self._sizes[oldest]
 
     def loaded(self) -> list:
-        return list(self._models)
+        with self._guard:
+            return list(self._models)
+
+    def loaded_bytes(self) -> int:
+        with self._guard:
+            return sum(self._sizes.values())
 
     def clear(self) -> None:
         with self._guard:
             self._models.clear()
+            self._sizes.clear()
 
 
 models = ModelCache()
@@ -190,6 +255,7 @@ class DygraphRunner:
     def __init__(self, layer):
         self.layer = layer
         self._lock = threading.Lock()
+        self.nbytes = parameter_bytes(layer)
 
     def __call__(self, *arrays):
         import paddle
@@ -235,10 +301,11 @@ def _run_predictor(predictor, arrays) -> list:
 class PredictorRunner:
     """A ``paddle.inference`` predictor; one clone per calling thread (a predictor is not re-entrant)."""
 
-    def __init__(self, prefix: str, kind: str, threads: int, skip_passes: Sequence[str] = ()):
+    def __init__(self, prefix: str, kind: str, threads: int, skip_passes: Sequence[str] = (), nbytes: int = 0):
         import paddle.inference as inference
 
         self.kind = kind
+        self.nbytes = nbytes  # the weights it was exported from
         self._main = inference.create_predictor(_predictor_config(prefix, kind, threads, skip_passes))
         self._local = threading.local()
         self._clone_lock = threading.Lock()
@@ -371,7 +438,7 @@ def build_engine(layer, input_spec: Sequence, sample_inputs: Sequence, tolerance
         if ok:
             # clone() reads the files again, so they stay until the process exits.
             atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-            return PredictorRunner(prefix, kind, threads, skip_passes)
+            return PredictorRunner(prefix, kind, threads, skip_passes, nbytes=reference.nbytes)
     shutil.rmtree(workdir, ignore_errors=True)
     log.warning("no fast path passed verification for %s; using dygraph", type(layer).__name__)
     return reference

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import os
 import shutil
@@ -18,14 +19,6 @@ log = logging.getLogger("gan_gallery")
 
 # Work directories older than this are removed when new requests arrive.
 _WORKDIR_MAX_AGE_S = 3600
-
-
-def heavy_concurrency() -> int:
-    """How many heavy requests run at once: each one already uses every core, so one by default."""
-    return max(1, int(os.environ.get("GAN_GALLERY_HEAVY_CONCURRENCY", "1")))
-
-
-HEAVY = {"concurrency_id": "heavy", "concurrency_limit": heavy_concurrency()}
 
 
 def workdir_root() -> Path:
@@ -52,20 +45,40 @@ def _prune(root: Path) -> None:
             pass
 
 
+def _as_user_error(exc: BaseException, name: str) -> gr.Error:
+    if isinstance(exc, gr.Error):
+        return exc
+    if isinstance(exc, GalleryError):
+        # Expected: the user's input or this machine's state; one line in the log, no traceback.
+        log.info("refused in %s: %s", name, exc)
+        return gr.Error(str(exc))
+    log.error("unexpected error in %s", name, exc_info=exc)
+    return gr.Error("Something went wrong on our side while processing this request; it has been logged.")
+
+
 def user_errors(fn):
-    """Turn core's errors into gr.Error with the same text; hide everything else behind a short message."""
+    """Turn core's errors into gr.Error with the same text; hide everything else behind a short message.
+
+    Works for plain and async handlers (heavy handlers are async, so that a
+    cancelled request can stop its worker).
+    """
+    if inspect.iscoroutinefunction(fn):
+
+        @functools.wraps(fn)
+        async def async_wrapper(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - mapped for the user, logged when unexpected
+                raise _as_user_error(exc, fn.__name__) from None
+
+        return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except GalleryError as exc:
-            raise gr.Error(str(exc)) from None
-        except Exception:
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error("Something went wrong on our side while processing this request; it has been logged.") from None
+        except Exception as exc:  # noqa: BLE001 - mapped for the user, logged when unexpected
+            raise _as_user_error(exc, fn.__name__) from None
 
     return wrapper
 

@@ -7,8 +7,8 @@ import time
 import gradio as gr
 
 from core.apps import face_gen
-from core.media import write_png
-from demos.common import HEAVY, new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_errors
+from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(m.label, key) for key, m in face_gen.MODELS.items()]
 SIZE_CHOICES = [("Full (the model's own size)", "full"), ("512 × 512", "512"), ("256 × 256", "256")]
@@ -20,44 +20,52 @@ LIMITS = (
 )
 
 
-def _reporter(progress, unit: str):
-    return lambda done, total: progress((done, total), desc=f"{done} of {total} {unit}", unit=unit)
-
-
 def _random_seed() -> int:
     return random.randint(0, face_gen.MAX_SEED)
 
 
 @user_errors
-def generate(model, seeds, truncation, size, progress=gr.Progress()):
+async def generate(model, seeds, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    seeds = face_gen.parse_seeds(seeds)
-    images = face_gen.generate(model, seeds, truncation, size, progress=_reporter(progress, "images"))
+    face_gen.check_model(model)
+    seeds = face_gen.parse_seeds(seeds)  # refused here, before the queue's worker
     workdir = new_workdir()
-    paths = [str(write_png(image, workdir / f"{model}-seed{seed}.png")) for seed, image in zip(seeds, images)]
+    written = await run_heavy(
+        face_gen.APP, "core.apps.face_gen:generate_files", model, seeds, truncation, size, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Drawing faces", unit="images"),
+    )
+    paths = [path for path, _ in written]
     elapsed = time.perf_counter() - start
     status = timed(elapsed) + (f" {len(paths)} images, {elapsed / len(paths):.1f} s each." if len(paths) > 1 else "")
-    return [(path, f"seed {seed}") for path, seed in zip(paths, seeds)], paths, status
+    return [(path, f"seed {seed}") for path, seed in written], paths, status
 
 
 @user_errors
-def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, progress=gr.Progress()):
+async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    images = face_gen.mix(model, seed_a, seed_b, (first_layer, last_layer), truncation, size,
-                          progress=_reporter(progress, "images"))
+    face_gen.check_model(model)
+    seed_a, seed_b = face_gen.check_seed(seed_a, "seed of source A"), face_gen.check_seed(seed_b, "seed of source B")
+    layers = face_gen.check_layers((first_layer, last_layer), face_gen.layer_count(model))
     workdir = new_workdir()
-    names = (f"source-a-seed{int(seed_a)}", f"source-b-seed{int(seed_b)}",
-             f"mix-a{int(seed_a)}-b{int(seed_b)}-layers{int(first_layer)}-{int(last_layer)}")
-    paths = [str(write_png(image, workdir / f"{model}-{name}.png")) for name, image in zip(names, images)]
+    paths = await run_heavy(
+        face_gen.APP, "core.apps.face_gen:mix_files", model, seed_a, seed_b, layers, truncation, size, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Drawing", unit="images"),
+    )
     return (*paths, paths, timed(time.perf_counter() - start))
 
 
 @user_errors
-def walk(model, seeds, frames, truncation, size, progress=gr.Progress()):
+async def walk(model, seeds, frames, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
+    face_gen.check_model(model)
     parsed = face_gen.parse_seeds(seeds, minimum=2, maximum=face_gen.MAX_WALK_SEEDS)
-    dest = new_workdir() / f"{model}-walk-{'-'.join(map(str, parsed))}.mp4"
-    path = str(face_gen.walk(model, parsed, frames, dest, truncation, size, progress=_reporter(progress, "frames")))
+    frames = face_gen.check_frames(frames)
+    workdir = new_workdir()
+    dest = workdir / f"{model}-walk-{'-'.join(map(str, parsed))}.mp4"
+    path = str(await run_heavy(
+        face_gen.APP, "core.apps.face_gen:walk", model, parsed, frames, str(dest), truncation, size,
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Rendering frames", unit="frames"),
+    ))
     elapsed = time.perf_counter() - start
     return path, path, timed(elapsed) + f" {int(frames)} frames, {elapsed / int(frames):.2f} s each."
 

@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import importlib
-import os
 import threading
 from typing import Callable, Sequence
 
 import gradio as gr
 
+from core import serving
 from core.apps import App, apps, get
+from demos.heavy import MAX_HEAVY_PER_SESSION, admit
 
-MAX_QUEUE = 32  # waiting requests beyond this are refused at once rather than left hanging
 MAX_UPLOAD = "50mb"
+# Light events (digits, model notes) run in the server's process, this many at once. Waiting
+# requests are capped per session and per kind by demos.heavy.admit, not by Gradio's one queue size.
+LIGHT_CONCURRENCY = 2
 HEADER = """# 🖼️ GAN Gallery
 Generative adversarial networks from the PaddleGAN course and model zoo, running on PaddlePaddle.
 Every tab is also callable from Python with `gradio_client` (see “Use via API” at the bottom of the page)."""
@@ -67,19 +70,31 @@ def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
         tables = []
         if len(tabs) == 1:
             tabs[0][1].render()
+            _budget_note(tabs[0][0])
             tables.append(_weights_panel(tabs[0][0]))
         else:
             with gr.Tabs():
                 for app, blocks in tabs:
                     with gr.Tab(app.title, id=app.name, elem_id=f"tab-{app.name}"):
                         blocks.render()
+                        _budget_note(app)
                         tables.append(_weights_panel(app))
         # Refreshed on every page load: weights imported or downloaded since start show as ready.
         gallery.load(
             lambda: [weights_table(app) for app, _ in tabs], None, tables, api_visibility="private", queue=False,
         )
-    gallery.queue(max_size=MAX_QUEUE, default_concurrency_limit=max(2, (os.cpu_count() or 2)))
+    gallery.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return gallery
+
+
+def _budget_note(app: App) -> None:
+    if app.heavy:
+        gr.Markdown(
+            f"<small>Each request of this tab runs in a worker process for at most {app.budget_s():.0f} seconds "
+            f"(then it is stopped); closing the page or cancelling stops it at once. One visitor may have "
+            f"{MAX_HEAVY_PER_SESSION} requests waiting or running here at a time.</small>",
+            elem_id=f"budget-{app.name}",
+        )
 
 
 def _weights_panel(app: App) -> gr.Markdown:
@@ -105,7 +120,8 @@ def launch(
     init_paddle()  # on the main thread, before any request thread touches Paddle
     blocks = build_blocks() if build_blocks else build_gallery(names)
     if build_blocks:
-        blocks.queue(max_size=MAX_QUEUE)
+        blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
+    admit(blocks)
     wait_here = not kwargs.pop("prevent_thread_lock", False)
     result = blocks.launch(
         server_name=host,
@@ -120,6 +136,9 @@ def launch(
     if import_weights:
         # Once the page is up: the first visitor need not wait for conversions.
         prepare_weights_in_background(selected_apps(names))
+    if any(app.heavy for app in selected_apps(names)):
+        # Start the workers now (each imports Paddle, a few seconds) rather than on the first request.
+        threading.Thread(target=lambda: serving.pool("heavy").warm_up(), name="start-workers", daemon=True).start()
     if wait_here:
         blocks.block_thread()
     return result

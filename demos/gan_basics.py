@@ -8,10 +8,11 @@ import gradio as gr
 import pandas as pd
 
 from core.apps import gan_basics
-from core.errors import InputError
+from core.errors import InputError, LimitExceeded
 from core.media import write_png
 from core.train.gan import OBJECTIVES
-from demos.common import HEAVY, new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_errors
+from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
@@ -21,37 +22,63 @@ def _digit(value):
     return None if value in (None, "", "any") else value
 
 
-def _checkpoint(use_live: bool, run):
+def _checkpoint(use_live: bool, run, objective: str):
     if not use_live:
         return None
     snapshot = run.snapshot() if run is not None else None
     if snapshot is None or not snapshot.checkpoint:
         raise InputError("There is no finished live run in this session yet: train one in “Train live” first.")
+    if run.objective != objective:
+        raise InputError(
+            f"Your live run trained {OBJECTIVES[run.objective].title}, not {OBJECTIVES[objective].title}: "
+            "choose its objective to sample it, or untick “use my live run”."
+        )
     return snapshot.checkpoint
 
 
 @user_errors
 def sample(objective, seed, count, digit, use_live=False, run=None):
+    # Light: a digit generator draws 100 digits in a fraction of a second, so this runs in the
+    # server's process with its own capacity, not behind the heavy queue.
     start = time.perf_counter()
-    grid = gan_basics.sample(objective, seed, count, _digit(digit), checkpoint=_checkpoint(use_live, run))
+    gan_basics.check_objective(objective)
+    grid = gan_basics.sample(objective, seed, count, _digit(digit), checkpoint=_checkpoint(use_live, run, objective))
     path = write_png(grid, new_workdir() / f"{objective}-seed{int(seed)}.png")
     return str(path), str(path), timed(time.perf_counter() - start)
 
 
-def _parse_seeds(text: str) -> list[int]:
+def _parse_seeds(text) -> list[int]:
     try:
-        seeds = [int(s) for s in str(text).replace(",", " ").split()]
+        seeds = [int(s) for s in str(text if text is not None else "").replace(",", " ").split()]
     except ValueError:
-        raise InputError(f"Seeds are whole numbers separated by commas, like “1, 2, 3”; got {text!r}.") from None
+        raise InputError(f"Seeds are whole numbers separated by commas, like “1, 2, 3”; got {str(text)[:80]!r}.") from None
+    if len(seeds) > gan_basics.MAX_WALK_SEEDS:
+        raise LimitExceeded(f"A walk goes through at most {gan_basics.MAX_WALK_SEEDS} seeds; got {len(seeds)}.")
     return seeds
 
 
+def _whole_number(value, what: str, low: int, high: int) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"The {what} must be a whole number from {low} to {high}; got {str(value)[:40]!r}.") from None
+    if not number.is_integer() or not low <= number <= high:
+        raise InputError(f"The {what} must be a whole number from {low} to {high}; got {value!r}.")
+    return int(number)
+
+
 @user_errors
-def interpolate(objective, seeds, frames, digit, use_live=False, run=None, progress=gr.Progress()):
+async def interpolate(objective, seeds, frames, digit, use_live=False, run=None, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    path = gan_basics.interpolate(
-        objective, _parse_seeds(seeds), int(frames), new_workdir() / f"{objective}-walk.mp4", _digit(digit),
-        checkpoint=_checkpoint(use_live, run), progress=lambda done, total: progress(done / total, desc="Rendering frames"),
+    gan_basics.check_objective(objective)
+    seeds = _parse_seeds(seeds)
+    frames = _whole_number(frames, "number of frames", 2, gan_basics.MAX_WALK_FRAMES)
+    checkpoint = _checkpoint(use_live, run, objective)
+    workdir = new_workdir()
+    path = await run_heavy(
+        gan_basics.APP, "core.apps.gan_basics:interpolate", objective, seeds, frames, str(workdir / f"{objective}-walk.mp4"),
+        _digit(digit), checkpoint=checkpoint,
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Rendering frames", unit="frames"),
     )
     return str(path), str(path), timed(time.perf_counter() - start)
 
@@ -63,21 +90,52 @@ def _learning_rate(text) -> float | None:
     try:
         return float(text)
     except ValueError:
-        raise InputError(f"The learning rate must be a number like 0.0002, or empty for the default; got {text!r}.") from None
+        raise InputError(f"The learning rate must be a number like 0.0002, or empty for the default; got {text[:40]!r}.") from None
 
 
 @user_errors
 def start_live(objective, steps, lr, batch_size, run):
     if run is not None and not run.snapshot().finished:
         raise InputError("This session already has a live run; stop it before starting another.")
-    run = gan_basics.LiveRun(objective, int(steps), new_workdir(), lr=_learning_rate(lr), batch_size=int(batch_size)).start()
+    gan_basics.check_objective(objective)
+    steps = _whole_number(steps, "number of steps", 1, gan_basics.MAX_LIVE_STEPS)
+    batch_size = _whole_number(batch_size, "batch size", 8, 128)
+    run = gan_basics.LiveRun(objective, steps, new_workdir(), lr=_learning_rate(lr), batch_size=batch_size).start()
     return run, gr.Timer(active=True), "Training started…"
 
 
 def stop_live(run):
-    if run is not None:
-        run.stop()
-    return "Stopping after the current step…" if run is not None else "Nothing is running."
+    if run is None:
+        return "Nothing is running."
+    if run.snapshot().finished:
+        return gr.skip()
+    run.stop()
+    return "Stopping after the current step…"
+
+
+LIVE_GRID_MIN_WIDTH = 600
+
+
+def _enlarged(grid):
+    """The sample grid enlarged by a whole factor (sharp pixels) to at least LIVE_GRID_MIN_WIDTH wide."""
+    if grid is None:
+        return None
+    factor = max(1, -(-LIVE_GRID_MIN_WIDTH // grid.shape[1]))
+    return grid.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def live_status(snap) -> str:
+    if snap.error:
+        return snap.error
+    if snap.finished and snap.stopped:
+        return (f"Stopped at step {snap.step} of {snap.total} after {snap.seconds:.0f} s. "
+                "Download the checkpoint, or tick “use my live run” to sample it.")
+    if snap.finished:
+        return (f"Finished {snap.step} steps in {snap.seconds:.0f} s ({snap.steps_per_second:.1f} steps/s). "
+                "Download the checkpoint, or tick “use my live run” to sample it.")
+    left = f", about {snap.seconds_left:.0f} s left" if snap.seconds_left is not None and snap.step else ""
+    rate = f", {snap.steps_per_second:.1f} steps/s" if snap.step else ""
+    return f"Step {snap.step} of {snap.total} ({snap.seconds:.0f} s{rate}{left})…"
 
 
 def poll_live(run):
@@ -87,13 +145,7 @@ def poll_live(run):
     rows = [(s, v, curve) for s, d, g in snap.history for v, curve in ((d, "critic / discriminator"), (g, "generator"))]
     # No rows yet: leave the plot alone (an empty frame would fix the colour scale as numeric).
     plot = pd.DataFrame(rows, columns=["step", "loss", "curve"]) if rows else gr.skip()
-    if snap.error:
-        status = snap.error
-    elif snap.finished:
-        status = f"Finished {snap.step} steps in {snap.seconds:.0f} s. Download the checkpoint, or tick “use my live run” to sample it."
-    else:
-        status = f"Step {snap.step} of {snap.total} ({snap.seconds:.0f} s)…"
-    return plot, snap.grid, status, snap.checkpoint, gr.Timer(active=not snap.finished)
+    return plot, _enlarged(snap.grid), live_status(snap), snap.checkpoint, gr.Timer(active=not snap.finished)
 
 
 def build() -> gr.Blocks:
@@ -120,7 +172,7 @@ def build() -> gr.Blocks:
             with gr.Row():
                 with gr.Column():
                     walk_objective = gr.Dropdown(OBJECTIVE_CHOICES, value="cgan", label="Objective")
-                    seeds = gr.Textbox(value="1, 2, 3", label="Seeds to walk through (two or more)")
+                    seeds = gr.Textbox(value="1, 2, 3", label=f"Seeds to walk through (2 to {gan_basics.MAX_WALK_SEEDS})")
                     frames = gr.Slider(2, gan_basics.MAX_WALK_FRAMES, value=72, step=1, label="Frames (24 per second)")
                     walk_digit = gr.Dropdown(DIGIT_CHOICES, value="3", label="Digit (conditional GAN only)")
                     walk_live = gr.Checkbox(label="Use my live run's checkpoint")
@@ -151,7 +203,7 @@ def build() -> gr.Blocks:
         timer = gr.Timer(1.0, active=False)
 
         dice.click(lambda: random.randint(0, gan_basics.MAX_SEED), outputs=seed, api_visibility="private", queue=False)
-        go.click(sample, [objective, seed, count, digit, use_live, run], [grid, grid_file, grid_status], api_name="gan_sample", **HEAVY)
+        go.click(sample, [objective, seed, count, digit, use_live, run], [grid, grid_file, grid_status], api_name="gan_sample")
         walk_go.click(interpolate, [walk_objective, seeds, frames, walk_digit, walk_live, run], [video, video_file, walk_status],
                       api_name="gan_interpolate", **HEAVY)
         live_start.click(start_live, [live_objective, live_steps, live_lr, live_batch, run], [run, timer, live_status],

@@ -7,8 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 from core.apps import restore
-from core.media import write_png
-from demos.common import HEAVY, new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_errors
+from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 UPSCALE_CHOICES = [("No upscaling", restore.NONE)] + [(c.label, c.weights) for c in restore.UPSCALERS.values()]
 COLORIZE_CHOICES = [("No colorization", restore.NONE)] + [(c.label, c.weights) for c in restore.COLORIZERS.values()]
@@ -27,47 +27,41 @@ def limits_text() -> str:
     )
 
 
-def _progress_reporter(progress, unit: str | None):
-    def report(done, total):
-        progress(min(1.0, done / max(total, 1)), desc=f"{done} / {total} {unit}" if unit else "Restoring")
-
-    return report
-
-
-def _size(image) -> str:
-    return f"{image.shape[1]}×{image.shape[0]}"
+def _size(width_height) -> str:
+    return f"{width_height[0]}×{width_height[1]}"
 
 
 @user_errors
-def restore_photo(photo, upscaler, colorizer, render_factor, progress=gr.Progress()):
+async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not photo:
         raise gr.Error("Upload a photo first.")
+    restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the queue's worker
     start = time.perf_counter()
-    result = restore.restore_image(photo, upscaler, colorizer, render_factor, progress=_progress_reporter(progress, None))
     workdir = new_workdir()
-    stem = Path(str(photo)).stem[:60] or "photo"
-    path = write_png(result.image, workdir / f"{stem}-restored.png")
-    height, width = result.image.shape[:2]
-    after = result.image if max(width, height) <= restore.PREVIEW_SIDE else restore.preview(result.image, width, height)
-    after_path = path if after is result.image else write_png(after, workdir / "after-preview.png")
-    before_path = write_png(restore.preview(result.before, width, height), workdir / "before-preview.png")
-    status = f"{_size(result.before)} → {width}×{height}: {', '.join(result.steps)}. {timed(time.perf_counter() - start)}"
-    return (str(before_path), str(after_path)), str(path), str(path), status
+    result = await run_heavy(
+        restore.APP, "core.apps.restore:restore_photo_files", photo, upscaler, colorizer, render_factor, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring"),
+    )
+    status = (f"{_size(result.size_in)} → {_size(result.size_out)}: {', '.join(result.steps)}. "
+              f"{timed(time.perf_counter() - start)}")
+    return (result.before_path, result.after_path), result.path, result.path, status
 
 
 @user_errors
-def restore_clip(video, upscaler, colorizer, render_factor, progress=gr.Progress()):
+async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not video:
         raise gr.Error("Upload a video first.")
+    restore.check_request(upscaler, colorizer, render_factor)
     start = time.perf_counter()
     stem = Path(str(video)).stem[:60] or "video"
-    result = restore.restore_video(
-        video, new_workdir() / f"{stem}-restored.mp4", upscaler, colorizer, render_factor,
-        progress=_progress_reporter(progress, "frames"),
+    workdir = new_workdir()
+    result = await run_heavy(
+        restore.APP, "core.apps.restore:restore_video", video, str(workdir / f"{stem}-restored.mp4"),
+        upscaler, colorizer, render_factor,
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring frames", unit="frames"),
     )
-    (w_in, h_in), (w_out, h_out) = result.size_in, result.size_out
     status = (
-        f"{result.frames} frames at {float(result.fps):.3g} fps, {w_in}×{h_in} → {w_out}×{h_out}: "
+        f"{result.frames} frames at {float(result.fps):.3g} fps, {_size(result.size_in)} → {_size(result.size_out)}: "
         f"{', '.join(result.steps)}. {timed(time.perf_counter() - start)}"
     )
     return str(result.path), str(result.path), status

@@ -6,8 +6,8 @@ import time
 import gradio as gr
 
 from core.apps import translate
-from core.media import write_png
-from demos.common import HEAVY, new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_errors
+from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(t.label, t.key) for t in translate.TRANSLATIONS.values()]
 DEFAULT_MODEL = "vintage"  # its weights are imported offline, so it works on a fresh install
@@ -37,31 +37,35 @@ def describe(model):
 
 
 @user_errors
-def translate_image(model, image):
+async def translate_image(model, image, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    loading = not translate.is_loaded(model)
-    result = translate.translate_image(model, image)
-    path = write_png(result, new_workdir() / f"{translate.choose(model).key}.png")
-    height, width = result.shape[:2]
-    return str(path), str(path), f"{timed(time.perf_counter() - start)} ({width}x{height}){LOADING_NOTE if loading else ''}"
+    translate.choose(model)  # an unknown model is refused here, before the queue's worker
+    if image is None:
+        raise gr.Error("Upload an image (or pick an example) first.")
+    workdir = new_workdir()
+    result = await run_heavy(
+        translate.APP, "core.apps.translate:translate_image_file", model, image, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Translating"),
+    )
+    note = LOADING_NOTE if result.loaded_model else ""
+    return result.path, result.path, f"{timed(time.perf_counter() - start)} ({result.width}x{result.height}){note}"
 
 
 @user_errors
-def translate_video(model, video, progress=gr.Progress()):
+async def translate_video(model, video, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
     translation = translate.choose(model)
-    loading = not translate.is_loaded(model)
-    progress(0, desc="Loading the model" if loading else "Starting")
-
-    def report(done, total):
-        progress((done, total), desc=f"Translating frames ({translation.label})", unit="frames")
-
-    dest = new_workdir() / f"{translation.key}.mp4"
-    result = translate.translate_video(model, video, dest, progress=report)
+    if video is None:
+        raise gr.Error("Upload a video first.")
+    workdir = new_workdir()
+    result = await run_heavy(
+        translate.APP, "core.apps.translate:translate_video_file", model, video, str(workdir / f"{translation.key}.mp4"),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Translating frames", unit="frames"),
+    )
     seconds = time.perf_counter() - start
     rate = result.frames / seconds if seconds > 0 else 0.0
-    status = f"{timed(seconds)} ({result.frames} frames, {rate:.1f} frames/s){LOADING_NOTE if loading else ''}"
-    return str(result.path), str(result.path), status
+    note = LOADING_NOTE if result.loaded_model else ""
+    return result.path, result.path, f"{timed(seconds)} ({result.frames} frames, {rate:.1f} frames/s){note}"
 
 
 def build() -> gr.Blocks:

@@ -6,6 +6,9 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# In-process tests run heavy targets inline (they register tiny models in this process);
+# the servers that tests/e2e and tests/reliability launch use real worker processes.
+os.environ.setdefault("GAN_GALLERY_WORKERS", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

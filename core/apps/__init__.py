@@ -8,6 +8,7 @@ tests all read ``apps()``; nothing keeps a second list.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import threading
 from dataclasses import dataclass, field
@@ -36,7 +37,13 @@ class App:
     hardware: str = "cpu-basic"  # Hugging Face Space hardware suggestion
     debian_packages: tuple[str, ...] = ()  # packages.txt of its Space
     assets: tuple[str, ...] = ()  # repository paths the Space must carry
-    heavy: bool = True  # shares the gallery's heavy-work concurrency limit
+    heavy: bool = True  # runs in the worker pool, under the gallery's heavy-work limits
+    default_budget_s: float = 600.0  # wall-clock budget of one heavy request
+
+    def budget_s(self) -> float:
+        """Seconds one heavy request may run: ``GAN_GALLERY_BUDGET_<NAME>_S`` or the app's default."""
+        text = os.environ.get(f"GAN_GALLERY_BUDGET_{self.name.upper()}_S", "").strip()
+        return float(text) if text else self.default_budget_s
 
     @property
     def core_module(self) -> str:

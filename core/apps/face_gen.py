@@ -81,6 +81,7 @@ APP = register(
                 "max_walk_frames": MAX_WALK_FRAMES, "walk_fps": WALK_FPS},
         emoji="🧑",
         hardware="t4-small",
+        default_budget_s=600.0,
     )
 )
 
@@ -345,3 +346,26 @@ def walk(model, seeds, frames, dest, truncation=DEFAULT_TRUNCATION, size="full",
             if progress is not None:
                 progress(done, frames)
     return Path(dest)
+
+
+# ---------------------------------------------------------------- jobs (what a worker process runs)
+
+
+def generate_files(model, seeds, truncation, size, workdir, progress: Optional[ProgressCallback] = None) -> list[tuple[str, int]]:
+    """``generate``, each image written as PNG into `workdir`: [(path, seed)] (run in a worker)."""
+    from core.media import write_png
+
+    seeds = parse_seeds(seeds)
+    images = generate(model, seeds, truncation, size, progress=progress)
+    return [(str(write_png(image, Path(workdir) / f"{model}-seed{seed}.png")), seed) for seed, image in zip(seeds, images)]
+
+
+def mix_files(model, seed_a, seed_b, layers, truncation, size, workdir, progress: Optional[ProgressCallback] = None) -> list[str]:
+    """``mix``, written as three PNGs into `workdir` (source A, source B, the mix) (run in a worker)."""
+    from core.media import write_png
+
+    images = mix(model, seed_a, seed_b, layers, truncation, size, progress=progress)
+    first, last = layers
+    names = (f"source-a-seed{int(seed_a)}", f"source-b-seed{int(seed_b)}",
+             f"mix-a{int(seed_a)}-b{int(seed_b)}-layers{int(first)}-{int(last)}")
+    return [str(write_png(image, Path(workdir) / f"{model}-{name}.png")) for name, image in zip(names, images)]

@@ -1,8 +1,8 @@
 """GAN basics: the classic objectives on handwritten digits, sampled and trained live.
 
 Sampling uses our shipped weights for an objective (``assets/weights/digits_<objective>.pdparams``)
-or a checkpoint written by a live run. A live run trains in a background thread
-(``LiveRun``), capped in steps, with at most ``MAX_LIVE_RUNS`` at once on the server.
+or a checkpoint written by a live run. A live run trains in a worker process
+(``LiveRun``, ``train_live``), capped in steps, with at most ``MAX_LIVE_RUNS`` at once on the server.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from core.train.gan import OBJECTIVES, TrainConfig, Trainer, generator_name
 MAX_LIVE_STEPS = 400
 MAX_LIVE_RUNS = 2
 MAX_WALK_FRAMES = 240
+MAX_WALK_SEEDS = 16  # as the face walk: more waypoints only cost memory, never a better video
 LIVE_SNAPSHOT_EVERY = 10  # steps between sample grids during a live run
 
 APP = register(
@@ -33,8 +34,10 @@ APP = register(
         endpoints=("gan_sample", "gan_interpolate"),
         networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic"),
         weights=("digits_cgan", "digits_dcgan", "digits_lsgan", "digits_wgan", "digits_wgan_gp", "digits_wgan_div"),
-        limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES},
+        limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES,
+                "max_walk_seeds": MAX_WALK_SEEDS},
         emoji="🧪",
+        default_budget_s=120.0,
         # Sampling is the Digits app's routine (one place for every digit generator).
         assets=("core/train", "core/apps/digits.py", "assets/digits/mnist_5k.npz", "assets/weights"),
     )
@@ -115,6 +118,8 @@ def interpolate(objective: str, seeds: list[int], frames: int, dest: str | Path,
 
     if len(seeds) < 2:
         raise InputError("A walk needs at least two seeds.")
+    if len(seeds) > MAX_WALK_SEEDS:
+        raise LimitExceeded(f"A walk goes through at most {MAX_WALK_SEEDS} seeds; got {len(seeds)}.")
     for s in seeds:
         check_request(s, 1, digit)
     if not 2 <= frames <= MAX_WALK_FRAMES:
@@ -146,6 +151,7 @@ def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
 
 # ---------------------------------------------------------------- live training
 
+LIVE_BUDGET_S = 900  # a live run's wall-clock budget (400 steps take about 90 s on two cores)
 _live_slots = threading.BoundedSemaphore(MAX_LIVE_RUNS)
 
 
@@ -156,13 +162,41 @@ class LiveSnapshot:
     history: list  # (step, loss_d, loss_g)
     grid: np.ndarray | None
     finished: bool
+    stopped: bool  # finished early because Stop was pressed
     checkpoint: str | None
     error: str | None
     seconds: float
 
+    @property
+    def steps_per_second(self) -> float:
+        return self.step / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        rate = self.steps_per_second
+        return (self.total - self.step) / rate if rate > 0 and not self.finished else None
+
+
+def train_live(config: dict, out_dir: str, should_stop, emit) -> str:
+    """A live run's training loop (run in a training worker): emits ("losses", step, d, g) and
+    ("grid", array) as it goes, returns the checkpoint path (written on finish or stop)."""
+    trainer = Trainer(TrainConfig(**config))
+    emit(("grid", trainer.sample_grid(rows=4)))
+    for entry in trainer.run(should_stop=should_stop):
+        emit(("losses", entry.step, entry.loss_d, entry.loss_g))
+        if entry.step % LIVE_SNAPSHOT_EVERY == 0:
+            emit(("grid", trainer.sample_grid(rows=4)))
+    emit(("grid", trainer.sample_grid(rows=4)))
+    return str(trainer.save(Path(out_dir) / f"{config['objective']}-step{trainer.step}.pdparams"))
+
 
 class LiveRun:
-    """One short training run in a background thread; the UI polls ``snapshot()``."""
+    """One short training run in a training worker process; the UI polls ``snapshot()``.
+
+    A thread of the server waits on the worker and keeps the losses and the
+    latest sample grid it sends. ``stop()`` asks the worker to finish after
+    its current step and save its checkpoint.
+    """
 
     def __init__(self, objective: str, steps: int, out_dir: str | Path, lr: float | None = None,
                  batch_size: int = 64, seed: int = 0):
@@ -174,6 +208,7 @@ class LiveRun:
         if lr is not None and not 1e-6 <= float(lr) <= 1e-2:
             raise InputError(f"The learning rate must be between 1e-6 and 1e-2; got {lr}.")
         self.config = TrainConfig(objective=objective, steps=int(steps), batch_size=int(batch_size), lr=lr, seed=int(seed))
+        self.objective = objective
         self.out_dir = Path(out_dir)
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -183,12 +218,10 @@ class LiveRun:
         self._checkpoint = None
         self._error = None
         self._started = time.perf_counter()
+        self._ended: float | None = None
         self._thread = None
 
     def start(self) -> "LiveRun":
-        from core.runtime import init_paddle
-
-        init_paddle()  # Paddle first imported on the worker thread would leave this one in static mode
         if not _live_slots.acquire(blocking=False):
             raise LimitExceeded(f"{MAX_LIVE_RUNS} live trainings are running on this server already; try again in a minute.")
         self._thread = threading.Thread(target=self._train, name=f"live-{self.config.objective}", daemon=True)
@@ -196,30 +229,36 @@ class LiveRun:
         return self
 
     def _train(self) -> None:
+        from dataclasses import asdict
+
+        from core.errors import GalleryError
+        from core.serving import pool
+
         try:
-            trainer = Trainer(self.config)
-            self._publish_grid(trainer)
-            for entry in trainer.run(should_stop=self._stop.is_set):
-                with self._lock:
-                    self._history.append((entry.step, entry.loss_d, entry.loss_g))
-                if entry.step % LIVE_SNAPSHOT_EVERY == 0:
-                    self._publish_grid(trainer)
-            self._publish_grid(trainer)
-            path = trainer.save(self.out_dir / f"{self.config.objective}-step{trainer.step}.pdparams")
+            path = pool("training", size=MAX_LIVE_RUNS).call(
+                "core.apps.gan_basics:train_live", asdict(self.config), str(self.out_dir),
+                budget_s=LIVE_BUDGET_S, stop=self._stop, emit=self._receive,
+            )
             with self._lock:
-                self._checkpoint = str(path)
+                self._checkpoint = path
+        except GalleryError as exc:
+            with self._lock:
+                self._error = f"Training stopped: {exc}"
         except Exception as exc:  # reported through snapshot(); the server keeps running
             with self._lock:
                 self._error = f"Training stopped: {exc}"
         finally:
             with self._lock:
                 self._finished = True
+                self._ended = time.perf_counter()
             _live_slots.release()
 
-    def _publish_grid(self, trainer: Trainer) -> None:
-        grid = trainer.sample_grid(rows=4)
+    def _receive(self, item) -> None:
         with self._lock:
-            self._grid = grid
+            if item[0] == "losses":
+                self._history.append(tuple(item[1:]))
+            elif item[0] == "grid":
+                self._grid = item[1]
 
     def stop(self) -> None:
         self._stop.set()
@@ -230,13 +269,15 @@ class LiveRun:
 
     def snapshot(self) -> LiveSnapshot:
         with self._lock:
+            step = self._history[-1][0] if self._history else 0
             return LiveSnapshot(
-                step=self._history[-1][0] if self._history else 0,
+                step=step,
                 total=self.config.steps,
                 history=list(self._history),
                 grid=self._grid,
                 finished=self._finished,
+                stopped=self._finished and self._stop.is_set() and step < self.config.steps,
                 checkpoint=self._checkpoint,
                 error=self._error,
-                seconds=time.perf_counter() - self._started,
+                seconds=(self._ended or time.perf_counter()) - self._started,
             )

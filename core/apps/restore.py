@@ -131,6 +131,8 @@ APP = register(
         },
         emoji="🪄",
         hardware="cpu-upgrade",
+        # A 10 s video upscaled x4 on two cores takes minutes; a photo at most about two.
+        default_budget_s=1200.0,
     )
 )
 
@@ -559,6 +561,33 @@ def preview(image: np.ndarray, width: int, height: int, side: int = PREVIEW_SIDE
     if (image.shape[1], image.shape[0]) == size:
         return image
     return np.asarray(Image.fromarray(image).resize(size, resample=Image.BICUBIC))
+
+
+@dataclass(frozen=True)
+class PhotoJobResult:
+    before_path: str  # the input resized to the result's size (shrunk to PREVIEW_SIDE): before/after views
+    after_path: str  # the result, or its preview when larger than PREVIEW_SIDE
+    path: str  # the full-size result (PNG)
+    size_in: tuple  # (width, height)
+    size_out: tuple
+    steps: list
+
+
+def restore_photo_files(source, upscaler, colorizer, render_factor, workdir, progress: Optional[Callable] = None) -> PhotoJobResult:
+    """Restore a photo file and write the result and the before/after previews into `workdir` (run in a worker)."""
+    from core.media import write_png
+
+    workdir = Path(workdir)
+    result = restore_image(source, upscaler, colorizer, render_factor,
+                           progress=(lambda done, total: progress(done, total, "Restoring")) if progress else None)
+    stem = Path(str(source)).stem[:60] or "photo"
+    path = write_png(result.image, workdir / f"{stem}-restored.png")
+    height, width = result.image.shape[:2]
+    after = result.image if max(width, height) <= PREVIEW_SIDE else preview(result.image, width, height)
+    after_path = path if after is result.image else write_png(after, workdir / "after-preview.png")
+    before_path = write_png(preview(result.before, width, height), workdir / "before-preview.png")
+    return PhotoJobResult(str(before_path), str(after_path), str(path),
+                          (result.before.shape[1], result.before.shape[0]), (width, height), result.steps)
 
 
 # ---------------------------------------------------------------- videos

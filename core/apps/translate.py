@@ -229,6 +229,7 @@ APP = register(
             "video_max_pixels": VIDEO_MAX_PIXELS,
         },
         emoji="🦓",
+        default_budget_s=600.0,
         # core.video is not among the files every Space carries.
         assets=("core/video.py",),
     )
@@ -468,6 +469,49 @@ def translate_video(
     path = map_video(source, dest, process, batch_size=VIDEO_BATCH, max_seconds=VIDEO_MAX_SECONDS,
                      max_pixels=VIDEO_MAX_PIXELS, progress=progress)
     return VideoResult(Path(path), frames)
+
+
+# ---------------------------------------------------------------- jobs (what a worker process runs)
+
+
+@dataclass(frozen=True)
+class ImageJobResult:
+    path: str  # the PNG written
+    width: int
+    height: int
+    loaded_model: bool  # this request also loaded the model (and checked its fast path)
+
+
+def translate_image_file(model: str, image, workdir) -> ImageJobResult:
+    """Translate a picture file and write the result as PNG into `workdir` (run in a worker)."""
+    from core.media import write_png
+
+    loading = not is_loaded(model)
+    result = translate_image(model, image)
+    path = write_png(result, Path(workdir) / f"{choose(model).key}.png")
+    return ImageJobResult(str(path), result.shape[1], result.shape[0], loading)
+
+
+@dataclass(frozen=True)
+class VideoJobResult:
+    path: str
+    frames: int
+    loaded_model: bool
+
+
+def translate_video_file(model: str, source, dest, progress: Optional[Callable] = None) -> VideoJobResult:
+    """Translate a video into `dest` (run in a worker); progress(done, total, desc)."""
+    translation = choose(model)
+    loading = not is_loaded(model)
+    if progress is not None:
+        progress(0, 0, "Loading the model" if loading else "Starting")
+
+    def report(done, total):
+        if progress is not None:
+            progress(done, total, f"Translating frames ({translation.label})")
+
+    result = translate_video(model, source, dest, progress=report)
+    return VideoJobResult(str(result.path), result.frames, loading)
 
 
 # ---------------------------------------------------------------- the facade example

@@ -1,4 +1,6 @@
 """GAN basics: live training in the background, sampling and walking its checkpoint, clear errors."""
+import asyncio
+
 import gradio as gr
 import numpy as np
 import pytest
@@ -40,9 +42,9 @@ def test_limits_are_enforced_with_clear_messages(tmp_path):
     with pytest.raises(LimitExceeded, match=f"1 to {gan_basics.MAX_LIVE_STEPS} steps"):
         gan_basics.LiveRun("dcgan", steps=100000, out_dir=tmp_path)
     with pytest.raises(gr.Error, match="at least two seeds"):
-        tab.interpolate("dcgan", "5", 10, "any")
+        asyncio.run(tab.interpolate("dcgan", "5", 10, "any"))
     with pytest.raises(gr.Error, match="whole numbers separated by commas"):
-        tab.interpolate("dcgan", "1, two", 10, "any")
+        asyncio.run(tab.interpolate("dcgan", "1, two", 10, "any"))
     with pytest.raises(gr.Error, match="no finished live run"):
         tab.sample("dcgan", 1, 10, "any", True, None)
     with pytest.raises(gr.Error, match="learning rate must be a number"):

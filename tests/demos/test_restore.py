@@ -4,6 +4,7 @@ Tiny variants of the real networks are registered as test-only weight specs and
 added to the app's catalogue; their checkpoints are written here in the
 published layouts (RRDB under 'generator', DeOldify flat).
 """
+import asyncio
 import platform
 import time
 from fractions import Fraction
@@ -219,7 +220,7 @@ def test_missing_weights_give_the_clear_message_fast(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailable, match="DF2K_JPEG.pdparams"):
         restore.restore_image(photo(8, 8), "realsr_df2k_jpeg")
     with pytest.raises(gr.Error, match="DeOldify_stable.pdparams"):
-        restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_stable", 32)
+        asyncio.run(restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_stable", 32))
     assert time.perf_counter() - start < 2
 
 
@@ -281,7 +282,7 @@ def test_tab_exposes_exactly_the_declared_endpoints():
 
 def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
-    (before, after), result, download, status = restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32)
+    (before, after), result, download, status = asyncio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32))
     assert result == download and result.endswith(".png") and Image.open(result).format == "PNG"
     assert Image.open(result).size == (76, 52) == Image.open(before).size == Image.open(after).size
     assert "19×13 → 76×52" in status and "Done in" in status
@@ -289,14 +290,14 @@ def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatc
 
 def test_tab_video_returns_mp4_and_time(tiny_models, clip, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
-    video, download, status = restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32)
+    video, download, status = asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32))
     assert video == download and video.endswith(".mp4") and probe_video(video).width == 96
     assert "12 frames at 10 fps" in status and "Done in" in status
 
 
 def test_tab_refuses_a_missing_upload():
     with pytest.raises(gr.Error, match="Upload a photo"):
-        restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32)
+        asyncio.run(restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32))
 
 
 # ---------------------------------------------------------------- imported weights (real, offline)

@@ -7,6 +7,7 @@ AnimeGANv2 configuration, and the fast path is compared with dygraph.
 """
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import subprocess
 import time
@@ -110,7 +111,7 @@ def test_the_tab_builds_without_weights_and_turns_the_refusal_into_a_gradio_erro
     source = write_png(photo(40, 48), tmp_path / "in.png")
     start = time.perf_counter()
     with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):
-        translate_tab.translate_image("horse2zebra", str(source))
+        asyncio.run(translate_tab.translate_image("horse2zebra", str(source)))
     assert time.perf_counter() - start < 2.0
     assert "not downloaded" in translate_tab.describe("facades")
 
@@ -119,7 +120,7 @@ def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path)
     paddle.seed(1)
     write_checkpoint(isolated, "animeganv2_hayao", nets.create("animeganv2_hayao"))
     source = write_png(photo(50, 70), tmp_path / "in.png")
-    image_path, file_path, status = translate_tab.translate_image("anime_hayao", str(source))
+    image_path, file_path, status = asyncio.run(translate_tab.translate_image("anime_hayao", str(source)))
     with Image.open(image_path) as result:
         assert result.format == "PNG" and result.size == (70, 50) and result.mode == "RGB"
         pixels = np.asarray(result)
@@ -135,7 +136,7 @@ def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path)
 def test_vintage_works_offline_with_the_imported_weights(isolated, tmp_path):
     """A fresh cache, no network: the first request imports vintagify's generator and translates a real photo."""
     assert "not imported yet" in translate_tab.describe("vintage")
-    image_path, _, status = translate_tab.translate_image("vintage", "assets/examples/chelsea.jpg")
+    image_path, _, status = asyncio.run(translate_tab.translate_image("vintage", "assets/examples/chelsea.jpg"))
     source = np.asarray(Image.open("assets/examples/chelsea.jpg").convert("RGB"), dtype=np.float32)
     with Image.open(image_path) as result:
         pixels = np.asarray(result.convert("RGB"), dtype=np.float32)
@@ -281,7 +282,7 @@ def test_video_limits_are_checked_before_any_frame(tiny_models, tmp_path):
 
 
 def test_video_tab_returns_the_mp4_and_the_rate(tiny_models, clip):
-    video_path, file_path, status = translate_tab.translate_video("horse2zebra", str(clip), progress=lambda *a, **k: None)
+    video_path, file_path, status = asyncio.run(translate_tab.translate_video("horse2zebra", str(clip), progress=lambda *a, **k: None))
     assert video_path == file_path and video_path.endswith(".mp4") and probe_video(video_path).n_frames == 20
     assert status.startswith("Done in") and "20 frames" in status
 

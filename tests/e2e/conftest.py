@@ -37,7 +37,7 @@ class Server:
 
 def server_env(tmp: Path) -> dict:
     # No PYTHONPATH: a Space must import its own copy of the code, not the repository's.
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GAN_GALLERY_WORKERS")}
     env.update(
         HF_HUB_OFFLINE="1",
         GAN_GALLERY_OFFLINE="1",
