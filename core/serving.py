@@ -295,13 +295,17 @@ class WorkerPool:
         if self._closed:
             raise RuntimeError("the worker pool is closed")
         worker = self._idle.get()
+        while not worker.alive():  # died while idle (killed, out of memory): replace it unseen
+            log.warning("worker %s died while idle (exit code %s); replacing it", worker.pid, worker.exitcode)
+            self._replace(worker)
+            worker = self._idle.get()
         healthy = False
         try:
             try:
                 worker.wait_ready()
-            except RuntimeError:
+                worker.conn.send(("call", target, args, kwargs))
+            except (RuntimeError, OSError):
                 raise WorkerDied("A worker process failed to start; it has been replaced. Please try again.") from None
-            worker.conn.send(("call", target, args, kwargs))
             result = self._wait(worker, target, budget_s, progress, cancelled, stop, emit)
             healthy = True
             return result

@@ -1,0 +1,109 @@
+"""Input components that answer malformed API arguments with a message naming the field and its limit.
+
+Gradio's own components turn ``None`` or ``"abc"`` for a number into a generic
+"upstream app raised an exception", and ``gr.Image`` decodes (and for
+``data:`` URLs re-encodes) every upload before the app's limits apply. These
+subclasses keep Gradio's look and API and change only ``preprocess``:
+
+- ``Number`` and ``Slider``: a missing value, text, or a value out of range is
+  refused with ``"<label> must be a number from A to B; got X."``;
+- ``ImageFile``: hands the handler the uploaded file's path untouched (decoded
+  later, in a worker, by ``core.media`` with the app's pixel limit); a
+  ``data:`` URL is refused above ``MAX_DATA_URL_BYTES`` before decoding and
+  otherwise written out byte for byte;
+- ``Dropdown``: Gradio's refusal of an unknown choice, prefixed with the field.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+from pathlib import Path
+
+import gradio as gr
+from gradio_client import utils as client_utils
+
+# A data: URL image (base64) larger than this is refused before it is decoded.
+MAX_DATA_URL_BYTES = int(os.environ.get("GAN_GALLERY_MAX_DATA_URL_BYTES", str(2 << 20)))
+
+
+def _bound(value) -> str:
+    if value is None:
+        return "any"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _checked_number(component, payload):
+    label = component.label or "This value"
+    low, high = component.minimum, component.maximum
+    wanted = f"a number from {_bound(low)} to {_bound(high)}" if low is not None or high is not None else "a number"
+    if payload is None or isinstance(payload, bool):
+        raise gr.Error(f"{label} must be {wanted}; none was given.")
+    try:
+        value = float(payload)
+    except (TypeError, ValueError):
+        raise gr.Error(f"{label} must be {wanted}; got {str(payload)[:40]!r}.") from None
+    if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
+        raise gr.Error(f"{label} must be {wanted}; got {str(payload)[:40]}.")
+    return value
+
+
+class Number(gr.Number):
+    def preprocess(self, payload):
+        value = _checked_number(self, payload)
+        if self.precision == 0 and not value.is_integer():
+            raise gr.Error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
+        return super().preprocess(value)
+
+
+class Slider(gr.Slider):
+    def preprocess(self, payload):
+        value = _checked_number(self, payload)
+        if self.step and float(self.step).is_integer() and not value.is_integer():
+            raise gr.Error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
+        return super().preprocess(value)
+
+
+class Dropdown(gr.Dropdown):
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error as error:
+            raise gr.Error(f"{self.label or 'This choice'}: {error.message}") from None
+
+
+class ImageFile(gr.Image):
+    """``gr.Image`` whose handler receives the uploaded file's path, undecoded (``type`` is always filepath)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["type"] = "filepath"
+        super().__init__(*args, **kwargs)
+
+    def preprocess(self, payload):
+        if payload is None:
+            return None
+        label = self.label or "The image"
+        if payload.url and payload.url.startswith("data:"):
+            return self._save_data_url(payload.url, label)
+        if payload.path is None:
+            raise gr.Error(f"{label}: no file was received.")
+        return str(payload.path)
+
+    def _save_data_url(self, url: str, label: str) -> str:
+        # Base64 carries 3 bytes in 4 characters: refuse by the text's length, before decoding.
+        size = len(url) * 3 // 4
+        if size > MAX_DATA_URL_BYTES:
+            raise gr.Error(
+                f"{label}: the data: URL holds about {size / 1e6:.1f} MB; the limit is "
+                f"{MAX_DATA_URL_BYTES / 1e6:.1f} MB. Upload the file instead."
+            )
+        try:
+            data, _ = client_utils.decode_base64_to_binary(url)
+        except Exception:  # noqa: BLE001 - any malformed data: URL
+            raise gr.Error(f"{label}: the data: URL isn't valid base64 data.") from None
+        extension = client_utils.get_extension(url) or "bin"
+        folder = Path(self.GRADIO_CACHE) / hashlib.sha256(data).hexdigest()[:32]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"image.{extension[:8]}"
+        path.write_bytes(data)
+        return str(path)
