@@ -9,6 +9,7 @@ import gradio as gr
 from core.apps import digits
 from core.media import write_png
 from demos.common import new_workdir, timed, user_errors
+from demos.components import Dropdown, Number, Slider
 
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
 
@@ -28,10 +29,10 @@ def build() -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 with gr.Row():
-                    seed = gr.Number(label="Seed", value=7, precision=0, minimum=0, maximum=digits.MAX_SEED, elem_id="digits-seed")
+                    seed = Number(label="Seed", value=7, precision=0, minimum=0, maximum=digits.MAX_SEED, elem_id="digits-seed")
                     dice = gr.Button("🎲 Random seed", size="sm")
-                count = gr.Slider(1, digits.MAX_COUNT, value=20, step=1, label="How many digits", elem_id="digits-count")
-                digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="Which digit (any: 0-9 in columns)", elem_id="digits-digit")
+                count = Slider(1, digits.MAX_COUNT, value=20, step=1, label="How many digits", elem_id="digits-count")
+                digit = Dropdown(DIGIT_CHOICES, value="any", label="Which digit (any: 0-9 in columns)", elem_id="digits-digit")
                 run = gr.Button("Generate", variant="primary", elem_id="digits-generate")
             with gr.Column():
                 image = gr.Image(label="Generated digits", type="filepath", format="png", elem_id="digits-output", interactive=False)

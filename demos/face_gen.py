@@ -8,6 +8,7 @@ import gradio as gr
 
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
+from demos.components import Dropdown, Number, Slider
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(m.label, key) for key, m in face_gen.MODELS.items()]
@@ -87,8 +88,8 @@ def build() -> gr.Blocks:
     with gr.Blocks(title=app.title) as blocks:
         gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}\n\n{LIMITS}")
         with gr.Row():
-            model = gr.Dropdown(MODEL_CHOICES, value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
-            truncation = gr.Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
+            model = Dropdown(MODEL_CHOICES, value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
+            truncation = Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
                                    label="Truncation ψ (lower: closer to the average face, fewer artefacts; 1: full variety)")
             size = gr.Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")
 
@@ -105,14 +106,14 @@ def build() -> gr.Blocks:
 
         with gr.Tab("Style mixing", elem_id="face-gen-tab-mix"):
             with gr.Row():
-                seed_a = gr.Number(7, label="Seed of source A", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-a")
-                seed_b = gr.Number(11, label="Seed of source B", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-b")
+                seed_a = Number(7, label="Seed of source A", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-a")
+                seed_b = Number(11, label="Seed of source B", precision=0, minimum=0, maximum=face_gen.MAX_SEED, elem_id="face-gen-seed-b")
                 mix_dice = gr.Button("🎲 Random seeds", size="sm", elem_id="face-gen-random-pair")
             gr.Markdown("The mix takes source B's style at the chosen layers and A's everywhere else. "
                         "Layers 0–3 (4² to 8²): pose and face shape; 4–7: features, hair style; 8 and up: colours and fine texture.")
             with gr.Row():
-                first_layer = gr.Slider(0, last_layer, value=0, step=1, label="First layer from B", elem_id="face-gen-first-layer")
-                final_layer = gr.Slider(0, last_layer, value=3, step=1, label="Last layer from B", elem_id="face-gen-last-layer")
+                first_layer = Slider(0, last_layer, value=0, step=1, label="First layer from B", elem_id="face-gen-first-layer")
+                final_layer = Slider(0, last_layer, value=3, step=1, label="Last layer from B", elem_id="face-gen-last-layer")
             mix_run = gr.Button("Mix", variant="primary", elem_id="face-gen-mix")
             with gr.Row():
                 image_a = gr.Image(label="Source A", type="filepath", format="png", interactive=False, elem_id="face-gen-source-a")
@@ -124,7 +125,7 @@ def build() -> gr.Blocks:
         with gr.Tab("Latent walk", elem_id="face-gen-tab-walk"):
             walk_seeds = gr.Textbox("1, 2, 3", label=f"Seeds to walk through, in order (2 to {face_gen.MAX_WALK_SEEDS})",
                                     elem_id="face-gen-walk-seeds")
-            frames = gr.Slider(face_gen.MIN_WALK_FRAMES, face_gen.MAX_WALK_FRAMES, value=48, step=1,
+            frames = Slider(face_gen.MIN_WALK_FRAMES, face_gen.MAX_WALK_FRAMES, value=48, step=1,
                                label=f"Frames (at {face_gen.WALK_FPS} fps)", elem_id="face-gen-frames")
             walk_run = gr.Button("Render walk", variant="primary", elem_id="face-gen-walk")
             video = gr.Video(label="Latent walk (H.264)", interactive=False, elem_id="face-gen-video")

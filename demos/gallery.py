@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from typing import Callable, Sequence
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from core import serving
 from core.apps import App, apps, get
 from demos.heavy import MAX_HEAVY_PER_SESSION, admit
 
 MAX_UPLOAD = "50mb"
+# JSON arguments of one request (a data: URL image included); uploads go through /upload instead.
+MAX_JSON_BYTES = int(os.environ.get("GAN_GALLERY_MAX_JSON_BYTES", str(4 << 20)))
 # Light events (digits, model notes) run in the server's process, this many at once. Waiting
 # requests are capped per session and per kind by demos.heavy.admit, not by Gradio's one queue size.
 LIGHT_CONCURRENCY = 2
@@ -102,6 +106,58 @@ def _weights_panel(app: App) -> gr.Markdown:
         return gr.Markdown(weights_table(app), elem_id=f"weights-table-{app.name}")
 
 
+class RequestBodyCap:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` (uploads excepted, which Gradio caps itself).
+
+    Arguments reach the queue as JSON; without a cap one request could hold
+    hundreds of MB of it (a ``data:`` URL image, 200,000 seeds) in the server.
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_JSON_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"].rstrip("/").endswith("/upload"):
+            return await self.app(scope, receive, send)
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._refuse(send, int(declared))
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(received)
+            return message
+
+        try:
+            return await self.app(scope, counted_receive, send)
+        except _BodyTooLarge as too_large:
+            return await self._refuse(send, too_large.size)
+
+    async def _refuse(self, send, size: int) -> None:
+        import json
+
+        body = json.dumps({"detail": (
+            f"The request carries {size / 1e6:.1f} MB of arguments; the limit is {self.max_bytes / 1e6:.1f} MB. "
+            "Upload files instead of embedding them."
+        )}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    def __init__(self, size: int):
+        super().__init__(size)
+        self.size = size
+
+
 def launch(
     names: Sequence[str] | None = None,
     host: str | None = None,
@@ -131,6 +187,7 @@ def launch(
         theme=gr.themes.Soft(),
         footer_links=["api", "gradio"],
         prevent_thread_lock=True,
+        app_kwargs={"middleware": [Middleware(RequestBodyCap)]},
         **kwargs,
     )
     if import_weights:

@@ -12,6 +12,7 @@ from core.errors import InputError, LimitExceeded
 from core.media import write_png
 from core.train.gan import OBJECTIVES
 from demos.common import new_workdir, timed, user_errors
+from demos.components import Dropdown, Number, Slider
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
@@ -156,12 +157,12 @@ def build() -> gr.Blocks:
         with gr.Tab("Sample"):
             with gr.Row():
                 with gr.Column():
-                    objective = gr.Dropdown(OBJECTIVE_CHOICES, value="cgan", label="Objective", elem_id="gan-objective")
+                    objective = Dropdown(OBJECTIVE_CHOICES, value="cgan", label="Objective", elem_id="gan-objective")
                     with gr.Row():
-                        seed = gr.Number(label="Seed", value=1, precision=0, minimum=0, maximum=gan_basics.MAX_SEED, elem_id="gan-seed")
+                        seed = Number(label="Seed", value=1, precision=0, minimum=0, maximum=gan_basics.MAX_SEED, elem_id="gan-seed")
                         dice = gr.Button("🎲", size="sm")
-                    count = gr.Slider(1, gan_basics.MAX_COUNT, value=40, step=1, label="How many digits")
-                    digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="Digit (conditional GAN only)")
+                    count = Slider(1, gan_basics.MAX_COUNT, value=40, step=1, label="How many digits")
+                    digit = Dropdown(DIGIT_CHOICES, value="any", label="Digit (conditional GAN only)")
                     use_live = gr.Checkbox(label="Use my live run's checkpoint instead of the shipped weights")
                     go = gr.Button("Sample", variant="primary", elem_id="gan-sample")
                 with gr.Column():
@@ -171,10 +172,10 @@ def build() -> gr.Blocks:
         with gr.Tab("Latent walk"):
             with gr.Row():
                 with gr.Column():
-                    walk_objective = gr.Dropdown(OBJECTIVE_CHOICES, value="cgan", label="Objective")
+                    walk_objective = Dropdown(OBJECTIVE_CHOICES, value="cgan", label="Objective")
                     seeds = gr.Textbox(value="1, 2, 3", label=f"Seeds to walk through (2 to {gan_basics.MAX_WALK_SEEDS})")
-                    frames = gr.Slider(2, gan_basics.MAX_WALK_FRAMES, value=72, step=1, label="Frames (24 per second)")
-                    walk_digit = gr.Dropdown(DIGIT_CHOICES, value="3", label="Digit (conditional GAN only)")
+                    frames = Slider(2, gan_basics.MAX_WALK_FRAMES, value=72, step=1, label="Frames (24 per second)")
+                    walk_digit = Dropdown(DIGIT_CHOICES, value="3", label="Digit (conditional GAN only)")
                     walk_live = gr.Checkbox(label="Use my live run's checkpoint")
                     walk_go = gr.Button("Render walk", variant="primary", elem_id="gan-walk")
                 with gr.Column():
@@ -188,10 +189,10 @@ def build() -> gr.Blocks:
             )
             with gr.Row():
                 with gr.Column():
-                    live_objective = gr.Dropdown(OBJECTIVE_CHOICES, value="dcgan", label="Objective", elem_id="live-objective")
-                    live_steps = gr.Slider(10, gan_basics.MAX_LIVE_STEPS, value=100, step=10, label="Generator steps", elem_id="live-steps")
+                    live_objective = Dropdown(OBJECTIVE_CHOICES, value="dcgan", label="Objective", elem_id="live-objective")
+                    live_steps = Slider(10, gan_basics.MAX_LIVE_STEPS, value=100, step=10, label="Generator steps", elem_id="live-steps")
                     live_lr = gr.Textbox(value="", label="Learning rate (empty: the objective's default)", placeholder="e.g. 0.0002")
-                    live_batch = gr.Slider(8, 128, value=64, step=8, label="Batch size")
+                    live_batch = Slider(8, 128, value=64, step=8, label="Batch size")
                     with gr.Row():
                         live_start = gr.Button("Start", variant="primary", elem_id="live-start")
                         live_stop = gr.Button("Stop", variant="stop", elem_id="live-stop")

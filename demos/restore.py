@@ -8,6 +8,7 @@ import gradio as gr
 
 from core.apps import restore
 from demos.common import new_workdir, timed, user_errors
+from demos.components import Dropdown, ImageFile, Slider
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 UPSCALE_CHOICES = [("No upscaling", restore.NONE)] + [(c.label, c.weights) for c in restore.UPSCALERS.values()]
@@ -72,9 +73,9 @@ def build() -> gr.Blocks:
     with gr.Blocks(title=app.title) as blocks:
         gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
         with gr.Row():
-            upscaler = gr.Dropdown(UPSCALE_CHOICES, value=restore.DEFAULT_PHOTO_UPSCALER, label="Upscale with", elem_id="restore-upscaler")
-            colorizer = gr.Dropdown(COLORIZE_CHOICES, value=restore.NONE, label="Colorize with", elem_id="restore-colorizer")
-            render_factor = gr.Slider(
+            upscaler = Dropdown(UPSCALE_CHOICES, value=restore.DEFAULT_PHOTO_UPSCALER, label="Upscale with", elem_id="restore-upscaler")
+            colorizer = Dropdown(COLORIZE_CHOICES, value=restore.NONE, label="Colorize with", elem_id="restore-colorizer")
+            render_factor = Slider(
                 restore.MIN_RENDER_FACTOR, restore.MAX_RENDER_FACTOR, value=restore.DEFAULT_RENDER_FACTOR, step=1,
                 label=f"Render factor (colour is computed at {restore.RENDER_BASE}× this, in pixels; higher: more detail, slower)",
                 interactive=False, elem_id="restore-render-factor",
@@ -84,7 +85,7 @@ def build() -> gr.Blocks:
             with gr.Tab("Photo", id="restore-photo-tab"):
                 with gr.Row():
                     with gr.Column():
-                        photo = gr.Image(
+                        photo = ImageFile(
                             label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
                             elem_id="restore-photo",
                         )

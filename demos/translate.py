@@ -7,6 +7,7 @@ import gradio as gr
 
 from core.apps import translate
 from demos.common import new_workdir, timed, user_errors
+from demos.components import Dropdown, ImageFile
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(t.label, t.key) for t in translate.TRANSLATIONS.values()]
@@ -72,12 +73,12 @@ def build() -> gr.Blocks:
     app = translate.APP
     with gr.Blocks(title=app.title) as blocks:
         gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}\n\n{LIMITS_TEXT}")
-        model = gr.Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="translate-model")
+        model = Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="translate-model")
         note = gr.Markdown(model_note(DEFAULT_MODEL), elem_id="translate-model-note")
         with gr.Tab("Picture"):
             with gr.Row():
                 with gr.Column():
-                    image = gr.Image(label="Picture", type="filepath", sources=["upload", "clipboard"], elem_id="translate-image")
+                    image = ImageFile(label="Picture", sources=["upload", "clipboard"], elem_id="translate-image")
                     run_image = gr.Button("Translate picture", variant="primary", elem_id="translate-image-run")
                 with gr.Column():
                     image_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, elem_id="translate-image-output")
