@@ -105,6 +105,109 @@ def test_grey_palette_and_16_bit_become_rgb(tmp_path):
     assert np.array_equal(media.read_image(tmp_path / "deep.png")[:, :, 0], rgb[:, :, 1])
 
 
+def png_bytes(samples, colour_type, extra_chunks=b""):
+    """A complete PNG of 16-bit samples (H x W x channels, uint16), written by hand: Pillow can't write RGB 16-bit."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    samples = samples.reshape(samples.shape[0], samples.shape[1], -1)
+    height, width = samples.shape[:2]
+    raw = b"".join(b"\0" + samples[y].astype(">u2").tobytes() for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + extra_chunks + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+def test_sixteen_bit_pngs_are_scaled_not_saturated():
+    levels = np.array([[0, 257 * 3, 30000, 257 * 200, 65535]], np.uint16)  # 0, 3, 116.7, 200, 255 in 8 bits
+    expected = np.rint(levels / 257.0)
+
+    grey = media.read_image(png_bytes(levels, 0))  # Pillow mode I;16
+    assert np.array_equal(grey[0, :, 0], expected[0]) and np.array_equal(grey[..., 0], grey[..., 2])
+
+    rgb16 = np.dstack([levels, 65535 - levels, levels // 2])
+    colour = media.read_image(png_bytes(rgb16, 2)).astype(int)  # Pillow keeps the high byte: within 1
+    assert np.abs(colour - np.rint(rgb16 / 257.0)).max() <= 1
+
+    rgba16 = np.dstack([rgb16, 65535 - levels])
+    rgb, alpha = media.read_image_rgba(png_bytes(rgba16, 6))
+    assert np.abs(rgb.astype(int) - np.rint(rgb16 / 257.0)).max() <= 1
+    assert np.abs(alpha.astype(int) - np.rint((65535 - levels[0]) / 257.0)).max() <= 1
+
+    grey_alpha = np.dstack([levels, np.full_like(levels, 65535)])
+    rgb, alpha = media.read_image_rgba(png_bytes(grey_alpha, 4))
+    assert np.abs(rgb[0, :, 0].astype(int) - expected[0]).max() <= 1 and alpha is None
+
+    # Colour keys (tRNS) in 16 bits: the keyed pixel is transparent, the others keep their level.
+    keyed_grey = png_bytes(levels, 0, struct.pack(">I", 2) + b"tRNS" + struct.pack(">H", 30000)
+                           + struct.pack(">I", zlib.crc32(b"tRNS" + struct.pack(">H", 30000))))
+    rgb, alpha = media.read_image_rgba(keyed_grey)
+    assert alpha[0].tolist() == [255, 255, 0, 255, 255] and np.array_equal(rgb[0, :, 0], expected[0])
+    key = struct.pack(">HHH", *rgb16[0, 2])
+    keyed_rgb = png_bytes(rgb16, 2, struct.pack(">I", 6) + b"tRNS" + key + struct.pack(">I", zlib.crc32(b"tRNS" + key)))
+    rgb, alpha = media.read_image_rgba(keyed_rgb)
+    assert alpha[0].tolist() == [255, 255, 0, 255, 255]
+    assert media.read_image(keyed_rgb)[0, 2].tolist() == [255, 255, 255]
+
+
+def test_palette_images_with_and_without_transparency(tmp_path):
+    rgb = gradient_image()
+    opaque = Image.fromarray(rgb).quantize(colors=32)
+    opaque.save(tmp_path / "opaque.png")
+    colours, alpha = media.read_image_rgba(tmp_path / "opaque.png")
+    assert alpha is None and np.abs(colours.astype(int) - rgb).mean() < 12
+
+    keyed = opaque.copy()
+    keyed.info["transparency"] = int(np.asarray(opaque)[0, 0])  # the top-left pixel's palette index
+    keyed.save(tmp_path / "keyed.png", transparency=keyed.info["transparency"])
+    keyed.save(tmp_path / "keyed.gif", transparency=keyed.info["transparency"])
+    for path in (tmp_path / "keyed.png", tmp_path / "keyed.gif"):
+        colours, alpha = media.read_image_rgba(path)
+        assert alpha[0, 0] == 0 and (alpha == 255).mean() > 0.5, path.name
+        assert media.read_image(path)[0, 0].tolist() == [255, 255, 255]
+
+    ramp = Image.new("P", (4, 1))
+    ramp.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9])
+    ramp.putdata([0, 1, 2, 3])
+    ramp.save(tmp_path / "partial.png", transparency=bytes([0, 128, 255, 255]))  # per-entry alpha (tRNS)
+    colours, alpha = media.read_image_rgba(tmp_path / "partial.png")
+    assert alpha[0].tolist() == [0, 128, 255, 255] and colours[0, 2].tolist() == [0, 0, 255]
+
+
+def test_cmyk_jpeg_comes_out_in_the_right_colours(tmp_path):
+    rgb = np.zeros((16, 32, 3), np.uint8)
+    rgb[:, :16], rgb[:, 16:] = (200, 30, 90), (10, 220, 40)
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "print.jpg", quality=95)
+    assert Image.open(tmp_path / "print.jpg").mode == "CMYK"  # stored as CMYK (Adobe, inverted)
+    decoded = media.read_image(tmp_path / "print.jpg")
+    assert decoded.shape == (16, 32, 3)
+    assert np.abs(decoded[4:12, 2:14].astype(int) - (200, 30, 90)).max() <= 8
+    assert np.abs(decoded[4:12, 18:30].astype(int) - (10, 220, 40)).max() <= 8
+
+
+# What a viewer shows for each EXIF orientation, as numpy operations on the stored pixels.
+SHOWN_FOR_ORIENTATION = {
+    1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2), 6: lambda a: np.rot90(a, -1), 7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(SHOWN_FOR_ORIENTATION))
+def test_every_exif_orientation_is_shown_as_a_viewer_would(tmp_path, orientation):
+    stored = np.zeros((24, 40, 3), np.uint8)
+    stored[:8, :8] = (255, 0, 0)  # red at the stored top-left
+    stored[:8, -16:] = (0, 255, 0)  # green, wider, at the stored top-right
+    stored[-8:, :8] = (0, 0, 255)  # blue at the stored bottom-left
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"orientation{orientation}.jpg"
+    Image.fromarray(stored).save(path, exif=exif, quality=95)
+    expected = SHOWN_FOR_ORIENTATION[orientation](stored)
+    shown = media.read_image(path)
+    assert shown.shape == expected.shape
+    assert np.abs(shown.astype(int) - expected).mean() < 4
+
+
 def test_transparency_composites_on_white_and_stays_apart_in_rgba(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
     rgba[0, 0] = (255, 0, 0, 0)  # fully transparent red
