@@ -123,6 +123,13 @@ class RequestBodyCap:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            # Read (and drop) a bounded amount first, so that a client still sending sees our answer
+            # rather than a reset connection.
+            drained, more = 0, True
+            while more and drained < 4 * self.max_bytes:
+                message = await receive()
+                drained += len(message.get("body", b""))
+                more = message.get("more_body", False)
             return await self._refuse(send, int(declared))
         received = 0
 

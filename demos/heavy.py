@@ -149,6 +149,12 @@ def _light_waiting(queue) -> int:
     return sum(len(q.queue) for cid, q in queue.event_queue_per_concurrency_id.items() if cid != HEAVY_ID)
 
 
+def _refusal(message: str):
+    # Answered as a validation failure (HTTP 422): the page shows the text and gradio_client
+    # raises it (a "queue full" answer would reach the client as a fixed text without ours).
+    return False, [{"__type__": "validate", "is_valid": False, "message": message, "parameter_name": "request"}], "validator_error"
+
+
 def admit(blocks: gr.Blocks) -> None:
     """Put per-session and per-kind caps in front of ``blocks``'s queue (call after ``blocks.queue()``).
 
@@ -171,17 +177,17 @@ def admit(blocks: gr.Blocks) -> None:
         if _is_heavy(fn):
             mine, total = _heavy_counts(queue, body.session_hash)
             if mine >= MAX_HEAVY_PER_SESSION:
-                return False, (
+                return _refusal(
                     f"You already have {mine} requests waiting or running; each visitor may have "
                     f"{MAX_HEAVY_PER_SESSION} at a time. Wait for one to finish (or cancel it) and try again."
-                ), "queue_full"
+                )
             if total >= MAX_HEAVY_QUEUE:
-                return False, (
+                return _refusal(
                     f"The server is busy: {total} long requests are waiting or running (the limit is "
                     f"{MAX_HEAVY_QUEUE}). Please try again in a minute."
-                ), "queue_full"
+                )
         elif _light_waiting(queue) >= MAX_LIGHT_QUEUE:
-            return False, f"The server is busy ({MAX_LIGHT_QUEUE} requests waiting); please try again in a moment.", "queue_full"
+            return _refusal(f"The server is busy ({MAX_LIGHT_QUEUE} requests waiting); please try again in a moment.")
         return await original_push(body, request, username)
 
     queue.push = push

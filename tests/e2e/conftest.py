@@ -50,10 +50,11 @@ def server_env(tmp: Path) -> dict:
     return env
 
 
-def start_server(command: list[str], cwd: Path, tmp: Path, port: int) -> Server:
+def start_server(command: list[str], cwd: Path, tmp: Path, port: int, extra_env: dict | None = None) -> Server:
     log_path = tmp / f"server-{port}.log"
     env = server_env(tmp)
     env["GRADIO_SERVER_PORT"] = str(port)
+    env.update(extra_env or {})
     start = time.perf_counter()
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
