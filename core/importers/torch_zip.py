@@ -9,7 +9,8 @@ on a storage that the pickle refers to by a persistent id
 Unpickling runs whatever callables the pickle names, so the unpickler here resolves
 only the few globals a tensor state dict needs, each to our own numpy code; any other
 global (``os.system``, ``builtins.eval``, a model class...) is refused with
-``UnsafeCheckpoint`` before anything is called. Storages are read from the zip only when
+``UnsafeCheckpoint`` before anything is called (``core.checkpoint_io.RestrictedUnpickler``,
+shared with the reader of Paddle's own files). Storages are read from the zip only when
 a tensor uses them, once per key.
 
     state = read_state_dict(path)        # {name: numpy array}, in the file's order
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import collections
 import io
-import pickle
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from core.errors import CheckpointMismatch, UnsafeCheckpoint
+from core.checkpoint_io import Guarded, RestrictedUnpickler
+from core.errors import CheckpointMismatch
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL_OPCODE = b"\x80"
@@ -173,29 +174,21 @@ def _rebuild_parameter(data, requires_grad, backward_hooks):
     return data
 
 
-class _StateDictUnpickler(pickle.Unpickler):
+class _StateDictUnpickler(RestrictedUnpickler):
     """Resolves only the globals of a tensor state dict, each to our numpy code."""
 
-    _ALLOWED = {
+    allowed = {
         ("collections", "OrderedDict"): collections.OrderedDict,
-        ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-        ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+        ("torch._utils", "_rebuild_tensor_v2"): Guarded(_rebuild_tensor_v2, "torch._utils._rebuild_tensor_v2"),
+        ("torch._utils", "_rebuild_parameter"): Guarded(_rebuild_parameter, "torch._utils._rebuild_parameter"),
         **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
     }
+    allowed_summary = "tensors, storages and OrderedDict"
 
     def __init__(self, archive: _Archive, data: bytes):
-        super().__init__(io.BytesIO(data))
+        super().__init__(io.BytesIO(data), archive.path)
         self.archive = archive
         self.storages: dict[str, _Storage] = {}
-
-    def find_class(self, module, name):
-        try:
-            return self._ALLOWED[(module, name)]
-        except KeyError:
-            raise UnsafeCheckpoint(
-                f"The weights file {self.archive.path} was refused: its pickle names {module}.{name}, which a tensor "
-                f"state dict does not need (only tensors, storages and OrderedDict are allowed). Nothing in it was run."
-            ) from None
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
@@ -238,13 +231,7 @@ def read_object(path) -> object:
         _refuse_non_zip(path, head)
     with zip_file:
         archive = _Archive(path, zip_file)
-        unpickler = _StateDictUnpickler(archive, archive.record("data.pkl"))
-        try:
-            return unpickler.load()
-        except CheckpointMismatch:
-            raise
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
-            raise CheckpointMismatch(f"The weights file {path} has an invalid data.pkl: {exc}") from exc
+        return _StateDictUnpickler(archive, archive.record("data.pkl")).load_checked("has an invalid data.pkl")
 
 
 def read_state_dict(path) -> dict[str, np.ndarray]:

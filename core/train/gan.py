@@ -497,9 +497,10 @@ class Trainer:
 
     @classmethod
     def resume(cls, path: str | Path, out_dir=None, world=None, **changes) -> "Trainer":
-        import paddle
+        from core.checkpoint_io import read_checkpoint_file
 
-        saved = paddle.load(str(path))
+        # Not paddle.load: a checkpoint may come from elsewhere, and unpickling it must run nothing it names.
+        saved = read_checkpoint_file(path)
         meta = saved["meta"]
         # Checkpoints written before rmsprop_eps was recorded trained with Paddle's default.
         config = TrainConfig(**{"rmsprop_eps": _PADDLE_RMSPROP_EPS, **meta["config"], **changes})
