@@ -13,9 +13,12 @@ tried in order:
 6. the original published URL.
 
 Downloads are written to a temporary name in the cache and renamed only when
-complete, so an interrupted download never leaves a file that looks finished.
-Loading is strict: every name and shape must match the network, because
-Paddle's ``set_state_dict`` only warns about mismatches.
+complete, so an interrupted download never leaves a file that looks finished. Each is
+capped in size (``WeightSpec.max_bytes``), and its sha256 is recorded next to it
+(``<file>.sha256``) and checked on every later load, as is a spec's pinned sha256.
+Files are read without running anything they name (``core.checkpoint_io``), and
+loading is strict: every name and shape must match the network, because Paddle's
+``set_state_dict`` only warns about mismatches.
 
 Offline mode (``HF_HUB_OFFLINE=1`` or ``GAN_GALLERY_OFFLINE=1``) skips the
 network sources, so a missing file is reported at once.
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import tempfile
@@ -37,12 +41,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import CheckpointMismatch, WeightsUnavailable
+from core.checkpoint_io import read_checkpoint_file, save_checkpoint  # noqa: F401  (save_checkpoint: used as weights.save_checkpoint)
+from core.errors import CheckpointMismatch, GalleryError, WeightsUnavailable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 _DOWNLOAD_TIMEOUT_S = 20
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
 _MAX_REPORTED_MISMATCHES = 5
+# The largest published checkpoint we know is a few hundred MB; 2 GiB leaves room and still
+# stops a wrong or hostile URL from filling the disk.
+DEFAULT_MAX_BYTES = 2 << 30
+_DIGEST_SUFFIX = ".sha256"
 
 
 @dataclass(frozen=True)
@@ -79,8 +88,9 @@ class WeightSpec:
     key: which top-level key of the saved dict holds this network (None: flat).
         A file that turns out flat is accepted too (and reported as such).
     bundled: path, relative to the repository root, of a file that ships with us.
-    sha256: expected digest of the file, checked after download when given.
+    sha256: expected digest of the file, checked after download and on every load when given.
     packaged: where an offline import finds the original weights (see PackagedSource).
+    max_bytes: the largest download accepted for this file (Content-Length and bytes received).
     """
 
     name: str
@@ -97,6 +107,7 @@ class WeightSpec:
     source_note: str = ""
     net_overrides: dict = field(default_factory=dict)
     packaged: PackagedSource | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 _SPECS: dict[str, WeightSpec] = {}
@@ -178,10 +189,15 @@ def _where_to_place(s: WeightSpec) -> str:
 
 
 def fetch(s: WeightSpec, progress: bool = False) -> Path:
-    """Return a local path for `s`, downloading it if needed; raise WeightsUnavailable."""
+    """Return a local path for `s`, downloading it if needed; raise WeightsUnavailable.
+
+    The file's sha256 is checked against its record (downloads and files in the cache)
+    and against the spec's pinned digest: CheckpointMismatch when either differs.
+    """
     path = locate(s)
     if path is not None:
-        return path
+        return _checked(s, path)
+    _forget_orphan_record(cache_dir() / s.filename)
     tried = []
     if local_dir():
         tried.append(f"local directory {local_dir()} (GAN_GALLERY_WEIGHTS_DIR): no such file")
@@ -192,7 +208,7 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
         from core import importers
 
         try:
-            return importers.import_packaged(s, progress=progress)
+            return _checked(s, importers.import_packaged(s, progress=progress))
         except WeightsUnavailable as exc:
             tried.append(str(exc))
     if s.hf_repo:
@@ -200,15 +216,21 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
             tried.append(f"Hugging Face Hub {s.hf_repo}: skipped (offline mode)")
         else:
             try:
-                return _fetch_from_hub(s)
+                hub_path = _fetch_from_hub(s)
+                _refuse_over_cap(s, hub_path)
             except Exception as exc:  # any hub failure means: try the next source
+                hub_path = None
                 tried.append(f"Hugging Face Hub {s.hf_repo}: {_short(exc)}")
+            if hub_path is not None:  # checked outside the try: a changed file is reported, not skipped
+                return _checked(s, hub_path, record=_hub_record_path(hub_path))
     if s.url:
         if offline():
             tried.append(f"{s.url}: skipped (offline mode)")
         else:
             try:
-                return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress)
+                return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress, max_bytes=s.max_bytes)
+            except GalleryError as exc:
+                tried.append(f"{s.url}: {exc}")
             except Exception as exc:
                 tried.append(f"{s.url}: {_short(exc)}")
     if s.url or s.hf_repo:
@@ -240,8 +262,28 @@ def _fetch_from_hub(s: WeightSpec) -> Path:
     return Path(hf_hub_download(repo_id=s.hf_repo, filename=s.hf_filename or s.filename))
 
 
-def download(url: str, dest: Path, sha256: str | None = None, progress: bool = False) -> Path:
-    """Download `url` to `dest` atomically: a temporary file renamed only when complete."""
+def _refuse_over_cap(s: WeightSpec, path: Path) -> None:
+    """hf_hub_download takes no size limit: a hub file over the cap is refused once it is there."""
+    size = path.stat().st_size
+    if size > s.max_bytes:
+        raise WeightsUnavailable(f"{path} is {size:,} bytes, over the cap of {s.max_bytes:,} bytes for {s.name} (max_bytes).")
+
+
+def _too_large(url: str, what: str, max_bytes: int) -> WeightsUnavailable:
+    return WeightsUnavailable(
+        f"The download of {url} {what}, over the cap of {max_bytes:,} bytes for this file "
+        f"(WeightSpec.max_bytes); nothing of it was kept."
+    )
+
+
+def download(url: str, dest: Path, sha256: str | None = None, progress: bool = False,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> Path:
+    """Download `url` to `dest` atomically (a temporary file renamed only when complete) and record
+    its sha256 next to it (``<dest>.sha256``), for every later load to check.
+
+    At most `max_bytes`: a larger Content-Length is refused before the body is read, and a body
+    that runs past the cap is cut off; either way WeightsUnavailable, and no file is left.
+    """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
@@ -250,6 +292,8 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = F
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT_S) as response:
             expected = response.headers.get("Content-Length")
             expected = int(expected) if expected else None
+            if expected is not None and expected > max_bytes:
+                raise _too_large(url, f"was refused: its Content-Length is {expected:,} bytes", max_bytes)
             digest = hashlib.sha256()
             bar = _progress_bar(expected, dest.name) if progress else None
             received = 0
@@ -258,6 +302,8 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = F
                     chunk = response.read(_DOWNLOAD_CHUNK_BYTES)
                     if not chunk:
                         break
+                    if received + len(chunk) > max_bytes:
+                        raise _too_large(url, f"was stopped at {received + len(chunk):,} bytes received", max_bytes)
                     out.write(chunk)
                     digest.update(chunk)
                     received += len(chunk)
@@ -271,6 +317,9 @@ def download(url: str, dest: Path, sha256: str | None = None, progress: bool = F
         if sha256 and digest.hexdigest() != sha256:
             raise OSError(f"download of {url} has sha256 {digest.hexdigest()}, expected {sha256}")
         os.replace(tmp, dest)
+        # Recorded after the rename: a crash in between leaves a file without a record, which
+        # its first load records (the reverse would leave a record vouching for no file).
+        _write_record(digest_record_path(dest), digest.hexdigest(), dest.stat(), source=url)
         return dest
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -283,20 +332,140 @@ def _progress_bar(total, name):
     return tqdm(total=total, unit="B", unit_scale=True, desc=name, file=sys.stderr)
 
 
+# ---------------------------------------------------------------- recorded digests
+
+
+def digest_record_path(path: Path) -> Path:
+    """Where the sha256 of a downloaded (or cached) file is recorded: next to it, ``<file>.sha256``."""
+    path = Path(path)
+    return path.with_name(path.name + _DIGEST_SUFFIX)
+
+
+def _hub_record_path(path: Path) -> Path:
+    """Hub files live in huggingface_hub's cache, not ours to write in: their records live in ours,
+    one per snapshot path (a new revision is a new path, so a new record)."""
+    key = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    return cache_dir() / "hub-digests" / f"{key}-{path.name}{_DIGEST_SUFFIX}"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_DOWNLOAD_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write_record(record: Path, digest: str, stat: os.stat_result, source: str) -> None:
+    """Written atomically (temporary file, then rename): a reader sees the old record or the new one."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{record.name}.", suffix=".tmp", dir=record.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"sha256": digest, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "source": source}, f)
+            f.write("\n")
+        os.replace(tmp_name, record)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _read_record(record: Path, path: Path) -> dict | None:
+    try:
+        data = json.loads(record.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        data = exc
+    if not (isinstance(data, dict) and isinstance(data.get("sha256"), str)
+            and isinstance(data.get("size"), int) and isinstance(data.get("mtime_ns"), int)):
+        raise CheckpointMismatch(
+            f"The digest record {record} of the weights file {path} is damaged. "
+            f"Delete both files to fetch the weights again."
+        )
+    return data
+
+
+def _forget_orphan_record(path: Path) -> None:
+    """A record whose file is gone (deleted to fetch it again) must not judge the next file."""
+    if not path.exists():
+        digest_record_path(path).unlink(missing_ok=True)
+
+
+def verify_recorded_digest(path: Path, record: Path, pinned: str | None = None) -> str:
+    """The sha256 of `path`, checked against its record (written now when there is none) and
+    against `pinned`; CheckpointMismatch names the file, both digests, and what to do."""
+    path = Path(path)
+    stat = path.stat()
+    recorded = _read_record(record, path)
+    if recorded and recorded["size"] == stat.st_size and recorded["mtime_ns"] == stat.st_mtime_ns:
+        # Hashing a multi-GB checkpoint on every load costs seconds, so the record also keeps
+        # the size and modification time (ns) it was verified at: an unchanged file is trusted
+        # without being read again. Corruption and replacement by ordinary means change one of
+        # them; whoever can rewrite the cache at will can rewrite this record too.
+        digest = recorded["sha256"]
+    else:
+        digest = file_sha256(path)
+        if recorded and digest != recorded["sha256"]:
+            raise CheckpointMismatch(
+                f"The weights file {path} has changed since its sha256 was recorded ({recorded.get('source', 'first use')}): "
+                f"it is now {digest}, but {record} records {recorded['sha256']}. "
+                f"Delete {path} (and {record}) to fetch it again."
+            )
+        try:
+            _write_record(record, digest, stat, recorded.get("source", "first use") if recorded else "first use")
+        except OSError:
+            pass  # a read-only cache: the file was checked now and will be hashed again next time
+    if pinned and digest != pinned.lower():
+        raise CheckpointMismatch(
+            f"The weights file {path} has sha256 {digest}, but its spec pins {pinned.lower()}. "
+            f"Delete it to fetch it again, or place the published file there by hand."
+        )
+    return digest
+
+
+# Files outside the cache (hand-placed, bundled) get no record; a pinned digest is still checked,
+# hashed once per (size, mtime_ns) in this process.
+_pinned_checked: dict[str, tuple[int, int, str]] = {}
+
+
+def _check_pinned(path: Path, pinned: str) -> None:
+    stat = path.stat()
+    known = _pinned_checked.get(str(path))
+    if known and known[:2] == (stat.st_size, stat.st_mtime_ns):
+        digest = known[2]
+    else:
+        digest = file_sha256(path)
+        _pinned_checked[str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
+    if digest != pinned.lower():
+        raise CheckpointMismatch(
+            f"The weights file {path} has sha256 {digest}, but its spec pins {pinned.lower()}. "
+            f"Replace it with the published file, or delete it to fetch that."
+        )
+
+
+def _in_cache(path: Path) -> bool:
+    return Path(path).parent.resolve() == cache_dir().resolve()
+
+
+def _checked(s: WeightSpec, path: Path, record: Path | None = None) -> Path:
+    """`path`, once its digest is checked: against its record (files in the cache, hub files), and the spec's pin."""
+    if record is None and _in_cache(path):
+        record = digest_record_path(path)
+    if record is not None:
+        verify_recorded_digest(path, record, s.sha256)
+    elif s.sha256:
+        _check_pinned(path, s.sha256)
+    return path
+
+
 # ---------------------------------------------------------------- loading
 
 
 def load_saved(path: Path) -> dict:
-    """The whole saved dict of a checkpoint file (clear error when it is not one)."""
-    import paddle
-
-    try:
-        saved = paddle.load(str(path), return_numpy=True)
-    except Exception as exc:
-        raise CheckpointMismatch(f"The weights file {path} cannot be read as a Paddle checkpoint: {_short(exc)}") from exc
-    if not isinstance(saved, dict):
-        raise CheckpointMismatch(f"The weights file {path} holds a {type(saved).__name__}, not a state dict.")
-    return saved
+    """The whole saved dict of a checkpoint file, read without running anything it names
+    (``core.checkpoint_io``; CheckpointMismatch when it is not one, UnsafeCheckpoint when it names code)."""
+    return read_checkpoint_file(path)
 
 
 def select_network(saved: dict, key: str | None, path) -> tuple[dict, str]:
@@ -359,21 +528,6 @@ def load_into(net, s: WeightSpec, progress: bool = False) -> str:
     with _load_lock:
         load_state_strict(net, state, str(path))
     return layout
-
-
-def save_checkpoint(state_by_key: dict, path: Path) -> Path:
-    """Save a checkpoint atomically (used by training and importers)."""
-    import paddle
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        paddle.save(state_by_key, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 # ---------------------------------------------------------------- command line
@@ -441,7 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             path = fetch(s, progress=True)
             print(f"{s.name}: {path} ({time.perf_counter() - start:.1f} s)")
-        except WeightsUnavailable as exc:
+        except (WeightsUnavailable, CheckpointMismatch) as exc:
             failures += 1
             print(f"{s.name}: {exc}", file=sys.stderr)
     return 1 if failures else 0

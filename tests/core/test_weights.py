@@ -21,7 +21,7 @@ import paddle
 import pytest
 
 from core import nets, weights
-from core.errors import CheckpointMismatch, WeightsUnavailable
+from core.errors import CheckpointMismatch, UnsafeCheckpoint, WeightsUnavailable
 from core.weights import WeightSpec
 
 TINY = {"latent_dim": 8, "ngf": 4}
@@ -410,6 +410,189 @@ def test_interrupted_download_leaves_nothing(dirs, server, route):
         weights.download(server.url("/cut"), dest)
     assert not dest.exists()
     assert leftovers(dest.parent) == []
+
+
+def test_a_checkpoint_naming_code_is_refused_unrun_by_load_into(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    marker = dirs / "ran"
+    command = f"touch '{marker}'".encode()
+    (dirs / "local").mkdir()
+    path = dirs / "local" / "test_evil.pdparams"
+    path.write_bytes(b"\x80\x02cos\nsystem\nX" + struct.pack("<I", len(command)) + command + b"\x85R.")
+
+    with pytest.raises(UnsafeCheckpoint, match=rf"{path} was refused: its pickle names os\.system"):
+        weights.load_into(tiny_net(), spec_for("test_evil.pdparams", key="netG"))
+    assert not marker.exists()
+
+
+# ---------------------------------------------------------------- size caps
+
+
+def test_a_content_length_over_the_cap_is_refused_before_the_body(dirs, server):
+    dest = dirs / "dl" / "test_big.pdparams"
+    url = server.serve_bytes("/big", b"x" * 5000)
+
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.download(url, dest, max_bytes=1000)
+
+    message = str(caught.value)
+    assert url in message and "5,000 bytes" in message and "cap of 1,000 bytes" in message
+    assert not dest.exists() and leftovers(dest.parent) == []
+    assert not weights.digest_record_path(dest).exists()
+
+
+def _chunked_body(size):
+    def send(handler):
+        handler.send_response(200)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        for _ in range(size // 1000):
+            handler.wfile.write(b"%x\r\n%s\r\n" % (1000, b"y" * 1000))
+        handler.wfile.write(b"0\r\n\r\n")
+
+    return send
+
+
+def test_a_body_that_runs_past_the_cap_is_cut_off_and_leaves_nothing(dirs, server):
+    dest = dirs / "dl" / "test_endless.pdparams"
+    server.routes["/endless"] = _chunked_body(3 * weights._DOWNLOAD_CHUNK_BYTES)  # no Content-Length
+
+    with pytest.raises(WeightsUnavailable, match=r"was stopped at [\d,]+ bytes received, over the cap of 100,000 bytes"):
+        weights.download(server.url("/endless"), dest, max_bytes=100_000)
+    assert not dest.exists() and leftovers(dest.parent) == []
+
+
+def test_the_spec_cap_applies_to_fetch(dirs, server, monkeypatch):
+    go_online(monkeypatch)
+    url = server.serve_bytes("/capped.pdparams", b"z" * 4096)
+    s = spec_for("test_capped.pdparams", url=url, max_bytes=4095)
+    assert WeightSpec(name="test_default_cap", net="n", filename="f").max_bytes == weights.DEFAULT_MAX_BYTES == 2 << 30
+
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    assert f"The download of {url} was refused: its Content-Length is 4,096 bytes, over the cap of 4,095 bytes" in str(caught.value)
+    assert list(weights.cache_dir().iterdir()) == []
+
+
+# ---------------------------------------------------------------- recorded digests
+
+
+def _record(path):
+    import json
+
+    return json.loads(weights.digest_record_path(path).read_text())
+
+
+def test_the_first_download_records_its_sha256_next_to_the_file(dirs, server, monkeypatch):
+    go_online(monkeypatch)
+    body = np.random.default_rng(11).bytes(20_000)
+    s = spec_for("test_recorded.pdparams", url=server.serve_bytes("/recorded.pdparams", body))
+
+    path = weights.fetch(s)
+
+    record = _record(path)
+    assert weights.digest_record_path(path) == path.with_name("test_recorded.pdparams.sha256")
+    assert record["sha256"] == hashlib.sha256(body).hexdigest()
+    assert record["size"] == len(body) and record["mtime_ns"] == path.stat().st_mtime_ns
+    assert record["source"] == s.url
+    assert sorted(p.name for p in path.parent.iterdir()) == ["test_recorded.pdparams", "test_recorded.pdparams.sha256"]
+
+
+def test_a_cached_file_changed_after_download_is_refused_with_both_digests(dirs, server, monkeypatch):
+    go_online(monkeypatch)
+    body = np.random.default_rng(12).bytes(20_000)
+    s = spec_for("test_tampered.pdparams", url=server.serve_bytes("/tampered.pdparams", body))
+    path = weights.fetch(s)
+    original = hashlib.sha256(body).hexdigest()
+
+    tampered = b"!" + body[1:]  # same size
+    path.write_bytes(tampered)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+
+    with pytest.raises(CheckpointMismatch) as caught:
+        weights.fetch(s)
+    message = str(caught.value)
+    assert str(path) in message and original in message and hashlib.sha256(tampered).hexdigest() in message
+    assert f"Delete {path}" in message and "fetch it again" in message
+    assert server.hits == ["/tampered.pdparams"]  # reported, not silently replaced
+    with pytest.raises(CheckpointMismatch):  # and reported every time, not recorded anew
+        weights.fetch(s)
+
+    # Deleting the file, as the message says, fetches it again with a fresh record.
+    path.unlink()
+    assert weights.fetch(s) == path and path.read_bytes() == body
+    assert _record(path)["sha256"] == original and server.hits == ["/tampered.pdparams"] * 2
+
+
+def test_an_unchanged_file_is_not_hashed_again(dirs, server, monkeypatch):
+    go_online(monkeypatch)
+    body = np.random.default_rng(13).bytes(20_000)
+    s = spec_for("test_unchanged.pdparams", url=server.serve_bytes("/unchanged.pdparams", body))
+    path = weights.fetch(s)
+    hashed = []
+    real_sha256 = weights.file_sha256
+    monkeypatch.setattr(weights, "file_sha256", lambda p: hashed.append(p) or real_sha256(p))
+
+    for _ in range(3):
+        assert weights.fetch(s) == path
+    assert hashed == []
+
+    # Touched but not changed: hashed once, found equal, and the record follows the new time.
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))
+    weights.fetch(s)
+    weights.fetch(s)
+    assert hashed == [path]
+    assert _record(path)["mtime_ns"] == path.stat().st_mtime_ns
+
+
+def test_a_file_placed_in_the_cache_is_recorded_on_first_use(dirs):
+    s = spec_for("test_placed.pdparams")
+    path = place(weights.cache_dir(), s.filename, {"netG": distinct_state(tiny_net())})
+
+    assert weights.fetch(s) == path
+    assert _record(path)["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert _record(path)["source"] == "first use"
+
+    path.write_bytes(path.read_bytes() + b"\0")
+    with pytest.raises(CheckpointMismatch, match="has changed since its sha256 was recorded"):
+        weights.fetch(s)
+
+
+def test_a_pinned_sha256_is_checked_on_every_load_wherever_the_file_is(dirs, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    (dirs / "local").mkdir()
+    path = dirs / "local" / "test_pinned.pdparams"
+    path.write_bytes(b"the published bytes")
+    s = spec_for("test_pinned.pdparams", sha256=hashlib.sha256(b"the published bytes").hexdigest())
+    assert weights.fetch(s) == path
+    assert not weights.digest_record_path(path).exists()  # hand-placed files get no record
+
+    path.write_bytes(b"other bytes")
+    with pytest.raises(CheckpointMismatch) as caught:
+        weights.fetch(s)
+    assert str(path) in str(caught.value) and s.sha256 in str(caught.value)
+    assert hashlib.sha256(b"other bytes").hexdigest() in str(caught.value)
+
+
+def test_a_hub_file_is_recorded_in_our_cache_and_checked(dirs, monkeypatch):
+    go_online(monkeypatch)
+    hub_file = dirs / "hf" / "snapshots" / "abc" / "test_hub.pdparams"
+    hub_file.parent.mkdir(parents=True)
+    hub_file.write_bytes(b"hub bytes")
+    monkeypatch.setattr(weights, "_fetch_from_hub", lambda s: hub_file)
+    s = spec_for("test_hub.pdparams", hf_repo="nobody/test-hub")
+
+    assert weights.fetch(s) == hub_file
+    records = list((weights.cache_dir() / "hub-digests").iterdir())
+    assert len(records) == 1 and not (hub_file.parent / "test_hub.pdparams.sha256").exists()
+
+    hub_file.write_bytes(b"hub bytez")
+    with pytest.raises(CheckpointMismatch, match=f"{hub_file} has changed"):
+        weights.fetch(s)
+
+    monkeypatch.setattr(weights, "_fetch_from_hub", lambda s: hub_file)
+    with pytest.raises(WeightsUnavailable, match="over the cap of 3 bytes"):
+        weights.fetch(spec_for("test_hub_big.pdparams", hf_repo="nobody/test-hub", max_bytes=3))
 
 
 # ---------------------------------------------------------------- sources and their order
