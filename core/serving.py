@@ -48,6 +48,8 @@ from core.errors import GalleryError
 
 log = logging.getLogger(__name__)
 
+# The server puts its largest application pixel limit here; workers cap Pillow with it too.
+IMAGE_PIXEL_CAP_VARIABLE = "GAN_GALLERY_IMAGE_PIXEL_CAP"
 _POLL_S = 0.2  # how often a waiting caller checks for cancellation and the budget
 _START_TIMEOUT_S = 120  # a worker must import Paddle and say hello within this
 _KILL_WAIT_S = 5
@@ -112,9 +114,12 @@ def _worker_main(fd: int, threads: int) -> None:
     conn = Connection(fd)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["GAN_GALLERY_THREADS"] = str(threads)
+    from core.media import set_image_pixel_cap
     from core.runtime import init_paddle
 
     init_paddle()
+    if os.environ.get(IMAGE_PIXEL_CAP_VARIABLE):
+        set_image_pixel_cap(int(os.environ[IMAGE_PIXEL_CAP_VARIABLE]))
     send_lock = threading.Lock()
 
     def send(message) -> None:

@@ -10,7 +10,8 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from core import serving
-from core.apps import App, apps, get
+from core.apps import App, apps, get, largest_image_pixels
+from core.media import set_image_pixel_cap
 from demos.heavy import MAX_HEAVY_PER_SESSION, admit
 
 MAX_UPLOAD = "50mb"
@@ -181,6 +182,10 @@ def launch(
     from core.runtime import init_paddle
 
     init_paddle()  # on the main thread, before any request thread touches Paddle
+    # No image larger than the largest limit of any served app is ever decoded, here or in a worker.
+    pixel_cap = largest_image_pixels(selected_apps(names))
+    os.environ[serving.IMAGE_PIXEL_CAP_VARIABLE] = str(pixel_cap)
+    set_image_pixel_cap(pixel_cap)
     blocks = build_blocks() if build_blocks else build_gallery(names)
     if build_blocks:
         blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Callable, Optional
@@ -30,6 +29,7 @@ import gradio as gr
 
 from core import serving
 from core.apps import App
+from demos.common import remove_workdir, workdir_in_use
 
 log = logging.getLogger("gan_gallery")
 
@@ -95,34 +95,33 @@ async def run_heavy(
     workdir: Optional[Path] = None,
     **kwargs,
 ):
-    """Run ``target(*args, **kwargs)`` in the heavy pool; on failure or cancellation remove `workdir`."""
+    """Run ``target(*args, **kwargs)`` in the heavy pool; `workdir` is held in use while it runs and
+    removed when it fails or is stopped."""
     cancel = threading.Event()
 
     def cancelled() -> bool:
         return cancel.is_set() or client_gone(request)
 
     def call():
-        return serving.pool("heavy").call(
-            target, *args, budget_s=app.budget_s(), progress=progress, cancelled=cancelled, **kwargs,
-        )
+        if workdir is None:
+            return serving.pool("heavy").call(
+                target, *args, budget_s=app.budget_s(), progress=progress, cancelled=cancelled, **kwargs,
+            )
+        with workdir_in_use(workdir):  # however long the job runs, pruning leaves its files alone
+            try:
+                return serving.pool("heavy").call(
+                    target, *args, budget_s=app.budget_s(), progress=progress, cancelled=cancelled, **kwargs,
+                )
+            except BaseException:
+                remove_workdir(workdir)  # a failed or stopped request leaves nothing behind
+                raise
 
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(None, call)
+    future = asyncio.get_running_loop().run_in_executor(None, call)
     try:
         return await asyncio.shield(future)
     except asyncio.CancelledError:
-        cancel.set()  # the worker is killed by the thread still waiting on it
-        if workdir is not None:
-            future.add_done_callback(lambda _: _remove(workdir))
+        cancel.set()  # the thread still waiting on the worker kills it and removes the files
         raise
-    except BaseException:
-        if workdir is not None:
-            _remove(workdir)
-        raise
-
-
-def _remove(workdir: Path) -> None:
-    shutil.rmtree(workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- admission to Gradio's queue

@@ -78,6 +78,13 @@ def apps() -> list[App]:
     return sorted(_APPS.values(), key=lambda a: (rank.get(a.name, len(ORDER)), a.name))
 
 
+def largest_image_pixels(chosen: list[App] | None = None) -> int:
+    """The largest pixel limit any (chosen) application states: no image larger is ever decoded."""
+    limits = [int(value) for app in (chosen if chosen is not None else apps())
+              for key, value in app.limits.items() if key.endswith("pixels")]
+    return max(limits, default=4096 * 4096)
+
+
 def get(name: str) -> App:
     _import_all()
     if name not in _APPS:
