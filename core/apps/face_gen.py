@@ -353,10 +353,13 @@ def walk(model, seeds, frames, dest, truncation=DEFAULT_TRUNCATION, size="full",
 
 def generate_files(model, seeds, truncation, size, workdir, progress: Optional[ProgressCallback] = None) -> list[tuple[str, int]]:
     """``generate``, each image written as PNG into `workdir`: [(path, seed)] (run in a worker)."""
+    from core.estimates import timed_work
     from core.media import write_png
 
     seeds = parse_seeds(seeds)
-    images = generate(model, seeds, truncation, size, progress=progress)
+    load(model)  # loading is not part of the estimate
+    with timed_work(f"face_gen/{model}", len(seeds), len(seeds), "images", "Drawing faces", progress):
+        images = generate(model, seeds, truncation, size, progress=progress)
     return [(str(write_png(image, Path(workdir) / f"{model}-seed{seed}.png")), seed) for seed, image in zip(seeds, images)]
 
 

@@ -573,13 +573,33 @@ class PhotoJobResult:
     steps: list
 
 
+def _timing_key(request: Request) -> str:
+    """Estimates are kept per model combination, in seconds per input megapixel."""
+    colour = f"{request.colorizer}@{request.render_factor}" if request.colorizer else "none"
+    return f"restore/{request.upscaler or 'none'}+{colour}"
+
+
+def _load_models(request: Request) -> None:
+    if request.upscaler:
+        load_upscaler(request.upscaler)
+    if request.colorizer:
+        load_colorizer(request.colorizer, request.render_factor)
+
+
 def restore_photo_files(source, upscaler, colorizer, render_factor, workdir, progress: Optional[Callable] = None) -> PhotoJobResult:
     """Restore a photo file and write the result and the before/after previews into `workdir` (run in a worker)."""
     from core.media import write_png
 
+    from core.estimates import timed_work
+    from core.media import read_image_rgba
+
     workdir = Path(workdir)
-    result = restore_image(source, upscaler, colorizer, render_factor,
-                           progress=(lambda done, total: progress(done, total, "Restoring")) if progress else None)
+    request = check_request(upscaler, colorizer, render_factor)
+    rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
+    _load_models(request)  # loading is not part of the estimate
+    with timed_work(_timing_key(request), rgb.shape[0] * rgb.shape[1] / 1e6, 1, "photo", "Restoring", progress):
+        result = restore_array(rgb, alpha, request,
+                               progress=(lambda done, total: progress(done, total, "Restoring")) if progress else None)
     stem = Path(str(source)).stem[:60] or "photo"
     path = write_png(result.image, workdir / f"{stem}-restored.png")
     height, width = result.image.shape[:2]
@@ -656,10 +676,14 @@ def restore_video(
             out.append(frame)
         return out
 
-    path = map_video(
-        source, dest, restore_frames, batch_size=batch_size, max_seconds=MAX_VIDEO_SECONDS,
-        max_pixels=request.max_frame_pixels, progress=progress,
-    )
+    from core.estimates import timed_work
+
+    with timed_work(_timing_key(request) + "/video", info.n_frames * info.width * info.height / 1e6, info.n_frames,
+                    "frames", "Restoring", progress):
+        path = map_video(
+            source, dest, restore_frames, batch_size=batch_size, max_seconds=MAX_VIDEO_SECONDS,
+            max_pixels=request.max_frame_pixels, progress=progress,
+        )
     scale = upscaler_model.scale if upscaler_model is not None else 1
     steps = []
     if request.colorizer:

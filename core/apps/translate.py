@@ -501,16 +501,26 @@ class VideoJobResult:
 
 def translate_video_file(model: str, source, dest, progress: Optional[Callable] = None) -> VideoJobResult:
     """Translate a video into `dest` (run in a worker); progress(done, total, desc)."""
+    from core.estimates import timed_work
+    from core.media import probe_video
+
     translation = choose(model)
+    if source is None:
+        raise InputError("Upload a video first.")
+    info = probe_video(source)  # a file that isn't a video is refused before the model loads
     loading = not is_loaded(model)
     if progress is not None:
         progress(0, 0, "Loading the model" if loading else "Starting")
+    runner(translation)
 
     def report(done, total):
         if progress is not None:
             progress(done, total, f"Translating frames ({translation.label})")
 
-    result = translate_video(model, source, dest, progress=report)
+    megapixels = info.width * info.height / 1e6
+    with timed_work(f"translate/{translation.key}", info.n_frames * megapixels, info.n_frames, "frames",
+                    f"Translating ({translation.label})", progress):
+        result = translate_video(model, source, dest, progress=report)
     return VideoJobResult(str(result.path), result.frames, loading)
 
 
