@@ -217,15 +217,22 @@ def _prune(root: Path, now: float | None = None) -> None:
             os.close(fd)
 
 
+def user_error(message: str) -> gr.Error:
+    """A gr.Error for an expected refusal: shown to the user, logged in one line, no traceback."""
+    log.info("refused: %s", message)
+    return gr.Error(message, print_exception=False)
+
+
 def _as_user_error(exc: BaseException, name: str) -> gr.Error:
     if isinstance(exc, gr.Error):
+        exc.print_exception = False  # expected, and already one line in the log where we raised it
         return exc
     if isinstance(exc, GalleryError):
         # Expected: the user's input or this machine's state; one line in the log, no traceback.
-        log.info("refused in %s: %s", name, exc)
-        return gr.Error(str(exc))
-    log.error("unexpected error in %s", name, exc_info=exc)
-    return gr.Error("Something went wrong on our side while processing this request; it has been logged.")
+        return user_error(str(exc))
+    log.error("unexpected error in %s", name, exc_info=exc)  # the one traceback, for us
+    return gr.Error("Something went wrong on our side while processing this request; it has been logged.",
+                    print_exception=False)
 
 
 def user_errors(fn):

@@ -21,6 +21,8 @@ import os
 from pathlib import Path
 
 import gradio as gr
+
+from demos.common import user_error
 from gradio_client import utils as client_utils
 
 # A data: URL image (base64) larger than this is refused before it is decoded.
@@ -38,13 +40,13 @@ def _checked_number(component, payload):
     low, high = component.minimum, component.maximum
     wanted = f"a number from {_bound(low)} to {_bound(high)}" if low is not None or high is not None else "a number"
     if payload is None or isinstance(payload, bool):
-        raise gr.Error(f"{label} must be {wanted}; none was given.")
+        raise user_error(f"{label} must be {wanted}; none was given.")
     try:
         value = float(payload)
     except (TypeError, ValueError):
-        raise gr.Error(f"{label} must be {wanted}; got {str(payload)[:40]!r}.") from None
+        raise user_error(f"{label} must be {wanted}; got {str(payload)[:40]!r}.") from None
     if not math.isfinite(value) or (low is not None and value < low) or (high is not None and value > high):
-        raise gr.Error(f"{label} must be {wanted}; got {str(payload)[:40]}.")
+        raise user_error(f"{label} must be {wanted}; got {str(payload)[:40]}.")
     return value
 
 
@@ -52,7 +54,7 @@ class Number(gr.Number):
     def preprocess(self, payload):
         value = _checked_number(self, payload)
         if self.precision == 0 and not value.is_integer():
-            raise gr.Error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
+            raise user_error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
         return super().preprocess(value)
 
 
@@ -60,7 +62,7 @@ class Slider(gr.Slider):
     def preprocess(self, payload):
         value = _checked_number(self, payload)
         if self.step and float(self.step).is_integer() and not value.is_integer():
-            raise gr.Error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
+            raise user_error(f"{self.label or 'This value'} must be a whole number; got {payload!r}.")
         return super().preprocess(value)
 
 
@@ -69,7 +71,7 @@ class Dropdown(gr.Dropdown):
         try:
             return super().preprocess(payload)
         except gr.Error as error:
-            raise gr.Error(f"{self.label or 'This choice'}: {error.message}") from None
+            raise user_error(f"{self.label or 'This choice'}: {error.message}") from None
 
 
 class ImageFile(gr.Image):
@@ -86,21 +88,21 @@ class ImageFile(gr.Image):
         if payload.url and payload.url.startswith("data:"):
             return self._save_data_url(payload.url, label)
         if payload.path is None:
-            raise gr.Error(f"{label}: no file was received.")
+            raise user_error(f"{label}: no file was received.")
         return str(payload.path)
 
     def _save_data_url(self, url: str, label: str) -> str:
         # Base64 carries 3 bytes in 4 characters: refuse by the text's length, before decoding.
         size = len(url) * 3 // 4
         if size > MAX_DATA_URL_BYTES:
-            raise gr.Error(
+            raise user_error(
                 f"{label}: the data: URL holds about {size / 1e6:.1f} MB; the limit is "
                 f"{MAX_DATA_URL_BYTES / 1e6:.1f} MB. Upload the file instead."
             )
         try:
             data, _ = client_utils.decode_base64_to_binary(url)
         except Exception:  # noqa: BLE001 - any malformed data: URL
-            raise gr.Error(f"{label}: the data: URL isn't valid base64 data.") from None
+            raise user_error(f"{label}: the data: URL isn't valid base64 data.") from None
         extension = client_utils.get_extension(url) or "bin"
         folder = Path(self.GRADIO_CACHE) / hashlib.sha256(data).hexdigest()[:32]
         folder.mkdir(parents=True, exist_ok=True)

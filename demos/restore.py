@@ -7,7 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from core.apps import restore
-from demos.common import new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
@@ -35,7 +35,7 @@ def _size(width_height) -> str:
 @user_errors
 async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not photo:
-        raise gr.Error("Upload a photo first.")
+        raise user_error("Upload a photo first.")
     restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the queue's worker
     start = time.perf_counter()
     workdir = new_workdir()
@@ -51,7 +51,7 @@ async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.R
 @user_errors
 async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not video:
-        raise gr.Error("Upload a video first.")
+        raise user_error("Upload a video first.")
     restore.check_request(upscaler, colorizer, render_factor)
     start = time.perf_counter()
     stem = Path(str(video)).stem[:60] or "video"

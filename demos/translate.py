@@ -6,7 +6,7 @@ import time
 import gradio as gr
 
 from core.apps import translate
-from demos.common import new_workdir, timed, user_errors
+from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
@@ -42,7 +42,7 @@ async def translate_image(model, image, request: gr.Request = None, progress=gr.
     start = time.perf_counter()
     translate.choose(model)  # an unknown model is refused here, before the queue's worker
     if image is None:
-        raise gr.Error("Upload an image (or pick an example) first.")
+        raise user_error("Upload an image (or pick an example) first.")
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_image_file", model, image, str(workdir),
@@ -57,7 +57,7 @@ async def translate_video(model, video, request: gr.Request = None, progress=gr.
     start = time.perf_counter()
     translation = translate.choose(model)
     if video is None:
-        raise gr.Error("Upload a video first.")
+        raise user_error("Upload a video first.")
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_video_file", model, video, str(workdir / f"{translation.key}.mp4"),
