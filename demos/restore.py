@@ -9,7 +9,7 @@ import gradio as gr
 from core.apps import restore
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
-from demos.heavy import HEAVY, progress_reporter, run_heavy
+from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 UPSCALE_CHOICES = [("No upscaling", restore.NONE)] + [(c.label, c.weights) for c in restore.UPSCALERS.values()]
 COLORIZE_CHOICES = [("No colorization", restore.NONE)] + [(c.label, c.weights) for c in restore.COLORIZERS.values()]
@@ -36,7 +36,8 @@ def _size(width_height) -> str:
 async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not photo:
         raise user_error("Upload a photo first.")
-    restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the queue's worker
+    checked = restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the worker
+    fail_fast_if_missing(checked.upscaler, checked.colorizer)
     start = time.perf_counter()
     workdir = new_workdir()
     result = await run_heavy(
@@ -52,7 +53,8 @@ async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.R
 async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
     if not video:
         raise user_error("Upload a video first.")
-    restore.check_request(upscaler, colorizer, render_factor)
+    checked = restore.check_request(upscaler, colorizer, render_factor)
+    fail_fast_if_missing(checked.upscaler, checked.colorizer)
     start = time.perf_counter()
     stem = Path(str(video)).stem[:60] or "video"
     workdir = new_workdir()

@@ -8,7 +8,7 @@ import gradio as gr
 from core.apps import translate
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
-from demos.heavy import HEAVY, progress_reporter, run_heavy
+from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 MODEL_CHOICES = [(t.label, t.key) for t in translate.TRANSLATIONS.values()]
 DEFAULT_MODEL = "vintage"  # its weights are imported offline, so it works on a fresh install
@@ -40,9 +40,10 @@ def describe(model):
 @user_errors
 async def translate_image(model, image, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    translate.choose(model)  # an unknown model is refused here, before the queue's worker
+    translation = translate.choose(model)  # an unknown model is refused here, before the queue's worker
     if image is None:
         raise user_error("Upload an image (or pick an example) first.")
+    fail_fast_if_missing(translation.weights)
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_image_file", model, image, str(workdir),
@@ -58,6 +59,7 @@ async def translate_video(model, video, request: gr.Request = None, progress=gr.
     translation = translate.choose(model)
     if video is None:
         raise user_error("Upload a video first.")
+    fail_fast_if_missing(translation.weights)
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_video_file", model, video, str(workdir / f"{translation.key}.mp4"),
