@@ -10,6 +10,7 @@ from core.apps import digits
 from core.media import write_png
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
+from demos.gallery import clear_on_failure, tab_intro
 
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
 
@@ -22,10 +23,11 @@ def generate(seed, count, digit):
     return str(path), str(path), timed(time.perf_counter() - start)
 
 
-def build() -> gr.Blocks:
+def build(show_title: bool = True) -> gr.Blocks:
     app = digits.APP
     with gr.Blocks(title=app.title) as blocks:
-        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
+        if show_title:
+            gr.Markdown(tab_intro(app))
         with gr.Row():
             with gr.Column():
                 with gr.Row():
@@ -39,7 +41,10 @@ def build() -> gr.Blocks:
                 download = gr.File(label="Download PNG", elem_id="digits-download")
                 status = gr.Markdown(elem_id="digits-status")
         dice.click(lambda: random.randint(0, digits.MAX_SEED), outputs=seed, api_visibility="private", queue=False)
-        run.click(generate, [seed, count, digit], [image, download, status], api_name="digits_generate")
+        # Progress and Gradio's error label show on the image only; a failure empties every output.
+        event = run.click(generate, [seed, count, digit], [image, download, status], api_name="digits_generate",
+                          show_progress_on=image)
+        clear_on_failure(event, [image, download, status])
     return blocks
 
 

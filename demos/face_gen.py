@@ -9,9 +9,18 @@ import gradio as gr
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
+from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
-MODEL_CHOICES = [(m.label, key) for key, m in face_gen.MODELS.items()]
+WEIGHTS = [m.weights for m in face_gen.MODELS.values()]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label with the state of its weights here, key): the keys are the API's and never change."""
+    return [(with_state(m.label, [m.weights]), key) for key, m in face_gen.MODELS.items()]
+
+
+MODEL_CHOICES = model_choices()  # at import; the page refreshes the labels on every load
 SIZE_CHOICES = [("Full (the model's own size)", "full"), ("512 × 512", "512"), ("256 × 256", "256")]
 LIMITS = (
     f"Limits: up to {face_gen.MAX_SEEDS} seeds per request (\"1, 2, 3\" or a range \"10-13\"), seeds 0 to {face_gen.MAX_SEED}; "
@@ -76,7 +85,12 @@ def _layer_sliders(model):
     return gr.update(maximum=last), gr.update(maximum=last)
 
 
-def build() -> gr.Blocks:
+def refresh_models():
+    """On page load: the models' labels and the tab's notice, with weights fetched since start."""
+    return gr.update(choices=model_choices()), notice_update(WEIGHTS)
+
+
+def build(show_title: bool = True) -> gr.Blocks:
     # Import Paddle here, on the main thread, before any request: imported first on a
     # worker thread, Paddle stays in static-graph mode on every other thread; and the
     # first request would pay the ~2 s import, while a missing checkpoint must be
@@ -86,9 +100,10 @@ def build() -> gr.Blocks:
     app = face_gen.APP
     last_layer = face_gen.layer_count(face_gen.DEFAULT_MODEL) - 1
     with gr.Blocks(title=app.title) as blocks:
-        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}\n\n{LIMITS}")
+        gr.Markdown(tab_intro(app, show_title, LIMITS))
+        notice = unavailable_panel(WEIGHTS, elem_id="face-gen-unavailable")
         with gr.Row():
-            model = Dropdown(MODEL_CHOICES, value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
+            model = Dropdown(model_choices(), value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
             truncation = Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
                                    label="Truncation ψ (lower: closer to the average face, fewer artefacts; 1: full variety)")
             size = gr.Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")
@@ -102,7 +117,9 @@ def build() -> gr.Blocks:
             gallery = gr.Gallery(label="Generated faces", format="png", columns=4, elem_id="face-gen-gallery", interactive=False)
             files = gr.File(label="Download PNGs", file_count="multiple", elem_id="face-gen-files")
             status = gr.Markdown(elem_id="face-gen-status")
-            gr.Examples([list(example.inputs) for example in app.examples], [model, seeds, truncation, size], cache_examples=False)
+            # Examples whose model runs here come first.
+            examples = ready_first(app.examples, lambda example: [face_gen.check_model(example.inputs[0]).weights])
+            gr.Examples([list(example.inputs) for example in examples], [model, seeds, truncation, size], cache_examples=False)
 
         with gr.Tab("Style mixing", elem_id="face-gen-tab-mix"):
             with gr.Row():
@@ -135,11 +152,16 @@ def build() -> gr.Blocks:
         dice.click(lambda: str(_random_seed()), outputs=seeds, api_visibility="private", queue=False)
         mix_dice.click(lambda: (_random_seed(), _random_seed()), outputs=[seed_a, seed_b], api_visibility="private", queue=False)
         model.change(user_errors(_layer_sliders), model, [first_layer, final_layer], api_visibility="private", queue=False)
-        run.click(generate, [model, seeds, truncation, size], [gallery, files, status], api_name="face_generate", **HEAVY)
-        mix_run.click(mix, [model, seed_a, seed_b, first_layer, final_layer, truncation, size],
-                      [image_a, image_b, image_mix, mix_files, mix_status], api_name="face_mix", **HEAVY)
-        walk_run.click(walk, [model, walk_seeds, frames, truncation, size], [video, video_file, walk_status],
-                       api_name="face_walk", **HEAVY)
+        # Progress and Gradio's error label show on the main result only; a failure empties every output.
+        for button, handler, inputs, outputs, main, api_name in (
+            (run, generate, [model, seeds, truncation, size], [gallery, files, status], gallery, "face_generate"),
+            (mix_run, mix, [model, seed_a, seed_b, first_layer, final_layer, truncation, size],
+             [image_a, image_b, image_mix, mix_files, mix_status], image_mix, "face_mix"),
+            (walk_run, walk, [model, walk_seeds, frames, truncation, size], [video, video_file, walk_status], video, "face_walk"),
+        ):
+            event = button.click(handler, inputs, outputs, api_name=api_name, show_progress_on=main, **HEAVY)
+            clear_on_failure(event, outputs)
+        blocks.load(refresh_models, None, [model, notice], api_visibility="private", queue=False, show_progress="hidden")
     return blocks
 
 

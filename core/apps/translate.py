@@ -211,7 +211,7 @@ APP = register(
         "photos into anime (AnimeGANv2) and faces into anime or cartoons (U-GAT-IT, photo2cartoon); "
         "for one picture or every frame of a short video.",
         demo="demos.translate",
-        endpoints=("translate_image", "translate_video"),
+        endpoints=("translate_image", "translate_video", "translate_batch"),
         networks=tuple(dict.fromkeys(t.network for t in TRANSLATIONS.values())),
         weights=tuple(t.weights for t in TRANSLATIONS.values()),
         examples=(

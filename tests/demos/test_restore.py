@@ -277,7 +277,7 @@ def _png(tmp_path, name="in.png", size=(19, 13)):
 def test_tab_exposes_exactly_the_declared_endpoints():
     blocks = restore_tab.build()
     public = {fn.api_name for fn in blocks.fns.values() if fn.api_visibility == "public"}
-    assert public == set(restore.APP.endpoints) == {"restore_image", "restore_video"}
+    assert public == set(restore.APP.endpoints) == {"restore_image", "restore_video", "restore_batch"}
 
 
 def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatch):
@@ -312,9 +312,23 @@ def fresh_cache(tmp_path, monkeypatch):
     runtime.models.clear()
 
 
-def test_videos_default_to_the_frame_model_on_a_cpu():
-    assert restore.default_video_upscaler() == "realesr_animevideov3_x4"
-    assert restore.DEFAULT_PHOTO_UPSCALER == "realesrgan_x4plus" and restore.DEFAULT_PHOTO_UPSCALER in restore.UPSCALERS
+def test_photos_and_videos_default_to_the_fast_model_on_a_cpu():
+    on_gpu = runtime.use_best_device().startswith("gpu")
+    assert restore.default_video_upscaler() == ("realesrgan_x4plus" if on_gpu else "realesr_animevideov3_x4")
+    # On a CPU x4plus took 30 s for a 256² photo here, animevideov3 x4 2.4 s; on a GPU x4plus stays the default.
+    assert restore.DEFAULT_PHOTO_UPSCALER == ("realesrgan_x4plus" if on_gpu else "realesr_animevideov3_x4")
+    assert restore.DEFAULT_PHOTO_UPSCALER in restore.UPSCALERS
+
+
+def test_the_limits_say_how_long_each_measured_upscaler_takes_here():
+    text = restore_tab.limits_text()
+    assert set(restore_tab.CPU_SECONDS_256) <= set(restore.UPSCALERS)
+    for seconds in restore_tab.CPU_SECONDS_256.values():
+        assert restore_tab._seconds(seconds) in text
+    fastest = min(restore_tab.CPU_SECONDS_256, key=restore_tab.CPU_SECONDS_256.get)
+    slowest = max(restore_tab.CPU_SECONDS_256, key=restore_tab.CPU_SECONDS_256.get)
+    assert slowest == "realesrgan_x4plus" and restore_tab.CPU_SECONDS_256[slowest] > 10 * restore_tab.CPU_SECONDS_256["realesr_animevideov3_x4"]
+    assert fastest.startswith("realesr_animevideov3")
 
 
 @pytest.mark.slow

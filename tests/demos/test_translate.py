@@ -83,7 +83,7 @@ def photo(height, width, seed=0):
 
 def test_the_tab_offers_every_model_of_the_issue():
     assert set(translate.TRANSLATIONS) == {"vintage", "horse2zebra", "zebra2horse", "facades", "anime_hayao", "selfie2anime", "photo2cartoon"}
-    assert translate.APP.endpoints == ("translate_image", "translate_video")
+    assert translate.APP.endpoints == ("translate_image", "translate_video", "translate_batch")
     assert translate.choose("Horse → zebra (CycleGAN)").key == "horse2zebra"
     with pytest.raises(InputError, match="choose one of: vintage, horse2zebra"):
         translate.choose("monet")
