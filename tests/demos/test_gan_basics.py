@@ -1,5 +1,6 @@
 """GAN basics: live training in the background, sampling and walking its checkpoint, clear errors."""
 import asyncio
+import time
 
 import gradio as gr
 import numpy as np
@@ -80,3 +81,73 @@ def test_one_live_run_per_session(tmp_path):
         running.stop()
         running.wait(timeout=120)
     assert running.snapshot().finished and running.snapshot().step < 400
+
+
+# ---------------------------------------------------------------- what the live run says while and after it trains
+
+
+def _snapshot(**fields):
+    values = dict(step=0, total=100, history=[], grid=None, finished=False, stopped=False, checkpoint=None,
+                  error=None, seconds=0.0)
+    values.update(fields)
+    return gan_basics.LiveSnapshot(**values)
+
+
+def test_a_run_trained_to_its_end_says_finished_with_its_rate(finished_run):
+    snap = finished_run.snapshot()
+    status = tab.live_status(snap)
+    assert status.startswith("Finished 12 steps in ") and "steps/s" in status and "Stopped" not in status
+    assert not snap.stopped
+
+
+def test_a_run_stopped_early_says_where_it_stopped_and_reports_rate_and_time_left_while_running(tmp_path):
+    run = gan_basics.LiveRun("dcgan", steps=400, out_dir=tmp_path, batch_size=8).start()
+    try:
+        running = None
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            snap = run.snapshot()
+            if snap.finished:
+                break
+            if snap.step >= 2:
+                running = tab.live_status(snap)
+                break
+            time.sleep(0.1)
+        assert running is not None, "the run made no two steps"
+        assert running.startswith(f"Step {snap.step} of 400 (") and "steps/s" in running and "s left)…" in running
+    finally:
+        run.stop()
+        run.wait(timeout=120)
+    snap = run.snapshot()
+    assert snap.finished and snap.stopped and snap.error is None and 2 <= snap.step < 400
+    status = tab.live_status(snap)
+    assert status.startswith(f"Stopped at step {snap.step} of 400 after ") and "Finished" not in status
+    assert snap.checkpoint and snap.checkpoint.endswith(".pdparams")
+
+
+def test_status_lines_for_each_moment_of_a_run():
+    assert tab.live_status(_snapshot(step=0, seconds=1.2)) == "Step 0 of 100 (1 s)…"  # no rate before the first step
+    assert tab.live_status(_snapshot(step=10, seconds=4.0)) == "Step 10 of 100 (4 s, 2.5 steps/s, about 36 s left)…"
+    assert tab.live_status(_snapshot(step=100, seconds=20.0, finished=True)).startswith("Finished 100 steps in 20 s (5.0 steps/s)")
+    stopped = tab.live_status(_snapshot(step=40, seconds=8.0, finished=True, stopped=True))
+    assert stopped.startswith("Stopped at step 40 of 100 after 8 s")
+    assert tab.live_status(_snapshot(error="Training stopped: out of memory", finished=True)) == "Training stopped: out of memory"
+
+
+def test_the_live_grid_is_shown_at_least_600_pixels_wide(finished_run):
+    _, grid, status, checkpoint, _ = tab.poll_live(finished_run)
+    raw = finished_run.snapshot().grid
+    assert grid.shape[1] >= tab.LIVE_GRID_MIN_WIDTH == 600 and grid.shape[1] < 600 + raw.shape[1]
+    factor = grid.shape[1] // raw.shape[1]
+    assert grid.shape[0] == raw.shape[0] * factor and np.array_equal(grid[::factor, ::factor], raw)  # sharp pixels
+    assert status.startswith("Finished") and checkpoint == finished_run.snapshot().checkpoint
+
+
+def test_sampling_my_live_run_with_another_objective_is_refused(finished_run):
+    assert finished_run.objective == "dcgan"
+    with pytest.raises(gr.Error, match=r"Your live run trained DCGAN \(binary cross-entropy\), not LSGAN \(least squares\): choose its objective"):
+        tab.sample("lsgan", 1, 10, "any", True, finished_run)
+    with pytest.raises(gr.Error, match="Your live run trained"):
+        asyncio.run(tab.interpolate("wgan", "1, 2", 4, "any", True, finished_run))
+    path, _, status = tab.sample("dcgan", 1, 10, "any", True, finished_run)  # its own objective samples
+    assert path.endswith(".png") and status.startswith("Done in")

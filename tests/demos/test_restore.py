@@ -347,3 +347,32 @@ def test_animevideov3_x3_enlarges_a_real_photo_offline_and_tiles_seamlessly(fres
     one_window = restore.upscale(source, upscaler, tile=256, raw=True)
     tiled = restore.upscale(source, upscaler, tile=32, raw=True)
     assert np.abs(tiled - one_window).max() < 1e-4
+
+
+def test_several_photos_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_path, monkeypatch):
+    import zipfile
+
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
+    first = tmp_path / "first.png"
+    Image.fromarray(photo(13, 19)).save(first)
+    second = tmp_path / "second.png"
+    Image.fromarray(photo(10, 12, seed=1)).save(second)
+    reports = []
+    gallery, zip_path, status = asyncio.run(restore_tab.restore_batch(
+        [str(first), str(second)], TINY_RRDB, restore.NONE, 32,
+        progress=lambda value, desc=None, **kwargs: reports.append((value, desc)),
+    ))
+    assert [caption for _, caption in gallery] == ["first.png: 19×13 → 76×52", "second.png: 12×10 → 48×40"]
+    with zipfile.ZipFile(zip_path) as bundle:
+        assert bundle.namelist() == ["01-first.png", "02-second.png"]
+        with bundle.open("02-second.png") as member:
+            assert Image.open(member).size == (48, 40)
+    assert status.startswith(f"2 of 2 photos: upscaled x4 with {TINY_RRDB}.") and "Done in" in status
+    # The tiles' progress within each photo, as part of the whole batch.
+    assert any(desc.startswith("Photo 2 of 2: Restoring") for _, desc in reports if desc)
+    values = [value for value, _ in reports]
+    assert values == sorted(values)
+    with pytest.raises(gr.Error, match="At most 8 photos go in one request; got 9"):
+        asyncio.run(restore_tab.restore_batch([str(first)] * 9, TINY_RRDB, restore.NONE, 32))
+    with pytest.raises(gr.Error, match="Choose an upscaling model, a colorizer, or both"):
+        asyncio.run(restore_tab.restore_batch([str(first)], restore.NONE, restore.NONE, 32))

@@ -292,3 +292,74 @@ def test_facade_example_is_the_drawn_label_map():
         assert np.array_equal(np.asarray(image.convert("RGB")), translate.draw_facade_labels())
     colours = {tuple(c) for c in translate.draw_facade_labels().reshape(-1, 3)}
     assert colours <= set(translate.FACADE_COLOURS.values()) and len(colours) == len(translate.FACADE_CLASSES)
+
+
+# ---------------------------------------------------------------- several pictures at once
+
+
+def test_several_pictures_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_path):
+    import zipfile
+
+    sources = [str(write_png(photo(40 + 4 * i, 48, seed=i), tmp_path / f"in{i}.png")) for i in range(3)]
+    big = tmp_path / "big.png"
+    Image.new("RGB", (1100, 1000)).save(big)  # over the one-picture limit: refused alone, the others go on
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture")
+    reports = []
+    gallery, zip_path, status = asyncio.run(translate_tab.translate_batch(
+        "horse2zebra", [sources[0], str(big), sources[1], str(notes), sources[2]],
+        progress=lambda value, desc=None, **kwargs: reports.append((value, desc)),
+    ))
+    assert [caption for _, caption in gallery] == ["in0.png", "in1.png", "in2.png"]
+    for (path, _), i in zip(gallery, range(3)):
+        with Image.open(path) as result:
+            assert result.format == "PNG" and result.size == (48, 40 + 4 * i)
+    with zipfile.ZipFile(zip_path) as bundle:
+        assert bundle.namelist() == ["01-in0.png", "02-in1.png", "03-in2.png"]
+        assert bundle.read("02-in1.png") == open(gallery[1][0], "rb").read()
+    assert "3 of 5 pictures" in status and "big.png" in status and "limit is 1.0 megapixels" in status
+    assert "notes.png" in status
+    descriptions = [desc for _, desc in reports]
+    assert descriptions[0].startswith("Picture 1 of 5") and any(d.startswith("Picture 5 of 5") for d in descriptions)
+    values = [value for value, _ in reports]
+    assert values == sorted(values) and values[-1] <= 1
+
+
+def test_several_pictures_keep_the_per_request_limits(isolated, tmp_path):
+    source = str(write_png(photo(40, 48), tmp_path / "in.png"))
+    with pytest.raises(gr.Error, match="At most 8 pictures go in one request; got 9"):
+        asyncio.run(translate_tab.translate_batch("vintage", [source] * 9))
+    with pytest.raises(gr.Error, match="Upload 1 to 8 pictures first"):
+        asyncio.run(translate_tab.translate_batch("vintage", None))
+    with pytest.raises(gr.Error, match="Unknown model 'monet'"):
+        asyncio.run(translate_tab.translate_batch("monet", [source]))
+    start = time.perf_counter()
+    with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):  # offline and missing: refused at once
+        asyncio.run(translate_tab.translate_batch("horse2zebra", [source, source]))
+    assert time.perf_counter() - start < 2.0
+
+
+def test_pictures_that_all_fail_are_named_and_a_batch_shares_one_budget(tiny_models, tmp_path, monkeypatch):
+    from core.serving import BudgetExceeded
+    from demos import gallery, heavy
+
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture")
+    with pytest.raises(gr.Error, match="None of the 2 pictures could be used. notes.png: "):
+        asyncio.run(translate_tab.translate_batch("horse2zebra", [str(notes), str(notes)]))
+
+    budgets = []
+
+    async def over_budget(app, target, *args, **kwargs):
+        budgets.append(app.budget_s())
+        if len(budgets) == 2:
+            raise BudgetExceeded("past its budget")
+        return await original(app, target, *args, **kwargs)
+
+    original = heavy.run_heavy
+    monkeypatch.setattr(heavy, "run_heavy", over_budget)
+    source = str(write_png(photo(40, 48), tmp_path / "in.png"))
+    with pytest.raises(gr.Error, match="ran past this tab's time budget of 600 seconds at picture 2"):
+        asyncio.run(translate_tab.translate_batch("horse2zebra", [source, source, source]))
+    assert budgets[0] <= translate.APP.budget_s() and budgets[1] <= budgets[0]  # what is left, not a new budget each
+    assert gallery.MAX_BATCH_PICTURES == 8
