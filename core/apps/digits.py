@@ -9,6 +9,7 @@ import numpy as np
 
 from core.apps import App, register
 from core.errors import InputError
+from core.train.sampling import draw, grid_image  # training draws digits too; they stay importable from here
 
 MAX_COUNT = 100
 MAX_SEED = 2**31 - 1
@@ -27,29 +28,10 @@ APP = register(
         weights=(WEIGHTS,),
         limits={"max_count": MAX_COUNT, "max_seed": MAX_SEED},
         emoji="✍️",
-        assets=("assets/weights/digits_cgan.pdparams",),
+        assets=("assets/weights/digits_cgan.pdparams", "core/train/__init__.py", "core/train/sampling.py"),
         heavy=False,
     )
 )
-
-
-def grid_image(images: np.ndarray, columns: int = 10, padding: int = 2, scale: int = 1) -> np.ndarray:
-    """Tile generator outputs (N, C, H, W) in [-1, 1] into one uint8 RGB grid on a dark background."""
-    images = np.asarray(images, dtype=np.float32)
-    n, channels, h, w = images.shape
-    columns = max(1, min(columns, n))
-    rows = -(-n // columns)
-    tiles = np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-    if channels == 1:
-        tiles = np.repeat(tiles, 3, axis=1)
-    grid = np.zeros((rows * (h + padding) + padding, columns * (w + padding) + padding, 3), dtype=np.uint8)
-    for i, tile in enumerate(tiles):
-        r, c = divmod(i, columns)
-        y, x = padding + r * (h + padding), padding + c * (w + padding)
-        grid[y : y + h, x : x + w] = tile.transpose(1, 2, 0)
-    if scale > 1:
-        grid = grid.repeat(scale, axis=0).repeat(scale, axis=1)
-    return grid
 
 
 def _generator():
@@ -81,24 +63,6 @@ def check_request(seed, count, digit) -> tuple[int, int, int | None]:
     if not 0 <= digit <= 9:
         raise InputError(f"The digit must be 0 to 9 or 'any'; got {digit}.")
     return seed, count, digit
-
-
-def draw(generator, seed: int, count: int, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """`count` digits from any digit generator: (images (N, 1, 28, 28) in [-1, 1], labels (N,)).
-
-    The latents depend only on the seed; a conditional generator draws `digit`,
-    or 0-9 in turn when none is given (unconditional generators ignore labels).
-    """
-    import paddle
-
-    z = np.random.default_rng(seed).standard_normal((count, generator.latent_dim)).astype(np.float32)
-    labels = np.full(count, digit) if digit is not None else np.arange(count) % 10
-    with paddle.no_grad():
-        if getattr(generator, "n_class", 0):
-            images = generator(paddle.to_tensor(z), paddle.to_tensor(labels.astype(np.int64)))
-        else:
-            images = generator(paddle.to_tensor(z))
-    return images.numpy(), labels
 
 
 def sample(seed: int, count: int, digit: int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from core.apps import App, register
-from core.apps.digits import MAX_COUNT, MAX_SEED, check_request, draw, grid_image
+from core.apps.digits import MAX_COUNT, MAX_SEED, check_request
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from core.train.gan import OBJECTIVES, TrainConfig, Trainer, generator_name
+from core.train.sampling import draw, grid_image
 
 MAX_LIVE_STEPS = 400
 MAX_LIVE_RUNS = 2

@@ -1,15 +1,17 @@
 """Training the digit GANs: one generator/critic family, six objectives.
 
-Objectives (``OBJECTIVES``): ``dcgan`` (binary cross-entropy), ``lsgan``
+Objectives (``OBJECTIVES``, ``core.train.objectives``): ``dcgan`` (binary cross-entropy), ``lsgan``
 (least squares), ``wgan`` (weight clipping, RMSProp, several critic steps per
 generator step), ``wgan-gp`` (gradient penalty), ``wgan-div`` (Wasserstein
-divergence penalty) and ``cgan`` (label-conditioned DCGAN).
+divergence penalty) and ``cgan`` (label-conditioned DCGAN). The trainer calls the
+objective's losses, penalty, clipping and optimizer; it never asks its name.
 
 Randomness is derived from (seed, step) and (seed, epoch), so a run resumed
 from a checkpoint continues exactly as the uninterrupted run would.
 Checkpoints hold ``netG`` (the layout the sampling side loads: the weights'
 moving average when ``ema`` is on), ``netG_live`` (the trained weights, with
 ``ema`` only), ``netD``, both optimizers, the step and the configuration.
+What each option did in our runs is in docs/training.md.
 """
 from __future__ import annotations
 
@@ -24,33 +26,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from core.train.data import load_digits
-
-
-@dataclass(frozen=True)
-class Objective:
-    name: str
-    title: str
-    conditional: bool = False
-    critic_norm: bool = True  # gradient-penalty critics must not mix samples through batch norm
-    n_critic: int = 1
-    optimizer: str = "adam"
-    lr: float = 2e-4
-    betas: tuple = (0.5, 0.999)
-    clip: float = 0.0
-    penalty: str = ""
-
-
-OBJECTIVES = {
-    o.name: o
-    for o in (
-        Objective("dcgan", "DCGAN (binary cross-entropy)"),
-        Objective("lsgan", "LSGAN (least squares)"),
-        Objective("wgan", "WGAN (weight clipping)", n_critic=5, optimizer="rmsprop", lr=5e-5, clip=0.01),
-        Objective("wgan-gp", "WGAN-GP (gradient penalty)", critic_norm=False, n_critic=5, lr=1e-4, betas=(0.0, 0.9), penalty="gp"),
-        Objective("wgan-div", "WGAN-div (Wasserstein divergence)", critic_norm=False, n_critic=5, lr=1e-4, betas=(0.0, 0.9), penalty="div"),
-        Objective("cgan", "Conditional DCGAN", conditional=True),
-    )
-}
+from core.train.objectives import OBJECTIVES, Objective, r1_penalty
 
 
 @dataclass
@@ -67,49 +43,34 @@ class TrainConfig:
     sample_every: int = 200
     checkpoint_every: int = 500
     # Exponential moving average of the generator's weights (0: off). Sampling, grids, exports and
-    # checkpoints' netG use the average, which draws cleaner digits than the last step's weights.
+    # checkpoints' netG use the average: a generator that still drifts is sampled smoothed.
     ema: float = 0.0
     # Group size of the critic's minibatch standard-deviation feature (0: off); see DeepConvCritic.
     minibatch_std: int = 0
-    # Batch norm in the critic, where the objective has it (dcgan, lsgan, wgan, cgan; never the
-    # penalised critics, and R1 drops it). The critic scores real and fake batches apart, so in
-    # training its batch norm sets each batch's per-channel feature means alike: a feature's
-    # frequency, such as how often a batch holds a 4, is normalised away before the critic sees it.
+    # Batch norm in the critic where the objective has it (never the penalised critics; R1 drops it).
+    # Real and fake batches are scored apart, so it normalises away how often a batch shows a feature.
     critic_batch_norm: bool = True
-    # A layer norm in the critic in place of batch norm (each sample over all its features, so samples
-    # never mix; any objective, penalties included). WGAN's 4s fared worse with it (docs/training.md).
+    # A per-sample layer norm in the critic in place of batch norm: samples never mix (any objective).
     critic_layer_norm: bool = False
-    # Strided convolutions in the critic: 2, or 3 so that each of the head's features sees most of a digit
-    # (WGAN's 4s fared worse with 3: docs/training.md).
+    # Strided convolutions in the critic: 2, or 3 so that each of the head's features sees most of a digit.
     critic_depth: int = 2
-    # Weight gamma of a zero-centred gradient penalty on real digits, gamma/2 * E|grad D(x)|^2 (R1,
-    # Mescheder et al. 2018), for the non-Wasserstein objectives (0: off). Drops the critic's batch norm.
+    # Weight gamma of R1, gamma/2 * E|grad D(x)|^2 on real digits (Mescheder et al. 2018), for the
+    # objectives that accept it (0: off). Drops the critic's batch norm, which would mix the samples.
     r1: float = 0.0
-    # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics and 1
-    # otherwise). More steps bring the critic nearer its optimum (Arjovsky et al. ran 100 at times).
+    # Critic steps per generator step (0: the objective's own, 5 for the Wasserstein critics, 1 otherwise).
     n_critic: int = 0
     # The WGAN paper's schedule on top of n_critic: 100 critic steps for each of the first 25 generator
     # steps and for every 500th, so the critic starts, and is brought back, near its optimum.
     critic_bursts: bool = False
-    # RMSProp's epsilon (wgan). Paddle adds it inside the square root, sqrt(mean_square + eps), and its
-    # own default 1e-6 floors the denominator at 1e-3, above the generator's gradients through a
-    # clipped critic (about 1e-5 at the start, 1e-4 after 3,000 steps): it then learns 100 to 5 times
-    # slower than RMSProp should. 1e-14 inside the root floors it at 1e-7, near PyTorch's 1e-8 outside it.
+    # RMSProp's epsilon (wgan). Paddle adds it inside the root, where its default 1e-6 floors the denominator
+    # at 1e-3, above a clipped critic's gradients; 1e-14 floors it at 1e-7, near PyTorch's 1e-8 outside it.
     rmsprop_eps: float = 1e-14
-    # RMSProp's decay of its mean square (wgan): Paddle's 0.95 averages about 20 steps, PyTorch's 0.99
-    # (the WGAN paper's code) about 100.
+    # RMSProp's decay of its mean square (wgan): Paddle's 0.95 averages about 20 steps, PyTorch's 0.99 about 100.
     rmsprop_rho: float = 0.95
-    # WGAN's clipping bound c (0: the objective's own, 0.01 as in the paper). Without the critic's batch
-    # norm the critic is nearly positively homogeneous, so a larger box mainly shrinks each RMSProp step
-    # relative to it (lr / c): the weights then integrate many batches' gradients before they reach the
-    # box, instead of following each batch's sign. Neither way held WGAN's classes at 5 % (docs/training.md).
+    # WGAN's clipping bound c (0: the objective's own, 0.01 as in the paper).
     clip: float = 0.0
-    # Capacity of a history of the generator's past images (0: off; Shrivastava et al. 2017). Half of
-    # each critic step's fake batch is drawn from it, and half a batch of fresh images joins it each
-    # generator step, so the critic is trained against the generator's last few dozen steps rather
-    # than its latest one and gains less by following it along one statistic (WGAN's clipped critic
-    # chases it along ink). With 2,048 the shipped WGAN held every class at 5 % or more; the same
-    # recipe from another seed did not (docs/training.md).
+    # Capacity of a history of the generator's past images (0: off; Shrivastava et al. 2017): half of each
+    # critic step's fakes come from it, so the critic is trained against the generator's recent steps.
     fake_history: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -150,6 +111,7 @@ _BURST_CRITIC_STEPS, _BURST_START, _BURST_EVERY = 100, 25, 500
 
 # The generator's noise is drawn with this salt, each critic step's with its index: they must differ.
 _GENERATOR_NOISE_SALT = 1000
+_PENALTY_SALT = 2000  # seeds the gradient penalty's mixing weights
 _HISTORY_SALT = 3000  # seeds the fake-image history's draws, apart from the noise's
 
 
@@ -166,21 +128,12 @@ def build_networks(config: TrainConfig):
     if config.critic_layer_norm:
         norm = "layer"
     else:
-        norm = "batch" if spec.critic_norm and config.critic_batch_norm and not config.r1 else "none"
+        norm = "batch" if spec.critic_batch_norm and config.critic_batch_norm and not config.r1 else "none"
     d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std,
                     depth=config.critic_depth)
     g.train()
     d.train()
     return g, d
-
-
-def _optimizer(config: TrainConfig, lr: float, params):
-    import paddle
-
-    spec = config.spec
-    if spec.optimizer == "rmsprop":
-        return paddle.optimizer.RMSProp(learning_rate=lr, rho=config.rmsprop_rho, epsilon=config.rmsprop_eps, parameters=params)
-    return paddle.optimizer.Adam(learning_rate=lr, beta1=spec.betas[0], beta2=spec.betas[1], parameters=params)
 
 
 class Trainer:
@@ -193,27 +146,27 @@ class Trainer:
         self.spec = config.spec
         self.out_dir = Path(out_dir) if out_dir else None
         self.world = world  # (rank, size) under paddle.distributed, else None
-        if config.r1 and self.spec.name.startswith("wgan"):
-            raise ValueError("the R1 penalty is for dcgan, lsgan and cgan: the Wasserstein critics have their own constraint")
+        if config.r1:
+            self._refuse_unless_accepted("r1")
         if not 0 <= config.n_critic < _GENERATOR_NOISE_SALT:
             raise ValueError(f"n_critic must be between 1 and {_GENERATOR_NOISE_SALT - 1} (or 0 for the objective's own)")
         if not 0 < config.rmsprop_rho < 1:
             raise ValueError(f"rmsprop_rho must lie between 0 and 1, not {config.rmsprop_rho}")
-        if config.clip and not self.spec.clip:
-            raise ValueError(f"weight clipping is wgan's constraint; {config.objective} has its own")
+        if config.clip:
+            self._refuse_unless_accepted("clip")
         if config.clip < 0:
             raise ValueError(f"the clipping bound must be positive, not {config.clip}")
         if config.fake_history < 0:
             raise ValueError(f"the fake-image history holds a number of images, not {config.fake_history}")
-        if config.fake_history and self.spec.conditional:
-            raise ValueError("the fake-image history keeps images without their labels, so it is for the unconditional objectives")
+        if config.fake_history:
+            self._refuse_unless_accepted("fake_history")
         if config.fake_history and world and world[1] > 1:
             raise ValueError("the fake-image history is kept by one process; it is not supported under data parallel")
         paddle.seed(config.seed)
         self.g, self.d = build_networks(config)
         lr = config.lr or self.spec.lr
-        self.opt_g = _optimizer(config, lr, self.g.parameters())
-        self.opt_d = _optimizer(config, lr, self.d.parameters())
+        self.opt_g = self.spec.optimizer(self.g.parameters(), lr, config)
+        self.opt_d = self.spec.optimizer(self.d.parameters(), lr, config)
         images, labels = load_digits(config.data)
         self.images = (images.astype(np.float32) / 127.5 - 1.0)[:, None]
         self.labels = labels.astype(np.int64)
@@ -227,6 +180,11 @@ class Trainer:
         self._g_train, self._d_train = self.g, self.d
         if world and world[1] > 1:
             self._g_train, self._d_train = paddle.DataParallel(self.g), paddle.DataParallel(self.d)
+
+    def _refuse_unless_accepted(self, option: str) -> None:
+        refusal = self.spec.refusal(option)
+        if refusal:
+            raise ValueError(refusal)
 
     # ------------------------------------------------------------ data and noise
 
@@ -261,86 +219,47 @@ class Trainer:
         y = rng.integers(0, 10, n).astype(np.int64)
         return paddle.to_tensor(self._local(z)), paddle.to_tensor(self._local(y))
 
-    # ------------------------------------------------------------ losses
+    def _uniform_per_sample(self):
+        """This rank's share of one uniform draw per sample of the step's global batch (for penalties
+        that sample between real and fake digits)."""
+        import paddle
+
+        rng = np.random.default_rng([self.config.seed, self.step, _PENALTY_SALT])
+        return paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
+
+    # ------------------------------------------------------------ networks and losses
+
+    def _generate(self, z, labels):
+        return self._g_train(z, labels) if self.spec.conditional else self._g_train(z)
+
+    def _score(self, images, labels):
+        return self._d_train(images, labels) if self.spec.conditional else self._d_train(images)
 
     def _critic_loss(self, real, labels, fake, fake_labels):
-        import paddle
-        import paddle.nn.functional as F
-
-        cond = self.spec.conditional
-        r1 = bool(self.config.r1)
-        if r1:
+        gamma = self.config.r1
+        if gamma:  # R1 differentiates the real digits' scores with respect to the digits
             real = real.detach()
             real.stop_gradient = False
-        d_real = self._d_train(real, labels) if cond else self._d_train(real)
-        d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
-        name = self.spec.name
-        extra = {}
-        if name in ("dcgan", "cgan"):
-            # One-sided label smoothing (0.9) keeps the discriminator from saturating early.
-            loss = F.binary_cross_entropy_with_logits(d_real, paddle.full_like(d_real, 0.9)) + F.binary_cross_entropy_with_logits(
-                d_fake, paddle.zeros_like(d_fake)
-            )
-        elif name == "lsgan":
-            loss = 0.5 * (((d_real - 1) ** 2).mean() + (d_fake**2).mean())
-        if r1:
-            grad = paddle.grad(d_real.sum(), real, create_graph=True)[0]
-            penalty = self.config.r1 / 2 * (grad.reshape([grad.shape[0], -1]) ** 2).sum(axis=1).mean()
+        real_scores = self._score(real, labels)
+        fake_scores = self._score(fake, fake_labels)
+        loss, extra = self.spec.critic_loss(real_scores, fake_scores)
+        if gamma:  # an option only of the objectives without a penalty of their own
+            penalty = r1_penalty(real_scores, real, gamma)
+        else:
+            penalty = self.spec.penalty(self._d_train, real, fake, self._uniform_per_sample)
+        if penalty is not None:
             extra["penalty"] = float(penalty)
             loss = loss + penalty
-        if name.startswith("wgan"):
-            wasserstein = d_real.mean() - d_fake.mean()
-            extra["wasserstein"] = float(wasserstein)
-            loss = -wasserstein
-            if self.spec.penalty == "gp":
-                rng = np.random.default_rng([self.config.seed, self.step, 2000])
-                alpha = paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
-                mixed = alpha * real + (1 - alpha) * fake
-                mixed.stop_gradient = False
-                grad = paddle.grad(self._d_train(mixed), mixed, create_graph=True)[0]
-                norm = grad.reshape([grad.shape[0], -1]).norm(p=2, axis=1)
-                penalty = 10.0 * ((norm - 1) ** 2).mean()
-                extra["penalty"] = float(penalty)
-                loss = loss + penalty
-            elif self.spec.penalty == "div":
-                # Wasserstein divergence (Wu et al. 2018): k * E[|grad|^p] on real and fake, k=2, p=6.
-                real_in = real.detach()
-                real_in.stop_gradient = False
-                fake_in = fake.detach()
-                fake_in.stop_gradient = False
-                g_real = paddle.grad(self._d_train(real_in).sum(), real_in, create_graph=True)[0]
-                g_fake = paddle.grad(self._d_train(fake_in).sum(), fake_in, create_graph=True)[0]
-                p = 6.0
-                penalty = 2.0 * (
-                    (g_real.reshape([g_real.shape[0], -1]) ** 2).sum(axis=1) ** (p / 2)
-                    + (g_fake.reshape([g_fake.shape[0], -1]) ** 2).sum(axis=1) ** (p / 2)
-                ).mean() / 2
-                extra["penalty"] = float(penalty)
-                loss = loss + penalty
         return loss, extra
-
-    def _generator_loss(self, d_fake):
-        import paddle
-        import paddle.nn.functional as F
-
-        name = self.spec.name
-        if name in ("dcgan", "cgan"):
-            return F.binary_cross_entropy_with_logits(d_fake, paddle.ones_like(d_fake))
-        if name == "lsgan":
-            return 0.5 * ((d_fake - 1) ** 2).mean()
-        return -d_fake.mean()
 
     # ------------------------------------------------------------ loop
 
     def train_step(self, batches) -> StepLog:
         start = time.perf_counter()
-        cond = self.spec.conditional
         for critic_round in range(self.config.critic_steps_at(self.step)):
             loss_d, extra = self._critic_step(batches, salt=critic_round)
         z, fake_labels = self._noise(salt=_GENERATOR_NOISE_SALT)
-        fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
-        d_fake = self._d_train(fake, fake_labels) if cond else self._d_train(fake)
-        loss_g = self._generator_loss(d_fake)
+        loss_g = self.spec.generator_loss(self._score(self._generate(z, fake_labels), fake_labels))
         self.opt_g.clear_grad()
         loss_g.backward()
         self.opt_g.step()
@@ -353,22 +272,18 @@ class Trainer:
     def _critic_step(self, batches, salt: int):
         import paddle
 
-        cond = self.spec.conditional
         real_np, labels_np = next(batches)
         real, labels = paddle.to_tensor(real_np), paddle.to_tensor(labels_np)
         z, fake_labels = self._noise(salt=salt)
         with paddle.no_grad():
-            fake = self._g_train(z, fake_labels) if cond else self._g_train(z)
+            fake = self._generate(z, fake_labels)
         if self.config.fake_history:
             fake = self._mix_in_history(fake, salt)
         loss_d, extra = self._critic_loss(real, labels, fake.detach(), fake_labels)
         self.opt_d.clear_grad()
         loss_d.backward()
         self.opt_d.step()
-        bound = self.config.clip_bound
-        if bound:
-            for p in self.d.parameters():
-                p.set_value(paddle.clip(p, -bound, bound))
+        self.spec.clip_weights(self.d, self.config.clip_bound)
         return loss_d, extra
 
     def _mix_in_history(self, fake, salt: int):
@@ -449,7 +364,7 @@ class Trainer:
         """A fixed-noise grid (one digit class per column for the conditional model)."""
         import paddle
 
-        from core.apps.digits import grid_image
+        from core.train.sampling import grid_image
 
         g = self.sampler
         g.eval()

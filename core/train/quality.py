@@ -50,7 +50,7 @@ def score(images: np.ndarray, requested: np.ndarray | None = None) -> Quality:
 
 def sample_generator(generator, n: int, seed: int = 0, conditional: bool = False):
     """n samples, digits 0-9 requested in turn; labels only for a conditional generator."""
-    from core.apps.digits import draw
+    from core.train.sampling import draw
 
     images, labels = draw(generator, seed, n)
     return images, (labels if conditional else None)
@@ -86,13 +86,11 @@ def critic_ink(path, n: int = 2000, train_critic: int = 0) -> dict:
     digits, of its score with each digit's ink (pixels mapped to [0, 1] and summed), and the mean ink of
     those digits and of n samples of its generator as the critic sees them (trained weights, in training
     mode). With ``train_critic`` the critic first trains that many steps alone against the generator, to
-    show where its optimum for that generator lies. A clipped WGAN critic's correlation often reaches
-    +-0.9 or beyond, its sign flipping over training; the penalised critics' stays far nearer 0
-    (docs/training.md)."""
+    show where its optimum for that generator lies (what it showed for each objective: docs/training.md)."""
     import paddle
 
-    from core.apps.digits import draw
     from core.train.gan import Trainer
+    from core.train.sampling import draw
 
     run = Trainer.resume(path)  # the checkpoint's own networks and data, as training saw them
     if train_critic:
