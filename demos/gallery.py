@@ -397,7 +397,8 @@ async def run_batch(app: App, target: str, paths: Sequence[str], job_args: Calla
                 f"{number}; send fewer or smaller {what}s, or choose a faster model."
             ) from None
         except InputError as refused:
-            skipped.append(f"{Path(path).name}: {refused}")
+            reason, name = str(refused), Path(path).name
+            skipped.append(reason if name in reason else f"{name}: {reason}")  # core.media names the file itself
             continue
         results.append((path, result))
     if not results:

@@ -188,8 +188,9 @@ def build(show_title: bool = True) -> gr.Blocks:
                 )
                 with gr.Row():
                     with gr.Column():
-                        batch = gr.File(label=f"Photos (1 to {MAX_BATCH_PICTURES})", file_count="multiple",
-                                        file_types=["image"], elem_id="restore-batch")
+                        # No file_types: core.media reads each file and names one that is no picture, and the others
+                        # go on (Gradio's own check would refuse them all, without naming the field).
+                        batch = gr.File(label=f"Photos (1 to {MAX_BATCH_PICTURES})", file_count="multiple", elem_id="restore-batch")
                         run_batch_button = gr.Button("Restore photos", variant="primary", elem_id="restore-batch-run")
                     with gr.Column():
                         batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="restore-batch-output")

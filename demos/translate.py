@@ -141,8 +141,9 @@ def build(show_title: bool = True) -> gr.Blocks:
             gr.Markdown(BATCH_TEXT)
             with gr.Row():
                 with gr.Column():
-                    batch = gr.File(label=f"Pictures (1 to {MAX_BATCH_PICTURES})", file_count="multiple",
-                                    file_types=["image"], elem_id="translate-batch")
+                    # No file_types: core.media reads each file and names one that is no picture, and the others
+                    # go on (Gradio's own check would refuse them all, without naming the field).
+                    batch = gr.File(label=f"Pictures (1 to {MAX_BATCH_PICTURES})", file_count="multiple", elem_id="translate-batch")
                     run_batch_button = gr.Button("Translate pictures", variant="primary", elem_id="translate-batch-run")
                 with gr.Column():
                     batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="translate-batch-output")

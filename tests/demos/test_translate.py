@@ -345,7 +345,7 @@ def test_pictures_that_all_fail_are_named_and_a_batch_shares_one_budget(tiny_mod
 
     notes = tmp_path / "notes.png"
     notes.write_text("not a picture")
-    with pytest.raises(gr.Error, match="None of the 2 pictures could be used. notes.png: "):
+    with pytest.raises(gr.Error, match="None of the 2 pictures could be used. The file notes.png isn't a readable image"):
         asyncio.run(translate_tab.translate_batch("horse2zebra", [str(notes), str(notes)]))
 
     budgets = []
