@@ -81,6 +81,15 @@ class ImageFile(gr.Image):
         kwargs["type"] = "filepath"
         super().__init__(*args, **kwargs)
 
+    # The browser draws it as Gradio's own image input: Gradio names a component's front end after
+    # its class and reads its properties from its class's __init__ signature, which here is (*args,
+    # **kwargs) — asked for as "imagefile", the page got a 404 and the upload box stayed "Loading...".
+    def get_block_name(self) -> str:
+        return "image"
+
+    def get_config(self, cls=None):
+        return super().get_config(cls or gr.Image)
+
     def preprocess(self, payload):
         if payload is None:
             return None

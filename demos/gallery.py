@@ -140,21 +140,6 @@ def tab_intro(app: App, show_title: bool = True, extra: str = "") -> str:
     return "\n\n".join(parts)
 
 
-def builtin_image(component):
-    """Have the browser draw a ``gr.Image`` subclass (demos.components.ImageFile) as Gradio's own image input.
-
-    Gradio names a component's front end after its class and reads its properties from its class's
-    ``__init__`` signature. For ImageFile ("imagefile", ``__init__(*args, **kwargs)``) the page asked
-    for a custom front end that does not exist (HTTP 404) and got no label, sources or elem_id: the
-    upload box stayed "Loading..." for good, and with it on screen at the start the page's load events
-    never ran. Until ImageFile says so itself, its instances answer as a ``gr.Image``.
-    """
-    own = type(component)
-    component.get_block_name = lambda: "image"
-    component.get_config = lambda cls=None: own.get_config(component, cls or gr.Image)
-    return component
-
-
 @dataclass(frozen=True)
 class WeightsState:
     """Where a model's weights stand here, in a few words for its choice's label."""

@@ -10,7 +10,7 @@ from core.apps import restore
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
 from demos.gallery import (
-    MAX_BATCH_PICTURES, batch_paths, builtin_image, clear_on_failure, notice_update, ready_first, run_batch,
+    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
@@ -159,10 +159,10 @@ def build(show_title: bool = True) -> gr.Blocks:
             with gr.Tab("Photo", id="restore-photo-tab"):
                 with gr.Row():
                     with gr.Column():
-                        photo = builtin_image(ImageFile(
+                        photo = ImageFile(
                             label="Photo", type="filepath", image_mode=None, sources=["upload", "clipboard"],
                             elem_id="restore-photo",
-                        ))
+                        )
                         run_photo = gr.Button("Restore photo", variant="primary", elem_id="restore-photo-run")
                     with gr.Column():
                         compare = gr.ImageSlider(

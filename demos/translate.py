@@ -10,7 +10,7 @@ from core.apps import translate
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
 from demos.gallery import (
-    MAX_BATCH_PICTURES, batch_paths, builtin_image, clear_on_failure, notice_update, ready_first, run_batch,
+    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
@@ -122,7 +122,7 @@ def build(show_title: bool = True) -> gr.Blocks:
         with gr.Tab("Picture"):
             with gr.Row():
                 with gr.Column():
-                    image = builtin_image(ImageFile(label="Picture", sources=["upload", "clipboard"], elem_id="translate-image"))
+                    image = ImageFile(label="Picture", sources=["upload", "clipboard"], elem_id="translate-image")
                     run_image = gr.Button("Translate picture", variant="primary", elem_id="translate-image-run")
                 with gr.Column():
                     image_out = gr.Image(label="Result", type="filepath", format="png", interactive=False, elem_id="translate-image-output")

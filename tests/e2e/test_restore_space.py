@@ -28,7 +28,10 @@ def space(tmp_path_factory):
 
 def test_named_endpoints(space):
     client, _ = space
-    assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == {"/restore_image", "/restore_video"}
+    from core.apps import restore
+
+    assert set(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == {f"/{e}" for e in restore.APP.endpoints}
+    assert {"/restore_image", "/restore_video", "/restore_batch"} <= {f"/{e}" for e in restore.APP.endpoints}
 
 
 def test_photo_with_alpha_is_upscaled(space):

@@ -166,6 +166,14 @@ CASES = [
     Case("restore-bomb", "/restore_image", lambda f: (upload("bomb.png")(f), "realesrgan_x4plus", "none", 32), r"400\.0 megapixels; the limit is", FILE_S),
     Case("restore-text", "/restore_image", lambda f: (upload("text.png")(f), "realesrgan_x4plus", "none", 32), r"text\.png isn't a readable image", FILE_S),
     Case("restore-video-upscale-frames", "/restore_video", lambda f: (video("resize.ts")(f), "realesr_animevideov3_x4", "none", 32), r"limit", 30),
+    # Several pictures at once: the pictures (a list of files), then the single-picture arguments
+    Case("translate-batch-none", "/translate_batch", lambda f: ("vintage", None), r"Upload 1 to 8 pictures first"),
+    Case("translate-batch-nine", "/translate_batch", lambda f: ("vintage", [upload("photo.png")(f)] * 9), r"At most 8 pictures go in one request; got 9"),
+    Case("translate-batch-no-pictures", "/translate_batch", lambda f: ("vintage", [upload("text.png")(f), upload("empty.png")(f)]),
+         r"None of the 2 pictures could be used.*text\.png isn't a readable image", FILE_S),
+    Case("restore-batch-bomb", "/restore_batch", lambda f: ([upload("bomb.png")(f)], "realesrgan_x4plus", "none", 32),
+         r"None of the 1 .*bomb\.png is 400\.0 megapixels", FILE_S),
+    Case("restore-batch-upscaler", "/restore_batch", lambda f: ([upload("photo.png")(f)], "nope", "none", 32), r"Upscale with.*nope is not in the list"),
     Case("restore-video-dash", "/restore_video", lambda f: (video("dash")(f), "realesr_animevideov3_x4", "none", 32), r"isn't a readable video", FILE_S, "dash-canary"),
 ]
 
