@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import itertools
 import logging
 import socket
 import subprocess
@@ -126,7 +127,7 @@ def _worker_main(fd: int, threads: int) -> None:
         with send_lock:
             conn.send(message)
 
-    stop_requested = threading.Event()
+    stopped_calls: set = set()  # ids of calls asked to stop (a stop may arrive before its call starts)
     calls: "queue.Queue" = queue.Queue()
 
     def listen() -> None:
@@ -140,7 +141,7 @@ def _worker_main(fd: int, threads: int) -> None:
                 os.killpg(os.getpgid(0), signal.SIGKILL)
                 return
             if message[0] == "stop":
-                stop_requested.set()
+                stopped_calls.add(message[1])
             else:
                 calls.put(message)
 
@@ -150,15 +151,16 @@ def _worker_main(fd: int, threads: int) -> None:
         message = calls.get()
         if message is None or message[0] == "exit":
             return
-        _, target, args, kwargs = message
-        stop_requested.clear()
+        _, call_id, target, args, kwargs, stopped_already = message
+        if stopped_already:
+            stopped_calls.add(call_id)
         try:
             function = _resolve(target)
             parameters = inspect.signature(function).parameters
             if "progress" in parameters:
                 kwargs["progress"] = lambda done, total, desc=None: send(("progress", done, total, desc))
             if "should_stop" in parameters:
-                kwargs["should_stop"] = stop_requested.is_set
+                kwargs["should_stop"] = lambda call_id=call_id: call_id in stopped_calls
             if "emit" in parameters:
                 kwargs["emit"] = lambda item: send(("emit", item))
             result = function(*args, **kwargs)
@@ -210,11 +212,22 @@ class _Worker:
         self.ready = True
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process.poll() is not None:
+            return False
+        # A killed process shows as a zombie while its other threads (Paddle's) finish dying,
+        # and only then can it be reaped: count it dead as soon as Linux says so.
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                return stat.read().rpartition(")")[2].split()[0] != "Z"
+        except (OSError, IndexError):
+            return True  # not Linux: poll() is all we have
 
-    @property
-    def exitcode(self):
-        return self.process.poll()
+    def exit_code(self, wait_s: float = 0.0):
+        """The exit code; a worker whose socket just closed may need a moment to finish exiting."""
+        try:
+            return self.process.wait(wait_s) if wait_s else self.process.poll()
+        except subprocess.TimeoutExpired:
+            return None
 
     def kill(self) -> None:
         """End the worker and everything it started; reap it."""
@@ -249,6 +262,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._closed = False
         self._started = 0
+        self._call_ids = itertools.count(1)
         for _ in range(size):
             self._idle.put(self._spawn())
 
@@ -301,17 +315,19 @@ class WorkerPool:
             raise RuntimeError("the worker pool is closed")
         worker = self._idle.get()
         while not worker.alive():  # died while idle (killed, out of memory): replace it unseen
-            log.warning("worker %s died while idle (exit code %s); replacing it", worker.pid, worker.exitcode)
+            log.warning("worker %s died while idle (exit code %s); replacing it", worker.pid, worker.exit_code())
             self._replace(worker)
             worker = self._idle.get()
         healthy = False
         try:
             try:
                 worker.wait_ready()
-                worker.conn.send(("call", target, args, kwargs))
+                call_id = next(self._call_ids)
+                stop_sent = stop is not None and stop.is_set()  # a stop that came already goes with the call
+                worker.conn.send(("call", call_id, target, args, kwargs, stop_sent))
             except (RuntimeError, OSError):
                 raise WorkerDied("A worker process failed to start; it has been replaced. Please try again.") from None
-            result = self._wait(worker, target, budget_s, progress, cancelled, stop, emit)
+            result = self._wait(worker, call_id, target, budget_s, progress, cancelled, stop, emit, stop_sent)
             healthy = True
             return result
         finally:
@@ -320,9 +336,8 @@ class WorkerPool:
             else:
                 self._replace(worker)
 
-    def _wait(self, worker, target, budget_s, progress, cancelled, stop, emit):
+    def _wait(self, worker, call_id, target, budget_s, progress, cancelled, stop, emit, stop_sent):
         deadline = time.monotonic() + budget_s
-        stop_sent = False
         while True:
             if cancelled is not None and cancelled():
                 raise JobCancelled("The request was cancelled, and its work stopped.")
@@ -332,7 +347,7 @@ class WorkerPool:
                     "try a smaller input or a faster model."
                 )
             if stop is not None and stop.is_set() and not stop_sent:
-                worker.conn.send(("stop",))
+                worker.conn.send(("stop", call_id))
                 stop_sent = True
             try:
                 if not worker.conn.poll(_POLL_S):
@@ -341,7 +356,7 @@ class WorkerPool:
                     continue
                 message = worker.conn.recv()
             except (EOFError, OSError):
-                code = worker.exitcode
+                code = worker.exit_code(wait_s=2.0)
                 log.error("worker %s running %s died (exit code %s)", worker.pid, target, code)
                 raise WorkerDied(
                     "The worker process running this request stopped unexpectedly "

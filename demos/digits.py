@@ -1,6 +1,13 @@
 """Tab "Digits": a seed and a count in, a grid of generated handwritten digits out."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run alone (`python demos/digits.py`): find the repository, set threads before Paddle
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    __import__("core.runtime").runtime.configure_process()
+
 import random
 import time
 

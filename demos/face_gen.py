@@ -1,6 +1,13 @@
 """Tab "Face generation": StyleGAN2 faces from seeds, style mixing of two seeds, latent walks as video."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run alone (`python demos/face_gen.py`): find the repository, set threads before Paddle
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    __import__("core.runtime").runtime.configure_process()
+
 import random
 import time
 
@@ -37,8 +44,9 @@ def _random_seed() -> int:
 @user_errors
 async def generate(model, seeds, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    fail_fast_if_missing(face_gen.check_model(model).weights)
+    choice = face_gen.check_model(model)
     seeds = face_gen.parse_seeds(seeds)  # refused here, before the queue's worker
+    fail_fast_if_missing(choice.weights)  # arguments first: their message holds whatever the weights
     workdir = new_workdir()
     written = await run_heavy(
         face_gen.APP, "core.apps.face_gen:generate_files", model, seeds, truncation, size, str(workdir),
@@ -53,9 +61,10 @@ async def generate(model, seeds, truncation, size, request: gr.Request = None, p
 @user_errors
 async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    fail_fast_if_missing(face_gen.check_model(model).weights)
+    choice = face_gen.check_model(model)
     seed_a, seed_b = face_gen.check_seed(seed_a, "seed of source A"), face_gen.check_seed(seed_b, "seed of source B")
     layers = face_gen.check_layers((first_layer, last_layer), face_gen.layer_count(model))
+    fail_fast_if_missing(choice.weights)
     workdir = new_workdir()
     paths = await run_heavy(
         face_gen.APP, "core.apps.face_gen:mix_files", model, seed_a, seed_b, layers, truncation, size, str(workdir),
@@ -67,9 +76,10 @@ async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, 
 @user_errors
 async def walk(model, seeds, frames, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    fail_fast_if_missing(face_gen.check_model(model).weights)
+    choice = face_gen.check_model(model)
     parsed = face_gen.parse_seeds(seeds, minimum=2, maximum=face_gen.MAX_WALK_SEEDS)
     frames = face_gen.check_frames(frames)
+    fail_fast_if_missing(choice.weights)
     workdir = new_workdir()
     dest = workdir / f"{model}-walk-{'-'.join(map(str, parsed))}.mp4"
     path = str(await run_heavy(

@@ -1,6 +1,13 @@
 """Tab "GAN basics": sample the classic objectives, walk their latent space, train one live."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run alone (`python demos/gan_basics.py`): find the repository, set threads before Paddle
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    __import__("core.runtime").runtime.configure_process()
+
 import random
 import time
 

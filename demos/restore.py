@@ -1,6 +1,13 @@
 """Tab "Restore": a photo or a video in, upscaled and/or colourised out (before/after view, PNG or MP4 download)."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run alone (`python demos/restore.py`): find the repository, set threads before Paddle
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    __import__("core.runtime").runtime.configure_process()
+
 import time
 from pathlib import Path
 

@@ -1,6 +1,13 @@
 """Tab "Image translation": pick a model, upload a picture or a short video, get the translated result."""
 from __future__ import annotations
 
+if __name__ == "__main__":  # run alone (`python demos/translate.py`): find the repository, set threads before Paddle
+    import pathlib
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+    __import__("core.runtime").runtime.configure_process()
+
 import time
 from pathlib import Path
 

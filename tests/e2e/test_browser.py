@@ -32,7 +32,9 @@ def test_every_registered_tab_is_shown(page):
     from core.apps import apps
 
     for app in apps():
-        assert page.get_by_role("tab", name=app.title).count() == 1, app.title
+        tab = page.get_by_role("tab", name=app.title)
+        tab.first.wait_for(timeout=30_000)  # a loaded machine renders the tab bar late
+        assert tab.count() == 1, app.title
 
 
 def test_gan_basics_samples_and_a_live_run_updates_its_plot(page, tmp_path):

@@ -163,3 +163,18 @@ def test_alone_restore_takes_several_photos_through_the_client(alone, tmp_path):
         assert bundle.namelist() == ["01-photo0.png", "02-photo1.png"]
         with bundle.open("02-photo1.png") as member:
             assert Image.open(member).size == (80, 120)
+
+
+def test_a_demo_file_runs_alone_like_gradios_own_demos(tmp_path):
+    """`python demos/digits.py` (no package, no PYTHONPATH) serves its tab and answers its endpoint."""
+    from gradio_client import Client
+
+    port = free_port()
+    server = start_server([sys.executable, "demos/digits.py"], ROOT, tmp_path, port, extra_env={"GAN_GALLERY_WORKERS": "0"})
+    try:
+        status, page = _get(server.url + "config")
+        assert status == 200 and json.loads(page)["title"] == "Digits"
+        path, _, done = Client(server.url, verbose=False).predict(3, 4, "any", api_name="/digits_generate")
+        assert done.startswith("Done in") and path.endswith(".png")
+    finally:
+        stop_server(server)

@@ -93,10 +93,14 @@ def test_a_worker_that_died_while_idle_is_replaced_unseen(pool):
 
 
 def test_stop_asks_the_target_to_finish_and_emitted_items_arrive_in_order(pool):
+    assert pool.call(f"{TARGETS}:add", 0, 0, budget_s=60) == 0  # a started worker: the target runs at once
     stop, items = threading.Event(), []
     threading.Timer(0.5, stop.set).start()
     steps = pool.call(f"{TARGETS}:until_stopped", budget_s=60, stop=stop, emit=items.append)
     assert 1 <= steps < 600 and items == list(range(1, steps + 1))
+    early = threading.Event()
+    early.set()  # a stop sent before its call starts still reaches it
+    assert pool.call(f"{TARGETS}:until_stopped", budget_s=60, stop=early) == 0
 
 
 def test_workers_end_with_the_server_that_started_them(tmp_path):
