@@ -11,7 +11,7 @@ subclasses keep Gradio's look and API and change only ``preprocess``:
   later, in a worker, by ``core.media`` with the app's pixel limit); a
   ``data:`` URL is refused above ``MAX_DATA_URL_BYTES`` before decoding and
   otherwise written out byte for byte;
-- ``Dropdown``: Gradio's refusal of an unknown choice, prefixed with the field.
+- ``Dropdown`` and ``Radio``: Gradio's refusal of an unknown choice, prefixed with the field.
 """
 from __future__ import annotations
 
@@ -67,6 +67,14 @@ class Slider(gr.Slider):
 
 
 class Dropdown(gr.Dropdown):
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except gr.Error as error:
+            raise user_error(f"{self.label or 'This choice'}: {error.message}") from None
+
+
+class Radio(gr.Radio):
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)

@@ -15,7 +15,7 @@ import gradio as gr
 
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
-from demos.components import Dropdown, Number, Slider
+from demos.components import Dropdown, Number, Radio, Slider
 from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
@@ -116,7 +116,7 @@ def build(show_title: bool = True) -> gr.Blocks:
             model = Dropdown(model_choices(), value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
             truncation = Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
                                    label="Truncation ψ (lower: closer to the average face, fewer artefacts; 1: full variety)")
-            size = gr.Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")
+            size = Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")
 
         with gr.Tab("Generate", elem_id="face-gen-tab-generate"):
             with gr.Row():

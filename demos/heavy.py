@@ -138,6 +138,7 @@ async def run_heavy(
         return await asyncio.shield(future)
     except asyncio.CancelledError:
         cancel.set()  # the thread still waiting on the worker kills it and removes the files
+        future.add_done_callback(lambda done: done.exception())  # its JobCancelled is expected: not logged
         raise
 
 

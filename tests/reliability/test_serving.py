@@ -172,3 +172,10 @@ def test_request_bodies_are_capped(server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=30)
     assert refused.value.code == 413 and "the limit is 4.2 MB" in refused.value.read().decode()
+
+
+def test_after_all_of_this_the_log_holds_no_traceback(server):
+    """Cancelled, abandoned and killed jobs are expected events: each is one line in the log."""
+    log = server.log()
+    assert "refused: The request was cancelled, and its work stopped." in log
+    assert "Traceback" not in log and "never retrieved" not in log, log[log.find("Traceback") - 500:][:3000]
