@@ -248,6 +248,14 @@ class _Worker:
         self.conn.close()
 
 
+class _AnsweredError(Exception):
+    """The target raised `error` and the worker reported it: the worker itself is fine."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error
+
+
 class WorkerPool:
     """A fixed number of worker processes; ``call`` runs a target on an idle one and waits."""
 
@@ -330,6 +338,9 @@ class WorkerPool:
             result = self._wait(worker, call_id, target, budget_s, progress, cancelled, stop, emit, stop_sent)
             healthy = True
             return result
+        except _AnsweredError as answered:
+            healthy = True  # the target raised, the worker answered: it stays, with its models
+            raise answered.error from None
         finally:
             if healthy and worker.alive():
                 self._idle.put(worker)
@@ -373,10 +384,10 @@ class WorkerPool:
             elif kind == "result":
                 return message[1]
             elif kind == "error":
-                raise message[1]
+                raise _AnsweredError(message[1])
             elif kind == "crash":
                 log.error("worker %s: %s raised %s\n%s", worker.pid, target, message[1], message[2])
-                raise RuntimeError(f"{target} failed in a worker: {message[1]}")
+                raise _AnsweredError(RuntimeError(f"{target} failed in a worker: {message[1]}"))
 
     def close(self) -> None:
         self._closed = True

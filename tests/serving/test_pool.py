@@ -46,11 +46,13 @@ def test_progress_streams_back_and_user_errors_keep_their_type_and_text(pool):
     reports = []
     assert pool.call(f"{TARGETS}:count_to", 4, budget_s=30, progress=lambda *r: reports.append(r)) == 4
     assert reports == [(i, 4, "counting") for i in range(1, 5)]
+    worker = pool.call(f"{TARGETS}:whoami", budget_s=30)
     with pytest.raises(InputError, match="^a named problem$"):
         pool.call(f"{TARGETS}:refuse", "a named problem", budget_s=30)
     with pytest.raises(RuntimeError, match="ZeroDivisionError"):
         pool.call(f"{TARGETS}:crash", budget_s=30)
-    assert pool.call(f"{TARGETS}:add", 1, 1, budget_s=30) == 2  # the worker lived through both
+    assert pool.call(f"{TARGETS}:add", 1, 1, budget_s=30) == 2
+    assert pool.call(f"{TARGETS}:whoami", budget_s=30) == worker  # the same worker, models and all, lived through both
 
 
 def test_past_its_budget_a_job_is_killed_with_its_children_and_the_worker_replaced(pool, tmp_path):
