@@ -322,6 +322,21 @@ def batch_paths(files, what: str = "pictures") -> list[str]:
     return paths
 
 
+def batch_panel(prefix: str, what: str, button: str):
+    """The inputs and outputs of a "several pictures" tab: (files, run button, result gallery, zip, status)."""
+    with gr.Row():
+        with gr.Column():
+            # No file_types: core.media reads each file and names one that is no picture, and the others
+            # go on (Gradio's own check would refuse them all, without naming the field).
+            files = gr.File(label=f"{what} (1 to {MAX_BATCH_PICTURES})", file_count="multiple", elem_id=f"{prefix}-batch")
+            run = gr.Button(button, variant="primary", elem_id=f"{prefix}-batch-run")
+        with gr.Column():
+            results = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id=f"{prefix}-batch-output")
+            archive = gr.File(label="Download all (ZIP)", elem_id=f"{prefix}-batch-zip")
+            status = gr.Markdown(elem_id=f"{prefix}-batch-status")
+    return files, run, results, archive, status
+
+
 class _BudgetLeft:
     """The app, with what is left of its budget for this request (a batch shares one budget)."""
 

@@ -17,7 +17,7 @@ from core.apps import restore
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
 from demos.gallery import (
-    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
+    MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
@@ -193,16 +193,7 @@ def build(show_title: bool = True) -> gr.Blocks:
                     "they run one after another within one request's time budget, and the results come back together "
                     "and as one ZIP of full-size PNGs."
                 )
-                with gr.Row():
-                    with gr.Column():
-                        # No file_types: core.media reads each file and names one that is no picture, and the others
-                        # go on (Gradio's own check would refuse them all, without naming the field).
-                        batch = gr.File(label=f"Photos (1 to {MAX_BATCH_PICTURES})", file_count="multiple", elem_id="restore-batch")
-                        run_batch_button = gr.Button("Restore photos", variant="primary", elem_id="restore-batch-run")
-                    with gr.Column():
-                        batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="restore-batch-output")
-                        batch_zip = gr.File(label="Download all (ZIP)", elem_id="restore-batch-zip")
-                        batch_status = gr.Markdown(elem_id="restore-batch-status")
+                batch, run_batch_button, batch_out, batch_zip, batch_status = batch_panel("restore", "Photos", "Restore photos")
             with gr.Tab("Video", id="restore-video-tab") as video_tab:
                 with gr.Row():
                     with gr.Column():

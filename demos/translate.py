@@ -17,7 +17,7 @@ from core.apps import translate
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
 from demos.gallery import (
-    MAX_BATCH_PICTURES, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
+    MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
@@ -146,16 +146,7 @@ def build(show_title: bool = True) -> gr.Blocks:
             gr.Markdown("<small>Example credits: " + "; ".join(e.credit for e in examples) + ".</small>")
         with gr.Tab("Several pictures"):
             gr.Markdown(BATCH_TEXT)
-            with gr.Row():
-                with gr.Column():
-                    # No file_types: core.media reads each file and names one that is no picture, and the others
-                    # go on (Gradio's own check would refuse them all, without naming the field).
-                    batch = gr.File(label=f"Pictures (1 to {MAX_BATCH_PICTURES})", file_count="multiple", elem_id="translate-batch")
-                    run_batch_button = gr.Button("Translate pictures", variant="primary", elem_id="translate-batch-run")
-                with gr.Column():
-                    batch_out = gr.Gallery(label="Results", format="png", columns=4, interactive=False, elem_id="translate-batch-output")
-                    batch_zip = gr.File(label="Download all (ZIP)", elem_id="translate-batch-zip")
-                    batch_status = gr.Markdown(elem_id="translate-batch-status")
+            batch, run_batch_button, batch_out, batch_zip, batch_status = batch_panel("translate", "Pictures", "Translate pictures")
         with gr.Tab("Video"):
             with gr.Row():
                 with gr.Column():

@@ -146,3 +146,15 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, gallery):
+    """A fresh browser tab on the launched gallery, its header drawn."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    # Gradio's queue keeps a stream open, so wait for elements, never for network idle.
+    page.goto(gallery.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#gallery-header", timeout=30_000)
+    yield page
+    context.close()

@@ -6,17 +6,6 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(browser, gallery):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    # Gradio's queue keeps a stream open, so wait for elements, never for network idle.
-    page.goto(gallery.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#gallery-header", timeout=30_000)
-    yield page
-    context.close()
-
-
 def test_digits_tab_generates_an_image(page, tmp_path):
     page.get_by_role("tab", name="Digits").click()
     page.locator("#digits-generate").click()

@@ -17,17 +17,6 @@ TOAST = '[data-testid="toast-body"]'
 ERROR_LABEL = "span.error:not([class*=toast])"
 
 
-@pytest.fixture
-def page(browser, gallery):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    # Gradio's queue keeps a stream open, so wait for elements, never for network idle.
-    page.goto(gallery.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#gallery-header", timeout=30_000)
-    yield page
-    context.close()
-
-
 def visible_count(page, selector: str) -> int:
     return sum(element.is_visible() for element in page.locator(selector).all())
 

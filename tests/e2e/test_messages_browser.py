@@ -17,17 +17,6 @@ from tests.e2e.conftest import server_env
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def page(browser, gallery):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    # Gradio's queue keeps a stream open, so wait for elements, never for network idle.
-    page.goto(gallery.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#gallery-header", timeout=30_000)
-    yield page
-    context.close()
-
-
 def message_in_the_gallery(gallery, spec_name: str) -> str:
     """What core.weights says about `spec_name` under the launched gallery's settings (its cache, offline)."""
     settings = server_env(gallery.log_path.parent)  # the environment start_server gave the gallery
