@@ -40,7 +40,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,9 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+
+from tests.e2e.conftest import free_port
+from tests.e2e.conftest import server_env as e2e_server_env
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTO = Path("assets/examples/chelsea.jpg")
@@ -85,24 +87,10 @@ def fmt_latency(stats: dict, failures: int, tried: int) -> str:
 # ---------------------------------------------------------------- the server and its processes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def server_env(tmp: Path, port: int, workers: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "GAN_GALLERY_WORKERS")}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        GAN_GALLERY_OFFLINE="1",
-        GAN_GALLERY_CACHE=str(tmp / "cache"),
-        GAN_GALLERY_WORKDIR=str(tmp / "requests"),
-        GRADIO_ANALYTICS_ENABLED="False",
-        GRADIO_EXAMPLES_CACHE=str(tmp / "examples-cache"),
-        GRADIO_SERVER_PORT=str(port),
-        PYTHONUNBUFFERED="1",
-    )
+    """The tests' offline server environment (tests/e2e/conftest.py), on `port`, with `workers` if given."""
+    env = e2e_server_env(tmp)
+    env["GRADIO_SERVER_PORT"] = str(port)
     if workers is not None:
         env["GAN_GALLERY_WORKERS"] = workers
     return env

@@ -107,6 +107,14 @@ def _resolve(target: str) -> Callable:
     return getattr(importlib.import_module(module_name), function_name)
 
 
+def _run(target: str, args: tuple, kwargs: dict, progress: Callable, should_stop: Callable, emit: Callable):
+    """Call the target, handing it the callbacks it asks for by name (progress, should_stop, emit)."""
+    function = _resolve(target)
+    offered = {"progress": progress, "should_stop": should_stop, "emit": emit}
+    wanted = inspect.signature(function).parameters
+    return function(*args, **kwargs, **{name: value for name, value in offered.items() if name in wanted})
+
+
 def _worker_main(fd: int, threads: int) -> None:
     """A worker's life (``python -m core.serving FD THREADS``): set up Paddle once, then run call after call."""
     from multiprocessing.connection import Connection
@@ -155,15 +163,12 @@ def _worker_main(fd: int, threads: int) -> None:
         if stopped_already:
             stopped_calls.add(call_id)
         try:
-            function = _resolve(target)
-            parameters = inspect.signature(function).parameters
-            if "progress" in parameters:
-                kwargs["progress"] = lambda done, total, desc=None: send(("progress", done, total, desc))
-            if "should_stop" in parameters:
-                kwargs["should_stop"] = lambda call_id=call_id: call_id in stopped_calls
-            if "emit" in parameters:
-                kwargs["emit"] = lambda item: send(("emit", item))
-            result = function(*args, **kwargs)
+            result = _run(
+                target, args, kwargs,
+                progress=lambda done, total, desc=None: send(("progress", done, total, desc)),
+                should_stop=lambda call_id=call_id: call_id in stopped_calls,
+                emit=lambda item: send(("emit", item)),
+            )
             send(("result", result))
         except GalleryError as error:
             send(("error", error))
@@ -404,9 +409,6 @@ class InlinePool:
     size = 0
     name = "inline"
 
-    def __init__(self):
-        self._lock = threading.Lock()
-
     def pids(self) -> list[int]:
         return []
 
@@ -414,15 +416,12 @@ class InlinePool:
         pass
 
     def call(self, target, *args, budget_s, progress=None, cancelled=None, stop=None, emit=None, **kwargs):
-        function = _resolve(target)
-        parameters = inspect.signature(function).parameters
-        if "progress" in parameters:
-            kwargs["progress"] = progress or (lambda *a, **k: None)
-        if "should_stop" in parameters:
-            kwargs["should_stop"] = stop.is_set if stop is not None else (lambda: False)
-        if "emit" in parameters:
-            kwargs["emit"] = emit or (lambda item: None)
-        return function(*args, **kwargs)
+        return _run(
+            target, args, kwargs,
+            progress=progress or (lambda *a, **k: None),
+            should_stop=stop.is_set if stop is not None else (lambda: False),
+            emit=emit or (lambda item: None),
+        )
 
     def close(self) -> None:
         pass
@@ -454,19 +453,6 @@ def pool(name: str = "heavy", size: Optional[int] = None):
             created = WorkerPool(count, name=name, threads=threads_per_worker(workers) if name == "heavy" else None)
         _pools[name] = created
         return created
-
-
-def close_pools() -> None:
-    with _pools_lock:
-        pools = list(_pools.values())
-        _pools.clear()
-    for p in pools:
-        p.close()
-
-
-def worker_pids() -> list[int]:
-    with _pools_lock:
-        return [pid for p in _pools.values() for pid in p.pids()]
 
 
 if __name__ == "__main__":

@@ -66,7 +66,9 @@ class Slider(gr.Slider):
         return super().preprocess(value)
 
 
-class Dropdown(gr.Dropdown):
+class _NamedChoice:
+    """Gradio's own refusal of a value outside the choices, prefixed with the field's label."""
+
     def preprocess(self, payload):
         try:
             return super().preprocess(payload)
@@ -74,12 +76,12 @@ class Dropdown(gr.Dropdown):
             raise user_error(f"{self.label or 'This choice'}: {error.message}") from None
 
 
-class Radio(gr.Radio):
-    def preprocess(self, payload):
-        try:
-            return super().preprocess(payload)
-        except gr.Error as error:
-            raise user_error(f"{self.label or 'This choice'}: {error.message}") from None
+class Dropdown(_NamedChoice, gr.Dropdown):
+    pass
+
+
+class Radio(_NamedChoice, gr.Radio):
+    pass
 
 
 class ImageFile(gr.Image):
