@@ -12,7 +12,7 @@ published layout (time does not depend on the values):
 
 - 1024²: FFHQ config-f (``stylegan2_ffhq_config_f_1024``); 512²: anime faces
   (``stylegan2_animeface_512``). Dygraph (``GAN_GALLERY_ENGINE=dygraph``) and
-  the engine the application picks (``core.runtime.build_engine``: static graph
+  the engine the application picks (``core.models.runner``: static graph
   + paddle.inference, oneDNN where it verifies). Reported: median seconds per
   image after one warm-up, the model's load time (for the fast path: export and
   verification included), the peak RSS of the process, and the largest
@@ -21,7 +21,7 @@ published layout (time does not depend on the values):
   3x3, the transposed 3x3 of each upsampling step, ToRGB 1x1; the FIR blurs are
   left out) at this machine kind's measured sgemm peak.
 - Walks: the FFHQ network at 256² and a quarter of its width
-  (``{"size": 256, "narrow": 0.25}`` through the app's test hook;
+  (``{"size": 256, "narrow": 0.25}``, a variant of the checkpoint registered for the child's lifetime;
   ``--walk-narrow 1`` gives exactly the ``stylegan2_256`` config) so 120 frames
   stay quick; the engine the application picks; peak RSS, and RSS at frame 10
   against the last frame, for 30 and 120 frames. ffmpeg (a separate process)
@@ -83,11 +83,11 @@ def peak_rss_mib() -> float:
 def write_checkpoint(model: str, directory: Path, overrides: dict) -> None:
     import paddle
 
-    from core import nets, weights
+    from core import models, weights
 
     choice = face_gen.MODELS[model]
     paddle.seed(0)
-    net = nets.create(choice.network, **overrides)
+    net = models.create(choice.network, **overrides)
     paddle.save(net.state_dict(), str(directory / weights.spec(choice.weights).filename))
 
 
@@ -117,7 +117,14 @@ def child_render(model: str, engine: str, repeats: int, reference: str) -> dict:
     return result
 
 
-def child_walk(frames: int, size: int) -> dict:
+def child_walk(frames: int, size: int, overrides: dict) -> dict:
+    import dataclasses
+
+    from core.registry import WEIGHTS
+
+    spec = WEIGHTS.get(face_gen.MODELS["ffhq"].weights)
+    # The walk's smaller variant of the FFHQ checkpoint, for this process's lifetime.
+    WEIGHTS.scoped(spec.name, dataclasses.replace(spec, net_overrides=overrides), spec.aliases).__enter__()
     samples = {}
 
     def progress(done, total):
@@ -160,7 +167,8 @@ def main(argv=None) -> int:
 
     if args.child:
         kind, *rest = args.child
-        result = child_render(rest[0], rest[1], int(rest[2]), rest[3]) if kind == "render" else child_walk(int(rest[0]), int(rest[1]))
+        result = (child_render(rest[0], rest[1], int(rest[2]), rest[3]) if kind == "render"
+                  else child_walk(int(rest[0]), int(rest[1]), json.loads(rest[2])))
         print(json.dumps(result))
         return 0
 
@@ -169,7 +177,6 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-face-gen-"))
     base_env = dict(os.environ, OMP_NUM_THREADS=str(THREADS), GAN_GALLERY_WEIGHTS_DIR=str(work / "weights"),
                     GAN_GALLERY_CACHE=str(work / "cache"), HF_HUB_OFFLINE="1", GAN_GALLERY_OFFLINE="1")
-    base_env.pop(face_gen.OVERRIDES_ENV, None)
     (work / "weights").mkdir()
     print(f"# face_gen benchmark: paddle {paddle.__version__}, {platform.processor() or platform.machine()}, "
           f"{THREADS} threads, load average {os.getloadavg()[0]:.1f} at start")
@@ -197,12 +204,11 @@ def main(argv=None) -> int:
     if not args.no_walk:
         overrides = {"size": args.walk_size, "narrow": args.walk_narrow}
         write_checkpoint("ffhq", work / "weights", overrides)
-        env = dict(base_env, **{face_gen.OVERRIDES_ENV: json.dumps(overrides)})
         print(f"\n| walk (FFHQ net at {args.walk_size}², width x{args.walk_narrow:g}) | s / frame | RSS after load MiB | RSS at frame 10 MiB "
               "| RSS at last frame MiB | peak RSS MiB | mp4 KiB |")
         print("|---|---|---|---|---|---|---|")
         for frames in args.walk_frames:
-            r = run_child(["walk", str(frames), str(args.walk_size)], env)
+            r = run_child(["walk", str(frames), str(args.walk_size), json.dumps(overrides)], base_env)
             print(f"| {frames} frames | {r['s_per_frame']:.2f} | {r['loaded_rss_mib']:.0f} | {r['rss_at_frame_10_mib']:.0f} "
                   f"| {r['rss_at_end_mib']:.0f} | {r['peak_rss_mib']:.0f} | {r['mp4_bytes'] / 1024:.0f} |", flush=True)
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")

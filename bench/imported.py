@@ -173,6 +173,7 @@ class Reference:
 
 def our_engine(name: str):
     """(run, engine kind, set-up seconds) for `name` through the application's own loading path."""
+    from core import weights
     from core.runtime import init_paddle
 
     init_paddle()
@@ -187,7 +188,7 @@ def our_engine(name: str):
     else:
         from core.apps import translate
 
-        translation = next(t for t in translate.TRANSLATIONS.values() if t.weights == name)
+        translation = next(t for t in translate.TRANSLATIONS.values() if weights.spec(t.weights) is weights.spec(name))
         engine = translate.runner(translation)
         kind = engine.kind
         pixels = translate.to_input(photo_crop())

@@ -6,7 +6,7 @@
 
 For each network (real configuration, deterministic random weights: time does
 not depend on the values): milliseconds per 256 x 256 image in dygraph and in
-the engine the application uses (``core.apps.translate.make_runner``: static
+the engine the application uses (``core.models.prepare_runner`` with ``translate.export_of``: static
 graph + paddle.inference, oneDNN where it verifies), the largest difference
 between the two, the multiply-accumulates of its convolutions and the compute
 floor they imply at this machine's measured sgemm peak, and frames per second
@@ -34,10 +34,9 @@ import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 import paddle.nn as nn  # noqa: E402
 
-from core import nets  # noqa: E402
+from core import models  # noqa: E402
 from core.apps import translate  # noqa: E402
 from core.media import ffmpeg_exe  # noqa: E402
-from core.runtime import DygraphRunner  # noqa: E402
 from core.video import map_video  # noqa: E402
 
 SIDE = 256
@@ -134,15 +133,15 @@ def main(argv=None) -> int:
     speedups = {}
     for translation in translations:
         paddle.seed(0)
-        net = nets.create(translation.network)
-        net.eval()
+        net = models.create(translation.network)
         sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, SIDE, SIDE)).astype(np.float32)
         reference = translate.ImageOnly(net) if translation.returns_extras else net
         macs = conv_macs(reference, sample)
-        dygraph = DygraphRunner(reference)
-        fast = translate.make_runner(net, translation)
+        export = translate.export_of(translation)
+        dygraph = models.prepare_runner(net, export, engine="dygraph")
+        fast = models.prepare_runner(net, export)
         (dygraph_ms, dygraph_cpu), (fast_ms, fast_cpu) = interleaved_median_ms([dygraph, fast], sample, args.repeats)
-        diff = float(np.abs(fast(sample) - dygraph(sample)[0]).max())
+        diff = float(np.abs(fast(sample)[0] - dygraph(sample)[0]).max())
         floor_ms = macs / (PEAK_GMAC_PER_S * 1e9) * 1000
         fps = "-"
         if video is not None:

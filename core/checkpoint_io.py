@@ -32,6 +32,7 @@ The result is what ``paddle.load(path, return_numpy=True)`` gives for the same f
 from __future__ import annotations
 
 import collections
+import hashlib
 import os
 import pickle
 from pathlib import Path
@@ -39,6 +40,18 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import CheckpointMismatch, UnsafeCheckpoint
+
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+def file_sha256(path) -> str:
+    """The sha256 of a file, read in 1 MB chunks (checkpoints are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_HASH_CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
 
 # ---------------------------------------------------------------- shared: an unpickler that refuses unknown globals
 

@@ -24,9 +24,9 @@ _lock = threading.Lock()
 
 
 def _path() -> Path:
-    from core.weights import cache_dir
+    from core.paths import cache_root
 
-    return cache_dir().parent / "timings.json"
+    return cache_root() / "timings.json"
 
 
 def _read() -> dict:

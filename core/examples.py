@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import REPO_ROOT
 EXAMPLES_DIR = REPO_ROOT / "assets" / "examples"
 
 

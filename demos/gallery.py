@@ -49,10 +49,10 @@ def prepare_weights(chosen: Sequence[App]) -> dict[str, str]:
     """Run the offline imports the chosen apps need (once; later starts find them in the cache)."""
     import logging
 
-    from core import importers, weights
+    from core import weights
 
     names = dict.fromkeys(n for app in chosen for n in app.weights)
-    report = importers.import_all([s for s in map(weights.spec, names) if s.packaged], progress=True)
+    report = weights.import_all([s for s in map(weights.spec, names) if s.packaged], progress=True)
     for name, outcome in report.items():
         logging.getLogger("gan_gallery").info("weights %s: %s", name, outcome)
     return report
@@ -60,7 +60,7 @@ def prepare_weights(chosen: Sequence[App]) -> dict[str, str]:
 
 def prepare_weights_in_background(chosen: Sequence[App]) -> threading.Thread:
     """The imports take seconds (tens of MB to convert): serve meanwhile. A request for a model
-    being imported waits for it (``core.importers`` holds one lock per weight spec)."""
+    being imported waits for it (``core.weights.import_packaged`` holds one lock per checkpoint)."""
     thread = threading.Thread(target=prepare_weights, args=(list(chosen),), name="import-weights", daemon=True)
     thread.start()
     return thread

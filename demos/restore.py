@@ -22,7 +22,7 @@ from demos.gallery import (
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
-WEIGHTS = list(restore.UPSCALERS) + list(restore.COLORIZERS)
+WEIGHTS = [c.weights for c in (*restore.UPSCALERS.values(), *restore.COLORIZERS.values())]
 
 # Seconds for one 256×256 photo on this repository's 2-core CPU machine: one run each of
 # core.apps.restore.restore_image through the fast path (oneDNN), model already loaded (2026-12-03).
@@ -36,12 +36,12 @@ CPU_SECONDS_256 = {
 
 
 def upscale_choices() -> list[tuple[str, str]]:
-    """(label with the state of its weights here, weight spec name = the API's value)."""
-    return [("No upscaling", restore.NONE)] + [(with_state(c.label, [c.weights]), c.weights) for c in restore.UPSCALERS.values()]
+    """(label with the state of its weights here, the choice's key = the API's value)."""
+    return [("No upscaling", restore.NONE)] + [(with_state(c.label, [c.weights]), c.key) for c in restore.UPSCALERS.values()]
 
 
 def colorize_choices() -> list[tuple[str, str]]:
-    return [("No colorization", restore.NONE)] + [(with_state(c.label, [c.weights]), c.weights) for c in restore.COLORIZERS.values()]
+    return [("No colorization", restore.NONE)] + [(with_state(c.label, [c.weights]), c.key) for c in restore.COLORIZERS.values()]
 
 
 UPSCALE_CHOICES = upscale_choices()  # at import; the page refreshes the labels on every load
@@ -88,7 +88,7 @@ async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.R
     if not photo:
         raise user_error("Upload a photo first.")
     checked = restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the worker
-    fail_fast_if_missing(checked.upscaler, checked.colorizer)
+    fail_fast_if_missing(*checked.checkpoints)
     start = time.perf_counter()
     workdir = new_workdir()
     result = await run_heavy(
@@ -105,7 +105,7 @@ async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Re
     if not video:
         raise user_error("Upload a video first.")
     checked = restore.check_request(upscaler, colorizer, render_factor)
-    fail_fast_if_missing(checked.upscaler, checked.colorizer)
+    fail_fast_if_missing(*checked.checkpoints)
     start = time.perf_counter()
     stem = Path(str(video)).stem[:60] or "video"
     workdir = new_workdir()
@@ -127,7 +127,7 @@ async def restore_batch(photos, upscaler, colorizer, render_factor, request: gr.
     start = time.perf_counter()
     checked = restore.check_request(upscaler, colorizer, render_factor)
     paths = batch_paths(photos, "photos")
-    fail_fast_if_missing(checked.upscaler, checked.colorizer)
+    fail_fast_if_missing(*checked.checkpoints)
     outcome = await run_batch(
         restore.APP, "core.apps.restore:restore_photo_files", paths,
         job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir)),

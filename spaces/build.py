@@ -28,8 +28,12 @@ GALLERY = "all"
 # Shared by every application: the package skeletons and the modules every tab uses.
 _SHARED_FILES = (
     "core/__init__.py",
+    "core/registry.py",
+    "core/paths.py",
     "core/errors.py",
     "core/runtime.py",
+    "core/models.py",
+    "core/export.py",
     "core/serving.py",
     "core/estimates.py",
     "core/checkpoint_io.py",
@@ -80,7 +84,7 @@ def files_for(chosen: list[App]) -> list[str]:
         paths.append(_module_file(app.core_module))
         paths.append(_module_file(app.demo))
         for net in app.networks:
-            paths.append(_module_file(nets.factory(net).__module__))
+            paths.append(_module_file(nets.network(net).module))
         paths.extend(app.assets)
         for example in app.examples:
             paths.extend(p for p in example.inputs if isinstance(p, str) and (REPO_ROOT / p).exists())
@@ -95,7 +99,7 @@ def bundle_imported_weights(chosen: list[App], folder: Path) -> list[str]:
     """
     import warnings
 
-    from core import importers, weights
+    from core import weights
     from core.errors import CheckpointMismatch, WeightsUnavailable
 
     names = list(dict.fromkeys(n for app in chosen for n in app.weights if weights.spec(n).packaged))
@@ -103,7 +107,7 @@ def bundle_imported_weights(chosen: list[App], folder: Path) -> list[str]:
     for name in names:
         s = weights.spec(name)
         try:
-            path = importers.import_packaged(s)  # the cached file when there is one
+            path = weights.import_packaged(s)  # the cached file when there is one
         except (WeightsUnavailable, CheckpointMismatch) as exc:
             warnings.warn(f"the Space will lack {name}: {exc}")
             continue

@@ -18,3 +18,27 @@ if str(ROOT) not in sys.path:
 from core.runtime import init_paddle  # noqa: E402
 
 init_paddle()
+
+import contextlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def registered():
+    """``registered(REGISTRY, name, entry, aliases=())``: an entry for the length of the test.
+
+    Tests put tiny networks and checkpoints under real or test names this way
+    (``core.registry.Registry.scoped``); nothing private is patched. ``registered.without(REGISTRY, name)``
+    hides an entry instead.
+    """
+    with contextlib.ExitStack() as stack:
+
+        def add(registry, name, entry, aliases=()):
+            return stack.enter_context(registry.scoped(name, entry, aliases))
+
+        def without(registry, name):
+            stack.enter_context(registry.without(name))
+
+        add.without = without
+        yield add

@@ -2,16 +2,16 @@
 
 Each module in this package declares its application once with ``register(App(...))``:
 name, title, what it does, networks and weights, endpoints, example inputs and
-limits. ``app.py`` (the gallery), ``spaces`` (the Space builder), the CLI and the
-tests all read ``apps()``; nothing keeps a second list.
+limits, into ``APPS`` (a ``core.registry.Registry``). ``app.py`` (the gallery), ``spaces`` (the
+Space builder), the CLI and the tests all read ``apps()``; nothing keeps a second list.
 """
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
-import threading
 from dataclasses import dataclass, field
+
+from core.errors import InputError
+from core.registry import WEIGHTS, Registry
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,38 @@ class Example:
 
     inputs: tuple
     credit: str = ""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model an application offers: its id in the API, a label for people, and its checkpoint.
+
+    Applications that need more about a choice (how pictures meet the network) extend this.
+    """
+
+    key: str  # stable id in the API ("horse2zebra", "realesrgan_x4plus")
+    label: str  # what the dropdown shows
+    weights: str  # the checkpoint (``core.registry.WEIGHTS`` name)
+
+    @property
+    def network(self) -> str:
+        """The network (architecture or configuration) the checkpoint fits."""
+        return WEIGHTS.get(self.weights).architecture
+
+
+def catalogue(*choices: ModelChoice) -> dict[str, ModelChoice]:
+    """Choices by key, in the order given (the order the tab shows)."""
+    return {c.key: c for c in choices}
+
+
+def pick(value, choices: dict, what: str = "model"):
+    """The choice whose key or label is `value`; InputError lists the keys."""
+    if value in choices:
+        return choices[value]
+    for choice in choices.values():
+        if value == choice.label:
+            return choice
+    raise InputError(f"Unknown {what} {value!r}; choose one of: {', '.join(choices)}.")
 
 
 @dataclass(frozen=True)
@@ -50,32 +82,17 @@ class App:
         return f"{__name__}.{self.name}"
 
 
-_APPS: dict[str, App] = {}
-_lock = threading.Lock()
-_imported = False
+APPS: Registry[App] = Registry("application", discover=(__name__,))
 
 
 def register(app: App) -> App:
-    if app.name in _APPS and _APPS[app.name] != app:
-        raise ValueError(f"application {app.name!r} is registered twice")
-    _APPS[app.name] = app
-    return app
-
-
-def _import_all() -> None:
-    global _imported
-    with _lock:
-        if not _imported:
-            for module in pkgutil.iter_modules(__path__):
-                importlib.import_module(f"{__name__}.{module.name}")
-            _imported = True
+    return APPS.add(app.name, app)
 
 
 def apps() -> list[App]:
     """Every application, in gallery order (the order of ``ORDER``, then by name)."""
-    _import_all()
     rank = {name: i for i, name in enumerate(ORDER)}
-    return sorted(_APPS.values(), key=lambda a: (rank.get(a.name, len(ORDER)), a.name))
+    return sorted(APPS.entries(), key=lambda a: (rank.get(a.name, len(ORDER)), a.name))
 
 
 def largest_image_pixels(chosen: list[App] | None = None) -> int:
@@ -86,10 +103,7 @@ def largest_image_pixels(chosen: list[App] | None = None) -> int:
 
 
 def get(name: str) -> App:
-    _import_all()
-    if name not in _APPS:
-        raise KeyError(f"unknown application {name!r}; known: {', '.join(sorted(_APPS))}")
-    return _APPS[name]
+    return APPS.get(name)
 
 
 # Tab order in the gallery: the course's order, from GAN basics to lip sync.

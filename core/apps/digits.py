@@ -13,7 +13,7 @@ from core.train.sampling import draw, grid_image  # training draws digits too; t
 
 MAX_COUNT = 100
 MAX_SEED = 2**31 - 1
-WEIGHTS = "digits_cgan"
+WEIGHTS = "deep_conv.digits_cgan"
 NETWORK = "cond_dcgan_mnist"
 
 APP = register(
@@ -35,13 +35,11 @@ APP = register(
 
 
 def _generator():
-    from core import nets
-    from core.runtime import models, use_best_device
+    from core import models
 
-    use_best_device()
     # The generator has 0.5 M parameters and answers in milliseconds in dygraph;
     # a static-graph predictor would cost more to set up than it saves.
-    return models.get(WEIGHTS, lambda: nets.create(NETWORK, pretrained=WEIGHTS))
+    return models.network(WEIGHTS)
 
 
 def check_request(seed, count, digit) -> tuple[int, int, int | None]:

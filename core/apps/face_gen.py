@@ -13,46 +13,31 @@ when a model is loaded and kept with it.
     walk(model, seeds, frames, dest, truncation, size)   -> H.264 mp4, streamed frame by frame
 
 The mapping network (z -> w) and truncation run in dygraph (microseconds);
-synthesis (W+ latent -> image) goes through ``core.runtime.build_engine``.
+synthesis (W+ latent -> image) goes through the loader's fast path (``core.models.runner``).
 
-Test hook: ``GAN_GALLERY_FACE_GEN_NET_OVERRIDES`` holds JSON constructor
-overrides (e.g. ``{"size": 32, "style_dim": 16, "n_mlp": 2, "narrow": 0.015625}``)
-applied to every model, so tests can serve a tiny checkpoint written under the
-published file name and layout. A real checkpoint does not load with it.
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from core.apps import App, Example, register
+from core.apps import App, Example, ModelChoice, catalogue, register
 from core.errors import InputError, LimitExceeded
+from core.models import Export
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
 
-@dataclass(frozen=True)
-class FaceModel:
-    label: str
-    network: str  # core.nets name
-    weights: str  # core.weights spec name
-    size: int  # the network's own output size
-
-
-MODELS = {
-    "ffhq": FaceModel("FFHQ faces (1024²)", "stylegan2_ffhq_config_f_1024", "stylegan2_ffhq_1024", 1024),
-    "anime": FaceModel("Anime faces (512²)", "stylegan2_animeface_512", "stylegan2_animeface_512", 512),
-}
+MODELS = catalogue(
+    ModelChoice("ffhq", "FFHQ faces (1024²)", "stylegan2.ffhq_1024"),
+    ModelChoice("anime", "Anime faces (512²)", "stylegan2.animeface_512"),
+)
 DEFAULT_MODEL = "ffhq"
-OVERRIDES_ENV = "GAN_GALLERY_FACE_GEN_NET_OVERRIDES"
 
 # Output sizes: the model's own, or the image resized down (faster to encode and transfer).
 SIZES = {"full": None, "512": 512, "256": 256}
@@ -89,7 +74,7 @@ APP = register(
 # ---------------------------------------------------------------- validation
 
 
-def check_model(model) -> FaceModel:
+def check_model(model) -> ModelChoice:
     if model not in MODELS:
         raise InputError(f"Unknown model {model!r}; choose one of: {', '.join(MODELS)}.")
     return MODELS[model]
@@ -152,7 +137,9 @@ def parse_seeds(seeds, minimum: int = 1, maximum: int = MAX_SEEDS) -> list[int]:
 
 def layer_count(model: str) -> int:
     """How many w vectors the model's W+ latent holds (18 for 1024², 16 for 512²)."""
-    size = int(net_overrides().get("size", check_model(model).size))
+    from core import weights
+
+    size = int(weights.network_config(weights.spec(check_model(model).weights))["size"])
     return 2 * int(math.log2(size)) - 2
 
 
@@ -182,12 +169,6 @@ def check_frames(frames) -> int:
 
 
 # ---------------------------------------------------------------- the loaded model
-
-
-def net_overrides() -> dict:
-    """Constructor overrides from the test hook (empty normally)."""
-    text = os.environ.get(OVERRIDES_ENV, "").strip()
-    return json.loads(text) if text else {}
 
 
 class FaceGenerator:
@@ -250,33 +231,28 @@ def _synthesis_layer(net):
     return FixedNoiseSynthesis(net)
 
 
-def _build(choice: FaceModel, overrides: dict) -> FaceGenerator:
+def _synthesis_inputs(net):
     import paddle
 
-    from core import nets, weights
-    from core.runtime import build_engine, use_best_device
+    z = np.random.RandomState(0).randn(1, net.style_dim).astype("float32")
+    with paddle.no_grad():
+        w = net.get_latent(paddle.to_tensor(z)).numpy()
+    sample = np.repeat(w[:, None, :], net.n_latent, axis=1).astype("float32")
+    return [paddle.static.InputSpec([None, net.n_latent, net.style_dim], "float32", name="latent")], [sample]
 
-    use_best_device()
-    # Fail before building a 30 M-parameter network when the file is missing.
-    weights.fetch(weights.spec(choice.weights))
-    net = nets.create(choice.network, pretrained=choice.weights, **overrides)
-    mean_w = net.get_mean_style().numpy()  # PaddleGAN's centre: 10 x 1,024 seeded samples
-    synthesis = _synthesis_layer(net)
-    sample = np.repeat(mean_w[:, None, :], net.n_latent, axis=1).astype("float32")
-    engine = build_engine(
-        synthesis, [paddle.static.InputSpec([None, net.n_latent, net.style_dim], "float32", name="latent")], [sample]
-    )
-    return FaceGenerator(net, mean_w, engine)
+
+# Synthesis (W+ latent -> image) is the part worth a static graph; the mapping network stays in dygraph.
+SYNTHESIS = Export("synthesis", inputs=_synthesis_inputs, wrap=_synthesis_layer)
 
 
 def load(model: str) -> FaceGenerator:
-    """The loaded model (built once per process, on first use; thread-safe)."""
-    from core.runtime import models
+    """The loaded model (built once per process, on first use; thread-safe; WeightsUnavailable at once)."""
+    from core import models
 
-    choice = check_model(model)
-    overrides = net_overrides()
-    key = ("face_gen", choice.network, choice.weights, json.dumps(overrides, sort_keys=True))
-    return models.get(key, lambda: _build(choice, overrides))
+    run = models.runner(check_model(model).weights, SYNTHESIS)
+    # One generator per loaded model: PaddleGAN's truncation centre (the mean w of 10 x 1,024 seeded
+    # samples) is computed once, and every request shares its mapping lock.
+    return run.memo("generator", lambda: FaceGenerator(run.network, run.network.get_mean_style().numpy(), run))
 
 
 # ---------------------------------------------------------------- applications

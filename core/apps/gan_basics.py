@@ -16,6 +16,7 @@ import numpy as np
 from core.apps import App, register
 from core.apps.digits import MAX_COUNT, MAX_SEED, check_request
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from core.registry import WEIGHTS
 from core.train.gan import OBJECTIVES, TrainConfig, Trainer, generator_name
 from core.train.sampling import draw, grid_image
 
@@ -34,7 +35,7 @@ APP = register(
         demo="demos.gan_basics",
         endpoints=("gan_sample", "gan_interpolate"),
         networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic"),
-        weights=("digits_cgan", "digits_dcgan", "digits_lsgan", "digits_wgan", "digits_wgan_gp", "digits_wgan_div"),
+        weights=tuple(f"deep_conv.digits_{o}" for o in ("cgan", "dcgan", "lsgan", "wgan", "wgan_gp", "wgan_div")),
         limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES,
                 "max_walk_seeds": MAX_WALK_SEEDS},
         emoji="🧪",
@@ -46,8 +47,8 @@ APP = register(
 
 
 def shipped_weights(objective: str) -> str:
-    """Weight spec name of the shipped generator for `objective`."""
-    return "digits_" + objective.replace("-", "_")
+    """The checkpoint name of the shipped generator for `objective`."""
+    return "deep_conv.digits_" + objective.replace("-", "_")
 
 
 def check_objective(objective: str) -> str:
@@ -58,36 +59,25 @@ def check_objective(objective: str) -> str:
 
 def load_generator(objective: str, checkpoint: str | Path | None = None):
     """The generator for `objective`: from a live run's checkpoint, or our shipped weights."""
-    from core import nets, weights
-    from core.runtime import models, use_best_device
+    from core import models
 
-    use_best_device()
     check_objective(objective)
     if checkpoint:
-        return models.get(("checkpoint", str(checkpoint)), lambda: _from_checkpoint(objective, Path(checkpoint)))
+        return models.network_from_file(checkpoint, generator_name(objective), key="netG", config=_recorded_config)
     name = shipped_weights(objective)
-    try:
-        spec = weights.spec(name)
-    except KeyError:
+    if name not in WEIGHTS:
         raise WeightsUnavailable(
             f"No weights for {OBJECTIVES[objective].title} ship with the gallery yet. Train one in “Train live” "
-            f"and sample its checkpoint, or run: python -m core.train {objective} --export assets/weights/{name}.pdparams"
-        ) from None
-    return models.get(name, lambda: nets.create(spec.net, pretrained=name))
+            f"and sample its checkpoint, or run: python -m core.train {objective} --export assets/weights/{name.partition('.')[2]}.pdparams"
+        )
+    return models.network(name)
 
 
-def _from_checkpoint(objective: str, path: Path):
-    from core import nets
-    from core.weights import load_saved, load_state_strict, select_network
-
-    saved = load_saved(path)
-    state, _ = select_network(saved, "netG", path)
+def _recorded_config(saved: dict) -> dict:
+    """The generator's width and latent size as the training run recorded them in its checkpoint."""
     meta = saved.get("meta") if isinstance(saved.get("meta"), dict) else {}
     config = meta.get("config", {})
-    net = nets.create(generator_name(objective), latent_dim=config.get("latent_dim", 128), ngf=config.get("ngf", 32))
-    load_state_strict(net, state, str(path))
-    net.eval()
-    return net
+    return {"latent_dim": config.get("latent_dim", 128), "ngf": config.get("ngf", 32)}
 
 
 def _latents(generator, seeds: list[int]) -> np.ndarray:

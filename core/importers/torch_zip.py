@@ -26,6 +26,7 @@ import numpy as np
 
 from core.checkpoint_io import Guarded, RestrictedUnpickler
 from core.errors import CheckpointMismatch
+from core.registry import CONVERTERS
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_PROTOCOL_OPCODE = b"\x80"
@@ -335,6 +336,7 @@ def _check_layout(state: dict[str, np.ndarray], layout, path) -> None:
         )
 
 
+@CONVERTERS.register("torch_resnet_generator")
 def resnet_generator_from_torch(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     """vintagify's torch ResNet generator file -> (state dict of ``cyclegan_resnet9_horse2zebra``, overrides).
 

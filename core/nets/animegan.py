@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 
 class ConvNormLReLU(nn.Layer):
@@ -85,8 +83,9 @@ class AnimeGenerator(nn.Layer):
         return x
 
 
-@register("animeganv2_hayao", "AnimeGANv2 generator, photo -> anime style (PaddleGAN layout)")
-def animeganv2_hayao(**overrides):
+@architecture("animeganv2", "AnimeGANv2 generator, photo -> anime style (PaddleGAN layout)",
+              default_weights="animeganv2.hayao", configurations={"animeganv2_hayao": ({}, "animeganv2.hayao")})
+def animeganv2(**overrides):
     config = dict(ngf=32)
     config.update(overrides)
     return AnimeGenerator(**config)
@@ -94,8 +93,9 @@ def animeganv2_hayao(**overrides):
 
 register_weights(
     WeightSpec(
-        name="animeganv2_hayao",
-        net="animeganv2_hayao",
+        name="animeganv2.hayao",
+        aliases=("animeganv2_hayao",),
+        architecture="animeganv2",
         filename="animeganv2_hayao.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/animeganv2_hayao.pdparams",
         key="netG",

@@ -15,9 +15,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 
 class DeepConvGenerator(nn.Layer):
@@ -134,17 +132,17 @@ class DeepConvCritic(nn.Layer):
         return std.reshape([1, -1, 1, 1, 1]).expand([group, -1, 1, height, width]).reshape([batch, 1, height, width])
 
 
-@register("wgan_mnist", "28x28 digit generator (PaddleGAN DeepConvGenerator layout)")
-def wgan_mnist(latent_dim=128, ngf=64, **kw):
+# PaddleGAN's DeepConvGenerator, and with n_class its ConditionalDeepConvGenerator: one layout.
+@architecture(
+    "deep_conv", "28x28 digit generator, unconditional or label-conditioned (PaddleGAN DeepConvGenerator layout)",
+    default_weights="deep_conv.digits_dcgan",
+    configurations={"wgan_mnist": ({}, "deep_conv.digits_dcgan"), "cond_dcgan_mnist": ({"n_class": 10}, "deep_conv.digits_cgan")},
+)
+def deep_conv(latent_dim=128, ngf=64, **kw):
     return DeepConvGenerator(latent_dim=latent_dim, ngf=ngf, **kw)
 
 
-@register("cond_dcgan_mnist", "label-conditioned 28x28 digit generator (PaddleGAN ConditionalDeepConvGenerator layout)")
-def cond_dcgan_mnist(latent_dim=128, ngf=64, n_class=10, **kw):
-    return DeepConvGenerator(latent_dim=latent_dim, ngf=ngf, n_class=n_class, **kw)
-
-
-@register("digits_critic", "28x28 digit discriminator / critic")
+@architecture("digits_critic", "28x28 digit discriminator / critic")
 def digits_critic(ndf=64, n_class=0, norm="batch", minibatch_std=0, depth=2, **kw):
     return DeepConvCritic(ndf=ndf, n_class=n_class, norm=norm, minibatch_std=minibatch_std, depth=depth, **kw)
 
@@ -159,8 +157,9 @@ def _our_digit_weights(objective: str, net: str, what: str, options: str, ngf: i
     name = f"digits_{objective.replace('-', '_')}"
     register_weights(
         WeightSpec(
-            name=name,
-            net=net,
+            name=f"deep_conv.{name}",
+            aliases=(name,),
+            architecture=net,
             filename=f"{name}.pdparams",
             bundled=f"assets/weights/{name}.pdparams",
             key="netG",
@@ -179,7 +178,6 @@ def _training_command(objective: str, options: str, name: str) -> str:
     return f"python -m core.train {objective} {options} --out runs/{objective} --export assets/weights/{name}.pdparams"
 
 
-# Registration order matters: the first spec of a network is its default (create(pretrained=True)).
 # Each command is the one that produced the shipped file (docs/training.md).
 _our_digit_weights("cgan", "cond_dcgan_mnist", "conditional DCGAN", "--steps 2500", ngf=32)
 _our_digit_weights("dcgan", "wgan_mnist", "unconditional DCGAN", "--r1 0.1 --ema 0.999 --steps 2000", ngf=32,

@@ -31,9 +31,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 # ---------------------------------------------------------------- ResNet encoder
 
@@ -412,13 +410,15 @@ class DeOldify(nn.Layer):
         return layers[12](layers[11](layers[10](x)))
 
 
-@register("deoldify_stable", "DeOldify stable colorizer (ResNet-101 U-Net, wide decoder)")
-def deoldify_stable(model_type="stable", backbone="resnet101", nf_factor=2, **overrides):
-    return DeOldify(model_type=model_type, backbone=backbone, nf_factor=nf_factor, **overrides)
-
-
-@register("deoldify_artistic", "DeOldify artistic colorizer (ResNet-34 U-Net, deep decoder)")
-def deoldify_artistic(model_type="artistic", backbone="resnet34", nf_factor=1.5, **overrides):
+# The two published models are two configurations of one U-Net family.
+@architecture(
+    "deoldify", "DeOldify colorizer: a ResNet U-Net with self-attention (PaddleGAN layout)", default_weights="deoldify.stable",
+    configurations={
+        "deoldify_stable": ({"model_type": "stable", "backbone": "resnet101", "nf_factor": 2}, "deoldify.stable"),
+        "deoldify_artistic": ({"model_type": "artistic", "backbone": "resnet34", "nf_factor": 1.5}, "deoldify.artistic"),
+    },
+)
+def deoldify(model_type="stable", backbone="resnet101", nf_factor=2, **overrides):
     return DeOldify(model_type=model_type, backbone=backbone, nf_factor=nf_factor, **overrides)
 
 
@@ -426,8 +426,9 @@ _SOURCE_NOTE = "PaddleGAN ppgan/apps/deoldify_predictor.py; loaded there as a fl
 
 register_weights(
     WeightSpec(
-        name="deoldify_stable",
-        net="deoldify_stable",
+        name="deoldify.stable",
+        aliases=("deoldify_stable",),
+        architecture="deoldify_stable",
         filename="DeOldify_stable.pdparams",
         url="https://paddlegan.bj.bcebos.com/applications/DeOldify_stable.pdparams",
         key=None,
@@ -439,8 +440,9 @@ register_weights(
 
 register_weights(
     WeightSpec(
-        name="deoldify_artistic",
-        net="deoldify_artistic",
+        name="deoldify.artistic",
+        aliases=("deoldify_artistic",),
+        architecture="deoldify_artistic",
         filename="DeOldify_art.pdparams",
         url="https://paddlegan.bj.bcebos.com/applications/DeOldify_art.pdparams",
         key=None,

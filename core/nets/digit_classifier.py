@@ -3,9 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 
 class DigitClassifier(nn.Layer):
@@ -24,7 +22,7 @@ class DigitClassifier(nn.Layer):
         return self.head(self.dropout(features.reshape([features.shape[0], -1])))
 
 
-@register("digits_classifier", "28x28 digit classifier (judges generated digits)")
+@architecture("digits_classifier", "28x28 digit classifier (judges generated digits)", default_weights="digits_classifier.mnist_5k")
 def digits_classifier(width=32):
     return DigitClassifier(width)
 
@@ -32,8 +30,9 @@ def digits_classifier(width=32):
 # Trained by us: python -m core.train.classifier (see docs/training.md for its held-out accuracy).
 register_weights(
     WeightSpec(
-        name="digits_classifier",
-        net="digits_classifier",
+        name="digits_classifier.mnist_5k",
+        aliases=("digits_classifier",),
+        architecture="digits_classifier",
         filename="digits_classifier.pdparams",
         bundled="assets/weights/digits_classifier.pdparams",
         key="classifier",

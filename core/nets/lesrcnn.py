@@ -16,9 +16,7 @@ import math
 import paddle
 import paddle.nn as nn
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 # DIV2K RGB mean in [0, 1], subtracted on the way in and added back on the way out.
 DIV2K_MEAN_RGB = (0.4488, 0.4371, 0.4040)
@@ -133,15 +131,16 @@ class LESRCNNGenerator(nn.Layer):
         return self.add_mean(self.conv18(out))
 
 
-@register("lesrcnn_x4", "LESRCNN x4 lightweight super-resolution")
+@architecture("lesrcnn_x4", "LESRCNN x4 lightweight super-resolution", default_weights="lesrcnn_x4.div2k")
 def lesrcnn_x4(scale=4, multi_scale=False, group=1, features=64):
     return LESRCNNGenerator(scale=scale, multi_scale=multi_scale, group=group, features=features)
 
 
 register_weights(
     WeightSpec(
-        name="lesrcnn_x4",
-        net="lesrcnn_x4",
+        name="lesrcnn_x4.div2k",
+        aliases=("lesrcnn_x4",),
+        architecture="lesrcnn_x4",
         filename="lesrcnn_x4.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/lesrcnn_x4.pdparams",
         key="generator",

@@ -16,10 +16,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
+from core.registry import WeightSpec, architecture, register_weights
 from core.nets.ugatit import InstanceLayerNorm, class_activation
-from core.weights import WeightSpec
-from core.weights import register as register_weights
 
 
 def _instance_norm(channels: int) -> nn.InstanceNorm2D:
@@ -246,8 +244,10 @@ class ResnetUGATITP2CGenerator(nn.Layer):
         return self.UpBlock(features), cam_logit, heatmap
 
 
-@register("photo2cartoon_genA2B", "photo2cartoon generator, aligned face photo -> cartoon (PaddleGAN layout)")
-def photo2cartoon_genA2B(**overrides):
+@architecture("ugatit_p2c", "photo2cartoon's U-GAT-IT generator, aligned face photo -> cartoon (PaddleGAN layout)",
+              default_weights="ugatit_p2c.photo2cartoon",
+              configurations={"photo2cartoon_genA2B": ({}, "ugatit_p2c.photo2cartoon")})
+def ugatit_p2c(**overrides):
     config = dict(input_nc=3, output_nc=3, ngf=32, img_size=256, n_blocks=4, light=True)
     config.update(overrides)
     return ResnetUGATITP2CGenerator(**config)
@@ -255,8 +255,9 @@ def photo2cartoon_genA2B(**overrides):
 
 register_weights(
     WeightSpec(
-        name="photo2cartoon",
-        net="photo2cartoon_genA2B",
+        name="ugatit_p2c.photo2cartoon",
+        aliases=("photo2cartoon",),
+        architecture="ugatit_p2c",
         filename="photo2cartoon_genA2B_weight.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/photo2cartoon_genA2B_weight.pdparams",
         key=None,

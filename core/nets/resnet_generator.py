@@ -17,9 +17,7 @@ from __future__ import annotations
 import paddle
 import paddle.nn as nn
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 _PADDLEGAN_LICENCE = "Apache-2.0 (PaddleGAN)"
 
@@ -134,8 +132,10 @@ class ResnetGenerator(nn.Layer):
         return self.model(x)
 
 
-@register("cyclegan_resnet9_horse2zebra", "CycleGAN ResNet-9 generator, 3 -> 3 channels, instance norm (PaddleGAN layout)")
-def cyclegan_resnet9_horse2zebra(**overrides):
+@architecture("cyclegan_resnet9", "CycleGAN ResNet-9 generator, 3 -> 3 channels, instance norm (PaddleGAN layout)",
+              default_weights="cyclegan_resnet9.horse2zebra",
+              configurations={"cyclegan_resnet9_horse2zebra": ({}, "cyclegan_resnet9.horse2zebra")})
+def cyclegan_resnet9(**overrides):
     config = dict(input_nc=3, output_nc=3, ngf=64, norm_type="instance", use_dropout=False, n_blocks=9, padding_type="reflect")
     config.update(overrides)
     return ResnetGenerator(**config)
@@ -149,20 +149,21 @@ _CITYSCAPES_URL = "https://paddlegan.bj.bcebos.com/models/CycleGAN_cityscapes.pd
 # photos and trainB the colour label maps.
 _CITYSCAPES_NOTE = "PaddleGAN configs/cyclegan_cityscapes.yaml; domain A = street photos, B = colour label maps"
 
-for _name, _filename, _url, _key, _description, _note in (
-    ("cyclegan_horse2zebra", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_A", "horse -> zebra",
+for _tag, _filename, _url, _key, _description, _note in (
+    ("horse2zebra", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_A", "horse -> zebra",
      "PaddleGAN configs/cyclegan_horse2zebra.yaml; domain A = horses"),
-    ("cyclegan_zebra2horse", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_B", "zebra -> horse",
+    ("zebra2horse", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_B", "zebra -> horse",
      "PaddleGAN configs/cyclegan_horse2zebra.yaml; domain B = zebras"),
-    ("cyclegan_cityscapes_photo2label", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_A",
+    ("cityscapes_photo2label", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_A",
      "street photo -> semantic label map (Cityscapes)", _CITYSCAPES_NOTE),
-    ("cyclegan_cityscapes_label2photo", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_B",
+    ("cityscapes_label2photo", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_B",
      "semantic label map -> street photo (Cityscapes)", _CITYSCAPES_NOTE),
 ):
     register_weights(
         WeightSpec(
-            name=_name,
-            net="cyclegan_resnet9_horse2zebra",
+            name=f"cyclegan_resnet9.{_tag}",
+            aliases=(f"cyclegan_{_tag}",),
+            architecture="cyclegan_resnet9",
             filename=_filename,
             url=_url,
             key=_key,

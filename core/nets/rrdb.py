@@ -16,9 +16,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 # Residual scaling used at both levels of the block (ESRGAN's beta).
 _RESIDUAL_SCALE = 0.2
@@ -92,8 +90,10 @@ class RRDBNet(nn.Layer):
         return self.conv_last(self.lrelu(self.HRconv(features)))
 
 
-@register("realsr_rrdb_x4", "RRDBNet x4 super-resolution, 64 features, 23 blocks (RealSR / ESRGAN)")
-def realsr_rrdb_x4(in_nc=3, out_nc=3, nf=64, nb=23, gc=32, scale=4):
+@architecture("rrdb_x4", "RRDBNet x4 super-resolution, 64 features, 23 blocks (RealSR / ESRGAN / Real-ESRGAN)",
+              default_weights="rrdb_x4.realsr_df2k_jpeg",
+              configurations={"realsr_rrdb_x4": ({}, "rrdb_x4.realsr_df2k_jpeg")})
+def rrdb_x4(in_nc=3, out_nc=3, nf=64, nb=23, gc=32, scale=4):
     return RRDBNet(in_nc=in_nc, out_nc=out_nc, nf=nf, nb=nb, gc=gc, scale=scale)
 
 
@@ -105,8 +105,9 @@ _ZOO_NOTE = (
 
 register_weights(
     WeightSpec(
-        name="realsr_df2k_jpeg",
-        net="realsr_rrdb_x4",
+        name="rrdb_x4.realsr_df2k_jpeg",
+        aliases=("realsr_df2k_jpeg",),
+        architecture="rrdb_x4",
         filename="DF2K_JPEG.pdparams",
         url="https://paddlegan.bj.bcebos.com/applications/DF2K_JPEG.pdparams",
         key=None,
@@ -116,17 +117,18 @@ register_weights(
     )
 )
 
-for _name, _description in (
-    ("esrgan_x4", "ESRGAN x4 (perceptual, GAN-trained on DIV2K)"),
-    ("esrgan_psnr_x4", "ESRGAN x4, PSNR-oriented (L1-trained on DIV2K)"),
-    ("realsr_df2k", "RealSR x4, DF2K with estimated kernels and noise"),
-    ("realsr_dped", "RealSR x4, DPED phone photos"),
-    ("realsr_merge", "RealSR x4, merged DF2K + DPED training"),
+for _name, _tag, _description in (
+    ("esrgan_x4", "esrgan", "ESRGAN x4 (perceptual, GAN-trained on DIV2K)"),
+    ("esrgan_psnr_x4", "esrgan_psnr", "ESRGAN x4, PSNR-oriented (L1-trained on DIV2K)"),
+    ("realsr_df2k", "realsr_df2k", "RealSR x4, DF2K with estimated kernels and noise"),
+    ("realsr_dped", "realsr_dped", "RealSR x4, DPED phone photos"),
+    ("realsr_merge", "realsr_merge", "RealSR x4, merged DF2K + DPED training"),
 ):
     register_weights(
         WeightSpec(
-            name=_name,
-            net="realsr_rrdb_x4",
+            name=f"rrdb_x4.{_tag}",
+            aliases=(_name,),
+            architecture="rrdb_x4",
             filename=f"{_name}.pdparams",
             url=f"https://paddlegan.bj.bcebos.com/models/{_name}.pdparams",
             key="generator",

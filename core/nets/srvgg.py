@@ -24,7 +24,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
+from core.registry import architecture
 
 
 def nearest_upsample(x, factor: int):
@@ -145,6 +145,7 @@ class SRVGGNetCompact(nn.Layer):
         return F.pixel_shuffle(out, self.scale)
 
 
-@register("srvgg_compact", "SRVGGNetCompact: Real-ESRGAN's compact VGG-style x4 super-resolution (animevideov3), x2/x3 by resampling")
+@architecture("srvgg_compact", "SRVGGNetCompact: Real-ESRGAN's compact VGG-style x4 super-resolution (animevideov3), x2/x3 by resampling",
+              default_weights="srvgg_compact.animevideov3_x4")
 def srvgg_compact(in_nc=3, out_nc=3, num_feat=64, num_conv=16, upscale=4, scale=None):
     return SRVGGNetCompact(in_nc=in_nc, out_nc=out_nc, num_feat=num_feat, num_conv=num_conv, upscale=upscale, scale=scale)

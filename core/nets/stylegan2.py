@@ -24,9 +24,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
-from core.weights import WeightSpec
-from core.weights import register as register_weights
+from core.registry import WeightSpec, architecture, register_weights
 
 # ---------------------------------------------------------------- FIR filtering
 
@@ -449,25 +447,25 @@ class StyleGAN2Generator(nn.Layer):
 # ---------------------------------------------------------------- registry
 
 
-@register("stylegan2_ffhq_config_f_1024", "StyleGAN2 config-f faces, 1024x1024 (PaddleGAN StyleGANv2Generator)")
-def stylegan2_ffhq_config_f_1024(size=1024, style_dim=512, n_mlp=8, channel_multiplier=2, **overrides):
-    return StyleGAN2Generator(size, style_dim, n_mlp, channel_multiplier=channel_multiplier, **overrides)
-
-
-@register("stylegan2_animeface_512", "StyleGAN2 anime faces, 512x512 (PaddleGAN StyleGANv2Generator)")
-def stylegan2_animeface_512(size=512, style_dim=512, n_mlp=8, channel_multiplier=2, **overrides):
-    return StyleGAN2Generator(size, style_dim, n_mlp, channel_multiplier=channel_multiplier, **overrides)
-
-
-@register("stylegan2_256", "StyleGAN2 256x256 (PaddleGAN StyleGANv2Generator, configs/stylegan_v2_256_ffhq.yaml)")
-def stylegan2_256(size=256, style_dim=512, n_mlp=8, channel_multiplier=2, **overrides):
+# Configurations: the manifest names of PaddleGAN's three published sizes
+# (configs/stylegan_v2_256_ffhq.yaml for 256²).
+@architecture(
+    "stylegan2", "StyleGAN2 generator, config-f (PaddleGAN StyleGANv2Generator)", default_weights="stylegan2.ffhq_1024",
+    configurations={
+        "stylegan2_ffhq_config_f_1024": ({"size": 1024}, "stylegan2.ffhq_1024"),
+        "stylegan2_animeface_512": ({"size": 512}, "stylegan2.animeface_512"),
+        "stylegan2_256": ({"size": 256}, None),
+    },
+)
+def stylegan2(size=1024, style_dim=512, n_mlp=8, channel_multiplier=2, **overrides):
     return StyleGAN2Generator(size, style_dim, n_mlp, channel_multiplier=channel_multiplier, **overrides)
 
 
 register_weights(
     WeightSpec(
-        name="stylegan2_ffhq_1024",
-        net="stylegan2_ffhq_config_f_1024",
+        name="stylegan2.ffhq_1024",
+        aliases=("stylegan2_ffhq_1024",),
+        architecture="stylegan2_ffhq_config_f_1024",
         filename="stylegan2-ffhq-config-f.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/stylegan2-ffhq-config-f.pdparams",
         key=None,
@@ -479,8 +477,9 @@ register_weights(
 
 register_weights(
     WeightSpec(
-        name="stylegan2_animeface_512",
-        net="stylegan2_animeface_512",
+        name="stylegan2.animeface_512",
+        aliases=("stylegan2_animeface_512",),
+        architecture="stylegan2_animeface_512",
         filename="stylegan2-animeface-512.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/stylegan2-animeface-512.pdparams",
         key=None,

@@ -19,10 +19,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets import register
+from core.registry import WeightSpec, architecture, register_weights
 from core.nets.resnet_generator import ResnetBlock, make_norm
-from core.weights import WeightSpec
-from core.weights import register as register_weights
 
 
 class InstanceLayerNorm(nn.Layer):
@@ -178,8 +176,10 @@ class ResnetUGATITGenerator(nn.Layer):
         return self.UpBlock2(features), cam_logit, heatmap
 
 
-@register("ugatit_light_selfie2anime", "U-GAT-IT light generator, 4 blocks (PaddleGAN layout); returns image, cam_logit, heatmap")
-def ugatit_light_selfie2anime(**overrides):
+@architecture("ugatit_light", "U-GAT-IT light generator, 4 blocks (PaddleGAN layout); returns image, cam_logit, heatmap",
+              default_weights="ugatit_light.selfie2anime",
+              configurations={"ugatit_light_selfie2anime": ({}, "ugatit_light.selfie2anime")})
+def ugatit_light(**overrides):
     config = dict(input_nc=3, output_nc=3, ngf=64, n_blocks=4, img_size=256, light=True)
     config.update(overrides)
     return ResnetUGATITGenerator(**config)
@@ -187,8 +187,9 @@ def ugatit_light_selfie2anime(**overrides):
 
 register_weights(
     WeightSpec(
-        name="ugatit_selfie2anime",
-        net="ugatit_light_selfie2anime",
+        name="ugatit_light.selfie2anime",
+        aliases=("ugatit_selfie2anime",),
+        architecture="ugatit_light",
         filename="ugatit_light.pdparams",
         url="https://paddlegan.bj.bcebos.com/models/ugatit_light.pdparams",
         key="genA2B",

@@ -18,10 +18,8 @@ from __future__ import annotations
 import paddle
 import paddle.nn as nn
 
-from core.nets import register
+from core.registry import WeightSpec, architecture, register_weights
 from core.nets.resnet_generator import convs_have_bias, make_norm
-from core.weights import WeightSpec
-from core.weights import register as register_weights
 
 
 def _down_conv(in_channels: int, out_channels: int, bias: bool) -> nn.Conv2D:
@@ -101,8 +99,10 @@ class UnetGenerator(nn.Layer):
         return self.model(x)
 
 
-@register("pix2pix_unet256_facades", "pix2pix U-Net-256 generator (8 downs, batch norm; PaddleGAN layout)")
-def pix2pix_unet256_facades(**overrides):
+@architecture("pix2pix_unet256", "pix2pix U-Net-256 generator (8 downs, batch norm; PaddleGAN layout)",
+              default_weights="pix2pix_unet256.facades",
+              configurations={"pix2pix_unet256_facades": ({}, "pix2pix_unet256.facades")})
+def pix2pix_unet256(**overrides):
     config = dict(input_nc=3, output_nc=3, num_downs=8, ngf=64, norm_type="batch", use_dropout=False)
     config.update(overrides)
     return UnetGenerator(**config)
@@ -110,14 +110,15 @@ def pix2pix_unet256_facades(**overrides):
 
 # Both PaddleGAN pix2pix configs train with direction b2a: the right half of the paired
 # images (label map) is the input and the left half (photo) the target.
-for _name, _filename, _description, _config in (
-    ("pix2pix_facades", "Pixel2Pixel_facades.pdparams", "facade label map -> facade photo", "configs/pix2pix_facades.yaml"),
-    ("pix2pix_cityscapes", "Pix2Pix_cityscapes.pdparams", "Cityscapes label map -> street photo", "configs/pix2pix_cityscapes.yaml"),
+for _tag, _filename, _description, _config in (
+    ("facades", "Pixel2Pixel_facades.pdparams", "facade label map -> facade photo", "configs/pix2pix_facades.yaml"),
+    ("cityscapes", "Pix2Pix_cityscapes.pdparams", "Cityscapes label map -> street photo", "configs/pix2pix_cityscapes.yaml"),
 ):
     register_weights(
         WeightSpec(
-            name=_name,
-            net="pix2pix_unet256_facades",
+            name=f"pix2pix_unet256.{_tag}",
+            aliases=(f"pix2pix_{_tag}",),
+            architecture="pix2pix_unet256",
             filename=_filename,
             url=f"https://paddlegan.bj.bcebos.com/models/{_filename}",
             key="netG",

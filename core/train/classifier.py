@@ -42,7 +42,7 @@ def train(epochs: int = 12, seed: int = 0, data=None):
     images, labels = load_digits(data)
     train_idx, held_idx = split(labels)
     x, y = to_input(images), labels.astype(np.int64)
-    model = nets.create("digits_classifier")
+    model = nets.build("digits_classifier")
     model.train()
     optimizer = paddle.optimizer.Adam(learning_rate=1e-3, parameters=model.parameters())
     rng = np.random.default_rng(seed)

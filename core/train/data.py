@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import InputError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from core.paths import REPO_ROOT
 DEFAULT_DIGITS = REPO_ROOT / "assets" / "digits" / "mnist_5k.npz"
 
 

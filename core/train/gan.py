@@ -124,12 +124,12 @@ def build_networks(config: TrainConfig):
 
     spec = config.spec
     n_class = 10 if spec.conditional else 0
-    g = nets.create(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
+    g = nets.build(generator_name(config.objective), latent_dim=config.latent_dim, ngf=config.ngf)
     if config.critic_layer_norm:
         norm = "layer"
     else:
         norm = "batch" if spec.critic_batch_norm and config.critic_batch_norm and not config.r1 else "none"
-    d = nets.create("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std,
+    d = nets.build("digits_critic", ndf=config.ndf, n_class=n_class, norm=norm, minibatch_std=config.minibatch_std,
                     depth=config.critic_depth)
     g.train()
     d.train()

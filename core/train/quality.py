@@ -31,10 +31,9 @@ class Quality:
 
 
 def classifier():
-    from core import nets
-    from core.runtime import models
+    from core import models
 
-    return models.get("digits_classifier", lambda: nets.create("digits_classifier", pretrained="digits_classifier"))
+    return models.network("digits_classifier.mnist_5k")
 
 
 def score(images: np.ndarray, requested: np.ndarray | None = None) -> Quality:
@@ -57,10 +56,9 @@ def sample_generator(generator, n: int, seed: int = 0, conditional: bool = False
 
 
 def score_weights(spec_name: str, n: int = 1000, seed: int = 0) -> Quality:
-    from core import nets, weights
+    from core import models
 
-    spec = weights.spec(spec_name)
-    generator = nets.create(spec.net, pretrained=spec_name)
+    generator = models.create(spec_name, pretrained=True)
     conditional = getattr(generator, "n_class", 0) > 0
     images, labels = sample_generator(generator, n, seed, conditional)
     return score(images, labels)
@@ -74,7 +72,7 @@ def score_checkpoint(path, n: int = 1000, seed: int = 0, trained: bool = False) 
 
     saved = weights.load_saved(path)
     config = saved["meta"]["config"]
-    generator = nets.create(generator_name(config["objective"]), latent_dim=config["latent_dim"], ngf=config["ngf"])
+    generator = nets.build(generator_name(config["objective"]), latent_dim=config["latent_dim"], ngf=config["ngf"])
     state = saved.get("netG_live", saved["netG"]) if trained else saved["netG"]
     weights.load_state_strict(generator, state, str(path))
     images, labels = sample_generator(generator, n, seed, OBJECTIVES[config["objective"]].conditional)

@@ -17,7 +17,7 @@ def test_every_application_is_complete_and_consistent():
         for net in app.networks:
             assert net in nets.names(), f"{app.name}: unknown network {net}"
         for name in app.weights:
-            assert weights.spec(name).net in app.networks, f"{app.name}: weights {name} fit no network of the app"
+            assert weights.spec(name).architecture in app.networks, f"{app.name}: weights {name} fit no network of the app"
 
 
 def test_get_refuses_an_unknown_name_with_the_known_ones():
@@ -31,5 +31,5 @@ def test_get_refuses_an_unknown_name_with_the_known_ones():
 
 def test_every_weight_spec_names_a_registered_network():
     for spec in weights.specs():
-        assert spec.net in nets.names(), spec.name
+        assert spec.architecture in nets.names(), spec.name
         assert spec.url or spec.hf_repo or spec.bundled or spec.packaged, f"{spec.name} has no source at all"

@@ -15,7 +15,7 @@ def test_classifier_recognises_held_out_real_digits():
 
 
 def test_shipped_conditional_gan_draws_the_requested_digits():
-    quality = score_weights("digits_cgan", n=1000)
+    quality = score_weights("deep_conv.digits_cgan", n=1000)
     assert quality.requested_accuracy >= 0.90, quality
     assert quality.mean_confidence >= 0.85, quality
     assert all(0.05 <= share <= 0.20 for share in quality.class_shares), quality
@@ -26,16 +26,16 @@ def test_shipped_conditional_gan_draws_the_requested_digits():
 # confidence >= 0.85 (0.75 for WGAN with clipping) with every class in 5-20 %, which every one meets.
 # These tests keep the shipped files at what was measured.
 MEASURED = {
-    "digits_dcgan": (0.856, 0.055, 0.132),
-    "digits_lsgan": (0.858, 0.053, 0.146),
-    "digits_wgan": (0.770, 0.056, 0.147),
-    "digits_wgan_gp": (0.858, 0.058, 0.137),
-    "digits_wgan_div": (0.850, 0.069, 0.126),
+    "deep_conv.digits_dcgan": (0.856, 0.055, 0.132),
+    "deep_conv.digits_lsgan": (0.858, 0.053, 0.146),
+    "deep_conv.digits_wgan": (0.770, 0.056, 0.147),
+    "deep_conv.digits_wgan_gp": (0.858, 0.058, 0.137),
+    "deep_conv.digits_wgan_div": (0.850, 0.069, 0.126),
 }
 
 
 # The bar for each unconditional model: its mean top-class confidence (weight clipping's is lower).
-CONFIDENCE_BAR = {"digits_dcgan": 0.85, "digits_lsgan": 0.85, "digits_wgan": 0.75, "digits_wgan_gp": 0.85, "digits_wgan_div": 0.85}
+CONFIDENCE_BAR = {"deep_conv.digits_dcgan": 0.85, "deep_conv.digits_lsgan": 0.85, "deep_conv.digits_wgan": 0.75, "deep_conv.digits_wgan_gp": 0.85, "deep_conv.digits_wgan_div": 0.85}
 
 
 @pytest.mark.parametrize("name", sorted(CONFIDENCE_BAR))
@@ -60,7 +60,7 @@ def test_every_objective_ships_weights():
     from core.train.gan import OBJECTIVES
 
     shipped = {gan_basics.shipped_weights(o) for o in OBJECTIVES}
-    assert set(gan_basics.APP.weights) == shipped == set(MEASURED) | {"digits_cgan"} == set(CONFIDENCE_BAR) | {"digits_cgan"}
+    assert set(gan_basics.APP.weights) == shipped == set(MEASURED) | {"deep_conv.digits_cgan"} == set(CONFIDENCE_BAR) | {"deep_conv.digits_cgan"}
     for name in shipped:
         path = weights.locate(weights.spec(name))
         assert path is not None and path.stat().st_size < 2_000_000, name

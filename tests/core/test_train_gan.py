@@ -446,7 +446,7 @@ def test_in_training_the_critics_batch_norm_hides_which_digits_a_batch_holds():
 
     for norm in ("batch", "none", "layer"):
         paddle.seed(0)
-        critic = nets.create("digits_critic", ndf=16, norm=norm)
+        critic = nets.build("digits_critic", ndf=16, norm=norm)
         critic.train()
         with paddle.no_grad():
             gap = float((channel_means(critic, as_input(1)) - channel_means(critic, as_input(0))).abs().max())

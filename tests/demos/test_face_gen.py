@@ -1,12 +1,12 @@
 """Face generation: the application (core.apps.face_gen) and its tab (demos.face_gen).
 
-Behaviour tests serve tiny StyleGAN2 variants (32², 8 channels) through the
-app's test hook (GAN_GALLERY_FACE_GEN_NET_OVERRIDES), from checkpoints written
-under the published file names in the published (flat) layout. One test loads
-the real FFHQ config-f network to prove the default path.
+Behaviour tests serve tiny StyleGAN2 variants (32², 8 channels), registered under the
+real checkpoint names for the length of a test (the ``registered`` fixture), from
+checkpoints written under the published file names in the published (flat) layout.
+One test loads the real FFHQ config-f network to prove the default path.
 """
 import asyncio
-import json
+import dataclasses
 import time
 
 import gradio as gr
@@ -15,6 +15,7 @@ import paddle
 import pytest
 
 from core import media, nets, runtime, weights
+from core.registry import WEIGHTS
 from core.apps import face_gen
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from core.media import iter_video_frames, probe_video
@@ -28,12 +29,15 @@ def write_checkpoints(directory, overrides):
     """Random generators of the overridden shape, saved flat under each model's published file name."""
     for seed, choice in enumerate(face_gen.MODELS.values()):
         paddle.seed(seed)
-        net = nets.create(choice.network, **overrides)
+        net = nets.build(choice.network, **overrides)
         paddle.save(net.state_dict(), str(directory / weights.spec(choice.weights).filename))
 
 
-def serve(monkeypatch, tmp_path, overrides=TINY, engine="dygraph"):
-    monkeypatch.setenv(face_gen.OVERRIDES_ENV, json.dumps(overrides))
+def serve(monkeypatch, tmp_path, registered, overrides=TINY, engine="dygraph"):
+    """Both models as tiny variants (`overrides`) under their real checkpoint names, for the length of the test."""
+    for choice in face_gen.MODELS.values():
+        real = weights.spec(choice.weights)
+        registered(WEIGHTS, real.name, dataclasses.replace(real, net_overrides=dict(overrides)), real.aliases)
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
     if engine:
@@ -47,15 +51,14 @@ def serve(monkeypatch, tmp_path, overrides=TINY, engine="dygraph"):
 @pytest.fixture(autouse=True)
 def fresh_models(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv(face_gen.OVERRIDES_ENV, raising=False)
     runtime.models.clear()
     yield
     runtime.models.clear()
 
 
 @pytest.fixture
-def tiny(monkeypatch, tmp_path):
-    serve(monkeypatch, tmp_path)
+def tiny(monkeypatch, tmp_path, registered):
+    serve(monkeypatch, tmp_path, registered)
 
 
 # ---------------------------------------------------------------- defaults and missing weights
@@ -63,11 +66,14 @@ def tiny(monkeypatch, tmp_path):
 
 def test_models_default_to_the_published_checkpoints():
     ffhq, anime = weights.spec(face_gen.MODELS["ffhq"].weights), weights.spec(face_gen.MODELS["anime"].weights)
-    assert (ffhq.net, ffhq.filename, ffhq.key, ffhq.net_overrides) == (
+    assert (ffhq.name, anime.name) == ("stylegan2.ffhq_1024", "stylegan2.animeface_512")
+    assert (ffhq.architecture, ffhq.filename, ffhq.key, ffhq.net_overrides) == (
         "stylegan2_ffhq_config_f_1024", "stylegan2-ffhq-config-f.pdparams", None, {})
     assert ffhq.url == "https://paddlegan.bj.bcebos.com/models/stylegan2-ffhq-config-f.pdparams"
-    assert (anime.net, anime.filename, anime.key) == ("stylegan2_animeface_512", "stylegan2-animeface-512.pdparams", None)
-    assert face_gen.DEFAULT_MODEL == "ffhq" and face_gen.net_overrides() == {}
+    assert (anime.architecture, anime.filename, anime.key, anime.net_overrides) == (
+        "stylegan2_animeface_512", "stylegan2-animeface-512.pdparams", None, {})
+    assert face_gen.DEFAULT_MODEL == "ffhq"
+    assert not hasattr(face_gen, "OVERRIDES_ENV") and not hasattr(face_gen, "net_overrides")  # no test hook in production code
     assert (face_gen.layer_count("ffhq"), face_gen.layer_count("anime")) == (18, 16)
 
 
@@ -85,7 +91,7 @@ def test_without_weights_the_message_names_the_file_at_once(monkeypatch, tmp_pat
 def test_real_ffhq_config_f_checkpoint_in_the_published_layout_loads(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path))
     monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")
-    paddle.save(nets.create("stylegan2_ffhq_config_f_1024").state_dict(), str(tmp_path / "stylegan2-ffhq-config-f.pdparams"))
+    paddle.save(nets.build("stylegan2_ffhq_config_f_1024").state_dict(), str(tmp_path / "stylegan2-ffhq-config-f.pdparams"))
     generator = face_gen.load("ffhq")
     assert (generator.size, generator.n_latent, generator.style_dim) == (1024, 18, 512)
     assert generator.mean_w.shape == (1, 512) and np.isfinite(generator.mean_w).all()
@@ -124,8 +130,8 @@ def test_a_batch_of_seeds_gives_one_image_per_seed_in_order(tiny):
     assert reported == [(1, 4), (2, 4), (3, 4), (4, 4)]
 
 
-def test_downscaled_output_is_the_full_image_resized(monkeypatch, tmp_path):
-    serve(monkeypatch, tmp_path, overrides=dict(TINY, size=512))
+def test_downscaled_output_is_the_full_image_resized(monkeypatch, tmp_path, registered):
+    serve(monkeypatch, tmp_path, registered, overrides=dict(TINY, size=512))
     full = face_gen.generate("ffhq", 4, 0.7, "full")[0]
     small = face_gen.generate("ffhq", 4, 0.7, "256")[0]
     assert full.shape == (512, 512, 3) and small.shape == (256, 256, 3)
@@ -202,8 +208,8 @@ def test_walk_latents_are_evenly_spaced_and_end_on_the_waypoints():
 # ---------------------------------------------------------------- fast path
 
 
-def test_fast_path_gives_the_same_images_as_dygraph(monkeypatch, tmp_path):
-    serve(monkeypatch, tmp_path, engine=None)
+def test_fast_path_gives_the_same_images_as_dygraph(monkeypatch, tmp_path, registered):
+    serve(monkeypatch, tmp_path, registered, engine=None)
     generator = face_gen.load("ffhq")
     assert generator.synthesize.kind != "dygraph", "no fast path passed verification"
     latent = np.concatenate([generator.broadcast(generator.w_of(seed, 0.7)) for seed in (1, 2)])

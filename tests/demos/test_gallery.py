@@ -148,7 +148,7 @@ def test_labels_and_notices_are_refreshed_on_every_page_load(no_weights_here):
 
 def test_a_tab_whose_every_model_is_unavailable_says_so_with_the_command(no_weights_here):
     notice = gallery_module.unavailable_notice(face_gen_tab.WEIGHTS)
-    assert "`python -m core.weights download stylegan2_ffhq_1024 stylegan2_animeface_512`" in notice
+    assert "`python -m core.weights download stylegan2.ffhq_1024 stylegan2.animeface_512`" in notice
     assert notice.count(". ") == 0 and notice.endswith(".")  # one plain sentence
     blocks = face_gen_tab.build()
     panel = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "face-gen-unavailable")

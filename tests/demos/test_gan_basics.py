@@ -62,11 +62,10 @@ def test_every_objective_samples_from_its_shipped_weights(objective):
     assert 0.03 < (pixels > 128).mean() < 0.5 and status.startswith("Done in")
 
 
-def test_objective_without_shipped_weights_says_how_to_get_them(monkeypatch):
-    from core import weights
+def test_objective_without_shipped_weights_says_how_to_get_them(registered):
+    from core.registry import WEIGHTS
 
-    weights.specs()
-    monkeypatch.delitem(weights._SPECS, "digits_wgan_gp")
+    registered.without(WEIGHTS, "deep_conv.digits_wgan_gp")
     runtime.models.clear()
     with pytest.raises(gr.Error, match="python -m core.train wgan-gp"):
         tab.sample("wgan-gp", 1, 10, "any")

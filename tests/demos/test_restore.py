@@ -1,8 +1,9 @@
 """Restore: tiled super-resolution, DeOldify colorization, photos and videos (core.apps.restore) and its tab (demos.restore).
 
-Tiny variants of the real networks are registered as test-only weight specs and
-added to the app's catalogue; their checkpoints are written here in the
-published layouts (RRDB under 'generator', DeOldify flat).
+Tiny variants of two real checkpoints (ESRGAN PSNR and DeOldify stable) are registered under
+their real names for the module's tests (``Registry.scoped``), and their checkpoints are written
+here in the published layouts (RRDB under 'generator', DeOldify flat), so the tab's own choices
+load them through the real loader.
 """
 import asyncio
 import platform
@@ -15,38 +16,38 @@ import paddle
 import pytest
 from PIL import Image
 
-from core import nets, runtime, weights
+import contextlib
+import dataclasses
+
+from core import models, runtime, weights
 from core.apps import restore
+from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from tests.clips import make_clip
 from core.media import iter_video_frames, probe_video
-from core.runtime import DygraphRunner
 from demos import restore as restore_tab
 
-TINY_RRDB = "test_restore_tiny_rrdb"
-TINY_DEOLDIFY = "test_restore_tiny_deoldify"
-TINY_SPECS = (
-    weights.WeightSpec(name=TINY_RRDB, net="realsr_rrdb_x4", filename="tiny_rrdb.pdparams", key="generator",
-                       net_overrides={"nb": 1, "nf": 8, "gc": 4}),
-    weights.WeightSpec(name=TINY_DEOLDIFY, net="deoldify_stable", filename="tiny_deoldify.pdparams", key=None,
-                       net_overrides={"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16}),
-)
+# Catalogue keys whose checkpoints the tests replace by tiny variants of the same networks.
+TINY_RRDB = "esrgan_psnr_x4"
+TINY_DEOLDIFY = "deoldify_stable"
+TINY_OVERRIDES = {
+    TINY_RRDB: {"nb": 1, "nf": 8, "gc": 4},
+    TINY_DEOLDIFY: {"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16},
+}
 
 
 @pytest.fixture(scope="module")
 def tiny_models(tmp_path_factory):
-    """Tiny checkpoints in GAN_GALLERY_WEIGHTS_DIR and catalogue entries pointing at them (dygraph, for speed)."""
+    """Tiny checkpoints in GAN_GALLERY_WEIGHTS_DIR under two real names (dygraph, for speed)."""
     folder = tmp_path_factory.mktemp("weights")
     paddle.seed(1)
-    for spec in TINY_SPECS:
-        state = nets.create(spec.net, **spec.net_overrides).state_dict()
-        paddle.save({spec.key: state} if spec.key else state, str(folder / spec.filename))
-    weights.specs()  # the real specs first, so ours are removed cleanly afterwards
-    with pytest.MonkeyPatch.context() as mp:
-        for spec in TINY_SPECS:
-            mp.setitem(weights._SPECS, spec.name, spec)
-        mp.setitem(restore.UPSCALERS, TINY_RRDB, restore.ModelChoice(TINY_RRDB, "tiny RRDB"))
-        mp.setitem(restore.COLORIZERS, TINY_DEOLDIFY, restore.ModelChoice(TINY_DEOLDIFY, "tiny DeOldify"))
+    with contextlib.ExitStack() as stack, pytest.MonkeyPatch.context() as mp:
+        for key, overrides in TINY_OVERRIDES.items():
+            choice = restore.UPSCALERS.get(key) or restore.COLORIZERS[key]
+            real = weights.spec(choice.weights)
+            tiny = stack.enter_context(WEIGHTS.scoped(real.name, dataclasses.replace(real, net_overrides=overrides), real.aliases))
+            state = weights.build_network(tiny).state_dict()
+            paddle.save({tiny.key: state} if tiny.key else state, str(folder / tiny.filename))
         mp.setenv("GAN_GALLERY_WEIGHTS_DIR", str(folder))
         mp.setenv("GAN_GALLERY_CACHE", str(folder / "cache"))
         mp.setenv("GAN_GALLERY_ENGINE", "dygraph")
@@ -82,10 +83,10 @@ def test_tiles_cover_the_image_once_in_equal_windows_with_context(length, tile):
 @pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
 def test_tiled_result_equals_untiled_result(network, overrides):
     paddle.seed(3)
-    net = nets.create(network, **overrides)
+    net = models.create(network, **overrides)
     radius = restore.receptive_radius(net)
     assert radius <= restore.MAX_CONTEXT  # so the app's own context covers these networks exactly
-    upscaler = restore.Upscaler(run=DygraphRunner(net), scale=4, context=radius)
+    upscaler = restore.Upscaler(run=models.prepare_runner(net, restore.TILES, engine="dygraph"), scale=4, context=radius)
     image = photo(37, 29)  # odd sides, tiles of unequal size
     whole = restore.upscale(image, upscaler, tile=1000, raw=True)
     tiled = restore.upscale(image, upscaler, tile=12, raw=True)
@@ -96,39 +97,16 @@ def test_tiled_result_equals_untiled_result(network, overrides):
     assert np.abs(starved - whole).max() > 1e-3
 
 
-def test_nearest_upsampling_then_conv_folds_into_one_transposed_conv():
-    paddle.seed(3)
-    conv = paddle.nn.Conv2D(5, 7, 3, padding=1)
-    x = paddle.randn([2, 5, 6, 9])  # odd, non-square: every border case of the fold
-    with paddle.no_grad():
-        want = conv(paddle.nn.functional.interpolate(x, scale_factor=2, mode="nearest")).numpy()
-        got = restore.nearest_double_then_conv(conv)(x).numpy()
-    assert got.shape == want.shape == (2, 7, 12, 18)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
-    with pytest.raises(ValueError, match="3x3"):
-        restore.nearest_double_then_conv(paddle.nn.Conv2D(5, 7, 5, padding=2))
-
-
-def test_exportable_rrdb_copy_computes_the_same_function():
-    net = nets.create("realsr_rrdb_x4", nb=1, nf=8, gc=4)
-    image = paddle.rand([1, 3, 11, 9]) * 4 - 2  # negative values exercise the LeakyReLUs
-    with paddle.no_grad():
-        want = net(image).numpy()
-        got = restore.ExportableRRDB(net)(image).numpy()
-    # The folded upsampling convolutions only sum their taps in another order.
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
-
-
 @pytest.mark.parametrize("network,overrides", [("lesrcnn_x4", {"features": 8}), ("realsr_rrdb_x4", {"nb": 1, "nf": 8, "gc": 4})])
 def test_fast_path_is_used_and_agrees_with_dygraph(network, overrides, tmp_path, monkeypatch):
     monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))  # verdicts are checked afresh
-    net = nets.create(network, **overrides)
-    runner = restore.sr_runner(net)
+    net = models.create(network, **overrides)
+    runner = models.prepare_runner(net, restore.TILES)
     if platform.machine() in ("x86_64", "AMD64") and not paddle.device.is_compiled_with_cuda():
         assert runner.kind == "onednn"
     image = np.random.default_rng(4).random((1, 3, 19, 23), dtype=np.float32)
-    want = DygraphRunner(net)(image)[0]
+    want = models.prepare_runner(net, engine="dygraph")(image)[0]
     got = runner(image)[0]
     assert got.shape == (1, 3, 76, 92)
     assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
@@ -219,8 +197,8 @@ def test_missing_weights_give_the_clear_message_fast(tmp_path, monkeypatch):
     start = time.perf_counter()
     with pytest.raises(WeightsUnavailable, match="DF2K_JPEG.pdparams"):
         restore.restore_image(photo(8, 8), "realsr_df2k_jpeg")
-    with pytest.raises(gr.Error, match="DeOldify_stable.pdparams"):
-        asyncio.run(restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_stable", 32))
+    with pytest.raises(gr.Error, match="DeOldify_art.pdparams"):
+        asyncio.run(restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_artistic", 32))
     assert time.perf_counter() - start < 2
 
 
@@ -244,13 +222,13 @@ def test_video_keeps_fps_length_and_audio(tiny_models, clip, tmp_path):
     frame = next(iter(iter_video_frames(result.path)))
     assert frame.std() > 5  # a picture, not a blank frame
     # Videos build the colorizer's fast path for their render factor (here it falls back to the shared dygraph runner).
-    assert ("restore", TINY_DEOLDIFY, 7) in runtime.models.loaded()
+    assert models.is_loaded(restore.COLORIZERS[TINY_DEOLDIFY].weights, restore.colorizer_export(7))
 
 
 def test_photos_colorize_without_building_a_fast_path(tiny_models):
     restore.restore_image(photo(12, 12), restore.NONE, TINY_DEOLDIFY, render_factor=9)
-    assert ("restore", TINY_DEOLDIFY) in runtime.models.loaded()
-    assert ("restore", TINY_DEOLDIFY, 9) not in runtime.models.loaded()
+    assert models.is_loaded(restore.COLORIZERS[TINY_DEOLDIFY].weights)
+    assert not models.is_loaded(restore.COLORIZERS[TINY_DEOLDIFY].weights, restore.colorizer_export(9))
 
 
 def test_long_video_is_refused_before_models_load(clip, tmp_path, monkeypatch):

@@ -20,19 +20,20 @@ import paddle
 import pytest
 from PIL import Image
 
-from core import nets, runtime, weights
+from core import models, runtime, weights
 from core.apps import translate
+from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from tests.clips import make_clip
 from core.media import ffmpeg_exe, iter_video_frames, probe_video, write_png
 from demos import translate as translate_tab
 
-TINY = {
-    "cyclegan_resnet9_horse2zebra": dict(ngf=8, n_blocks=1),
-    "pix2pix_unet256_facades": dict(ngf=4),
-    "animeganv2_hayao": dict(ngf=4),
-    "ugatit_light_selfie2anime": dict(ngf=4, n_blocks=1),
-    "photo2cartoon_genA2B": dict(ngf=4),
+TINY = {  # by the architecture of each choice's network
+    "cyclegan_resnet9": dict(ngf=8, n_blocks=1),
+    "pix2pix_unet256": dict(ngf=4),
+    "animeganv2": dict(ngf=4),
+    "ugatit_light": dict(ngf=4, n_blocks=1),
+    "ugatit_p2c": dict(ngf=4),
 }
 
 
@@ -63,14 +64,18 @@ def isolated(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def tiny_models(isolated, monkeypatch):
-    """Every model's spec points at a tiny variant whose checkpoint the test wrote."""
+def tiny_models(isolated, registered):
+    """Every model's checkpoint is a tiny variant (registered for this test) whose file the test wrote."""
     for seed, translation in enumerate(translate.TRANSLATIONS.values()):
         spec = weights.spec(translation.weights)
-        monkeypatch.setitem(weights._SPECS, spec.name, dataclasses.replace(spec, net_overrides=TINY[translation.network]))
+        tiny = registered(WEIGHTS, spec.name, dataclasses.replace(spec, net_overrides=TINY[architecture(translation)]), spec.aliases)
         paddle.seed(seed)
-        write_checkpoint(isolated, spec.name, nets.create(translation.network, **TINY[translation.network]))
+        write_checkpoint(isolated, spec.name, weights.build_network(tiny))
     return isolated
+
+
+def architecture(translation) -> str:
+    return weights.network_of(weights.spec(translation.weights)).architecture
 
 
 def photo(height, width, seed=0):
@@ -118,7 +123,7 @@ def test_the_tab_builds_without_weights_and_turns_the_refusal_into_a_gradio_erro
 
 def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path):
     paddle.seed(1)
-    write_checkpoint(isolated, "animeganv2_hayao", nets.create("animeganv2_hayao"))
+    write_checkpoint(isolated, "animeganv2_hayao", models.create("animeganv2_hayao"))
     source = write_png(photo(50, 70), tmp_path / "in.png")
     image_path, file_path, status = asyncio.run(translate_tab.translate_image("anime_hayao", str(source)))
     with Image.open(image_path) as result:
@@ -189,7 +194,7 @@ def test_framing_follows_paddlegan():
 def test_normalisation_round_trips(model):
     """With a network that returns its input, the result is the input (within resampling and truncation)."""
     image = photo(64, 64)
-    result = translate.translate_array(translate.choose(model), lambda x: x, image)
+    result = translate.translate_array(translate.choose(model), lambda x: [x], image)
     error = np.abs(result.astype(int) - image)
     if model == "horse2zebra":  # padded and cropped: only truncation can differ
         assert error.max() <= 1
@@ -203,32 +208,19 @@ def test_brightness_matching_scales_to_the_source_luma():
     assert np.allclose(translate.match_brightness(result, source), 120)
 
 
-@pytest.mark.parametrize("network", ["animeganv2_hayao", "ugatit_light_selfie2anime"])
-def test_upsampling_replacement_gives_the_same_numbers(network):
-    paddle.seed(3)
-    net = nets.create(network, **TINY[network])
-    reference = translate.ImageOnly(net) if network.startswith("ugatit") else net
-    exported = translate.upsample_free(reference)
-    assert exported is not reference
-    assert not any(isinstance(sub, paddle.nn.Upsample) for sub in exported.sublayers())
-    x = paddle.to_tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 36, 44)).astype(np.float32))
-    with paddle.no_grad():
-        assert np.abs(exported(x).numpy() - reference(x).numpy()).max() < 1e-5
-
-
 @pytest.mark.parametrize("model", ["horse2zebra", "anime_hayao"])
 def test_fast_path_is_used_and_matches_dygraph(model, monkeypatch, tmp_path):
     monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
     translation = translate.choose(model)
     paddle.seed(5)
-    net = nets.create(translation.network, **TINY[translation.network])
-    run = translate.make_runner(net, translation)
+    net = models.create(translation.network, **TINY[architecture(translation)])
+    run = models.prepare_runner(net, translate.export_of(translation))
     assert run.kind in ("onednn", "gpu")
     x = np.random.default_rng(1).uniform(-1, 1, (1, 3, 36, 44)).astype(np.float32)
     with paddle.no_grad():
         expected = net(paddle.to_tensor(x)).numpy()
-    assert np.abs(run(x) - expected).max() < 1e-4
+    assert np.abs(run(x)[0] - expected).max() < 1e-4
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +240,7 @@ def test_video_is_translated_frame_by_frame_with_sound_and_progress(tiny_models,
 
 
 def test_video_frames_go_through_the_picture_path(isolated, clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(translate, "runner", lambda translation: lambda x: -x)  # a "network" that inverts colours
+    monkeypatch.setattr(translate, "runner", lambda translation: lambda x: [-x])  # a "network" that inverts colours
     result = translate.translate_video("facades", clip, tmp_path / "out.mp4")
     first_in = next(iter(iter_video_frames(clip))).astype(int)
     first_out = next(iter(iter_video_frames(result.path))).astype(int)

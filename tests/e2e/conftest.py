@@ -84,13 +84,13 @@ def write_published_checkpoints(folder: Path, spec_names: list[str]) -> Path:
     """Save each spec's network (its real configuration, seeded weights) in the published layout."""
     import paddle
 
-    from core import nets, weights
+    from core import weights
 
     folder.mkdir(parents=True, exist_ok=True)
     paddle.seed(0)
     for name in spec_names:
         spec = weights.spec(name)
-        state = nets.create(spec.net, **spec.net_overrides).state_dict()
+        state = weights.build_network(spec).state_dict()
         paddle.save({spec.key: state} if spec.key else state, str(folder / spec.filename))
     return folder
 

@@ -1,7 +1,10 @@
-"""The face_gen tab in a real browser (Debian chromium through Playwright), on its Space with tiny weights."""
+"""The face_gen tab in a real browser (Debian chromium through Playwright), on its Space with tiny weights.
+
+The Space is started through tests/e2e/tiny_face_gen.py, which registers tiny StyleGAN2s under the real
+checkpoint names and runs the Space's app.py (heavy work in that process: GAN_GALLERY_WORKERS=0).
+"""
 from __future__ import annotations
 
-import json
 import sys
 
 import paddle
@@ -10,10 +13,11 @@ import pytest
 from core import nets, weights
 from core.apps import face_gen
 from spaces.build import build
-from tests.e2e.conftest import free_port, start_server, stop_server
+from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
+from tests.e2e.tiny_face_gen import TINY
 
 pytestmark = pytest.mark.browser
-TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
+TINY_LAUNCHER = ROOT / "tests" / "e2e" / "tiny_face_gen.py"
 
 
 @pytest.fixture
@@ -22,13 +26,12 @@ def space(tmp_path, monkeypatch):
     weights_dir.mkdir()
     for seed, choice in enumerate(face_gen.MODELS.values()):
         paddle.seed(seed)
-        paddle.save(nets.create(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
+        paddle.save(nets.build(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))
-    monkeypatch.setenv(face_gen.OVERRIDES_ENV, json.dumps(TINY))
     monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")
     out = build("face_gen", tmp_path / "space")
     port = free_port()
-    server = start_server([sys.executable, "app.py"], out, tmp_path, port)
+    server = start_server([sys.executable, str(TINY_LAUNCHER)], out, tmp_path, port, extra_env={"GAN_GALLERY_WORKERS": "0"})
     yield server
     stop_server(server)
 

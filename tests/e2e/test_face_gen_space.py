@@ -1,13 +1,13 @@
 """The face_gen Space: built into its own folder, started, and called with gradio_client.
 
-The server serves tiny StyleGAN2 variants through the app's test hook
-(GAN_GALLERY_FACE_GEN_NET_OVERRIDES); the checkpoints are written by the test
-under the published file names, in the published flat layout, after a first
-request has shown the missing-weights message.
+The server serves tiny StyleGAN2 variants: it is started through tests/e2e/tiny_face_gen.py,
+which registers them under the real checkpoint names and runs the Space's app.py (heavy work in
+that process: GAN_GALLERY_WORKERS=0). The checkpoints are written by the test under the
+published file names, in the published flat layout, after a first request has shown the
+missing-weights message.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 
@@ -19,21 +19,21 @@ from core import nets, weights
 from core.apps import face_gen
 from core.media import probe_video
 from spaces.build import build
-from tests.e2e.conftest import free_port, start_server, stop_server
+from tests.e2e.conftest import ROOT, free_port, start_server, stop_server
+from tests.e2e.tiny_face_gen import TINY
 
-TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
+TINY_LAUNCHER = ROOT / "tests" / "e2e" / "tiny_face_gen.py"
 
 
 def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))
-    monkeypatch.setenv(face_gen.OVERRIDES_ENV, json.dumps(TINY))
     monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")  # the fast path has its own test; keep this one quick
     out = build("face_gen", tmp_path / "space")
     assert not (out / "core" / "apps" / "digits.py").exists() and (out / "core" / "nets" / "stylegan2.py").is_file()
     port = free_port()
-    server = start_server([sys.executable, "app.py"], out, tmp_path, port)
+    server = start_server([sys.executable, str(TINY_LAUNCHER)], out, tmp_path, port, extra_env={"GAN_GALLERY_WORKERS": "0"})
     try:
         client = Client(server.url, verbose=False)
         named = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
@@ -50,7 +50,7 @@ def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
 
         for seed, choice in enumerate(face_gen.MODELS.values()):
             paddle.seed(seed)
-            paddle.save(nets.create(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
+            paddle.save(nets.build(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
 
         gallery, files, status = client.predict("ffhq", "1, 2, 3", 0.7, "full", api_name="/face_generate")
         assert len(gallery) == 3 and len(files) == 3 and status.startswith("Done in")

@@ -93,7 +93,7 @@ def test_a_tab_with_no_model_that_can_run_says_so_at_the_top(page):
     notice.wait_for(state="visible", timeout=30_000)
     text = notice.inner_text()
     assert "None of this tab's models can run here yet" in text
-    assert "python -m core.weights download stylegan2_ffhq_1024 stylegan2_animeface_512" in text
+    assert "python -m core.weights download stylegan2.ffhq_1024 stylegan2.animeface_512" in text
     label = page.locator("#face-gen-model input").input_value()
     assert label.endswith(" · unavailable offline"), label
     # It sits above the model choice.

@@ -84,10 +84,10 @@ def test_the_gallery_imports_the_packaged_weights_and_serves_real_results(galler
     with Image.open(result_path) as result:
         assert result.size == Image.open("assets/examples/chelsea.jpg").size
     deadline = time.time() + 120
-    while "weights realesrgan_x4plus: ready" not in gallery.log() and time.time() < deadline:
+    while "weights rrdb_x4.realesrgan_x4plus: ready" not in gallery.log() and time.time() < deadline:
         time.sleep(1)
     log = gallery.log()
-    for name in ("realesrgan_x4plus", "realesr_animevideov3_x4", "vintage_photo"):
+    for name in ("rrdb_x4.realesrgan_x4plus", "srvgg_compact.animevideov3_x4", "cyclegan_resnet9.vintage"):
         assert f"weights {name}: ready" in log, log[-2000:]
     page = urllib.request.urlopen(gallery.url + "config", timeout=10).read().decode()
     assert "Model weights: which are ready here" in page and "✅ ready" in page

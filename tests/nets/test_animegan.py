@@ -10,7 +10,7 @@ TINY = {"ngf": 4}
 
 def test_animegan_matches_reference():
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -18,10 +18,10 @@ def test_animegan_matches_reference():
 
 
 def test_sides_round_up_to_a_multiple_of_four():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     out = net(paddle.rand([2, 3, 70, 90]) * 2 - 1)
     assert out.shape == [2, 3, 72, 92]
 
 
-def test_published_layout_loads_strictly(tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, "netG", TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, "netG", TINY, tmp_path, monkeypatch, registered)

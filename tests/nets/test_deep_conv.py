@@ -8,7 +8,7 @@ from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout
 
 def test_unconditional_generator_matches_reference():
     manifest = load_manifest("wgan_mnist")
-    net = nets.create("wgan_mnist")
+    net = nets.build("wgan_mnist")
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (z,) = recipe_inputs(manifest)
@@ -17,7 +17,7 @@ def test_unconditional_generator_matches_reference():
 
 def test_conditional_generator_matches_reference():
     manifest = load_manifest("cond_dcgan_mnist")
-    net = nets.create("cond_dcgan_mnist")
+    net = nets.build("cond_dcgan_mnist")
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (z,) = recipe_inputs(manifest)
@@ -27,14 +27,14 @@ def test_conditional_generator_matches_reference():
 
 
 def test_critic_scores_each_image():
-    critic = nets.create("digits_critic", n_class=10, norm=False)
+    critic = nets.build("digits_critic", n_class=10, norm=False)
     scores = critic(paddle.zeros([5, 1, 28, 28]), paddle.arange(5))
     assert scores.shape == [5, 1]
 
 
 def test_minibatch_std_feature_tells_a_collapsed_batch_from_a_varied_one():
     paddle.seed(0)
-    critic = nets.create("digits_critic", ndf=8, minibatch_std=4)
+    critic = nets.build("digits_critic", ndf=8, minibatch_std=4)
     critic.eval()
     assert critic.head.weight.shape == [(16 + 1) * 7 * 7, 1]  # one extra feature plane
     varied = paddle.rand([8, 1, 28, 28]) * 2 - 1
@@ -55,17 +55,17 @@ def test_a_layer_norm_critic_scores_each_sample_apart_from_its_batch():
     paddle.seed(0)
     batch = paddle.rand([8, 1, 28, 28]) * 2 - 1
     for norm, alone in (("layer", True), ("batch", False)):
-        critic = nets.create("digits_critic", ndf=8, norm=norm)
+        critic = nets.build("digits_critic", ndf=8, norm=norm)
         critic.train()
         gap = float((critic(batch)[:3] - critic(batch[:3])).abs().max())
         assert (gap < 1e-5) if alone else (gap > 1e-3), (norm, gap)
     with pytest.raises(ValueError, match="'batch', 'layer' or 'none'"):
-        nets.create("digits_critic", norm="instance")
+        nets.build("digits_critic", norm="instance")
 
 
 def test_a_three_convolution_critic_gives_each_head_feature_most_of_the_digit():
     paddle.seed(2)
-    shallow, deep = (nets.create("digits_critic", ndf=8, norm="none", depth=depth) for depth in (2, 3))
+    shallow, deep = (nets.build("digits_critic", ndf=8, norm="none", depth=depth) for depth in (2, 3))
     # Depth 2 keeps the parameter names and shapes that checkpoints before the option hold.
     assert {n: p.shape for n, p in shallow.named_parameters()} == {
         "features.0.weight": [8, 1, 4, 4], "features.0.bias": [8], "features.2.weight": [16, 8, 4, 4],
@@ -84,7 +84,7 @@ def test_a_three_convolution_critic_gives_each_head_feature_most_of_the_digit():
     assert window(shallow, 3) == (10, 10)  # a stroke's worth: the head must combine 49 of them
     assert window(deep, 1) == (18, 18)  # most of a digit (MNIST's fill the central 20x20)
     with pytest.raises(ValueError, match="depth must be 2 or 3"):
-        nets.create("digits_critic", depth=4)
+        nets.build("digits_critic", depth=4)
 
 
 def test_sample_norm_is_a_one_group_group_norm_with_a_double_backward():

@@ -15,13 +15,13 @@ TINY = {"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16}
 def test_layout_matches_reference(name):
     # LazyGuard skips parameter initialisation: the 218 M-parameter layout is checked in under a second.
     with paddle.LazyGuard():
-        net = nets.create(name)
+        net = nets.build(name)
     assert_same_layout(net, load_manifest(name))
 
 
 def _fingerprint(name, overwrite_running_stats=False):
     manifest = load_manifest(name)
-    net = nets.create(name)
+    net = nets.build(name)
     apply_recipe(net, manifest)
     if overwrite_running_stats:
         _apply_recipe_to_running_stats(net, manifest)
@@ -110,7 +110,7 @@ def test_weight_norm_conv_matches_paddle_weight_norm():
 
 @pytest.mark.parametrize("name", ["deoldify_stable", "deoldify_artistic"])
 def test_tiny_variant_keeps_size_and_range(name):
-    net = nets.create(name, **TINY)
+    net = nets.build(name, **TINY)
     with paddle.no_grad():
         # 34x50 halves to odd sizes inside the encoder: decoder maps are resized to each skip.
         for height, width in ((32, 48), (34, 50)):
@@ -120,7 +120,7 @@ def test_tiny_variant_keeps_size_and_range(name):
 
 
 def test_tiny_variant_trains_with_power_iteration():
-    net = nets.create("deoldify_stable", **TINY)
+    net = nets.build("deoldify_stable", **TINY)
     net.train()
     image = paddle.rand([2, 3, 32, 32])
     loss = F.mse_loss(net(image), paddle.zeros_like(image))
@@ -132,19 +132,20 @@ def test_tiny_variant_trains_with_power_iteration():
 
 
 def test_self_attention_sits_in_the_second_decoder_block():
-    names = set(nets.create("deoldify_artistic", **TINY).state_dict())
+    names = set(nets.build("deoldify_artistic", **TINY).state_dict())
     assert "layers.5.conv2.3.gamma" in names
     assert not any(".gamma" in n for n in names if not n.startswith("layers.5."))
 
 
 def test_weight_specs():
     stable, artistic = weights.spec("deoldify_stable"), weights.spec("deoldify_artistic")
-    assert (stable.net, stable.key) == ("deoldify_stable", None)
-    assert (artistic.net, artistic.key) == ("deoldify_artistic", None)
+    assert (stable.name, artistic.name) == ("deoldify.stable", "deoldify.artistic")
+    assert (stable.architecture, stable.key) == ("deoldify_stable", None)
+    assert (artistic.architecture, artistic.key) == ("deoldify_artistic", None)
     assert stable.url == "https://paddlegan.bj.bcebos.com/applications/DeOldify_stable.pdparams"
     assert artistic.url == "https://paddlegan.bj.bcebos.com/applications/DeOldify_art.pdparams"
 
 
 @pytest.mark.parametrize("name", ["deoldify_stable", "deoldify_artistic"])
-def test_published_layout_loads_strictly(name, tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(name, None, TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(name, tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(name, None, TINY, tmp_path, monkeypatch, registered)

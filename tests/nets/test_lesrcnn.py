@@ -13,7 +13,7 @@ TINY = {"features": 8}
 
 def test_lesrcnn_matches_reference():
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -23,14 +23,14 @@ def test_lesrcnn_matches_reference():
 
 
 def test_odd_sizes_upscale_by_four():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     with paddle.no_grad():
         out = net(paddle.rand([2, 3, 13, 17]))
     assert out.shape == [2, 3, 52, 68]
 
 
 def test_mean_shift_is_frozen_and_subtracts_the_div2k_mean():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     assert all(p.stop_gradient for p in net.sub_mean.parameters())
     assert all(p.stop_gradient for p in net.add_mean.parameters())
     image = paddle.rand([1, 3, 4, 4])
@@ -41,7 +41,7 @@ def test_mean_shift_is_frozen_and_subtracts_the_div2k_mean():
 
 
 def test_multi_scale_variant_picks_the_upsampler_per_call():
-    net = nets.create(NAME, multi_scale=True, **TINY)
+    net = nets.build(NAME, multi_scale=True, **TINY)
     names = set(net.state_dict())
     assert {"upsample.up2.body.0.weight", "upsample.up3.body.0.weight", "upsample.up4.body.2.weight"} <= names
     image = paddle.rand([1, 3, 5, 7])
@@ -52,10 +52,10 @@ def test_multi_scale_variant_picks_the_upsampler_per_call():
 
 def test_weight_spec():
     spec = weights.spec("lesrcnn_x4")
-    assert spec.net == NAME and spec.key == "generator"
+    assert spec.name == "lesrcnn_x4.div2k" and spec.architecture == NAME and spec.key == "generator"
     assert spec.url == "https://paddlegan.bj.bcebos.com/models/lesrcnn_x4.pdparams"
 
 
 @pytest.mark.parametrize("key", ["generator", None])
-def test_published_layout_loads_strictly(key, tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, key, TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(key, tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, key, TINY, tmp_path, monkeypatch, registered)

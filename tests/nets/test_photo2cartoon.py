@@ -16,7 +16,7 @@ TINY = {"ngf": 4}
 
 def _recipe_outputs(dtype: str = "float32") -> dict:
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -61,7 +61,7 @@ def test_photo2cartoon_matches_reference():
 
 
 def test_non_square_multiple_of_16_keeps_its_size():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     output, cam_logit, heatmap = net(paddle.rand([2, 3, 48, 80]) * 2 - 1)
     assert output.shape == [2, 3, 48, 80]
     assert cam_logit.shape == [2, 2] and heatmap.shape == [2, 1, 12, 20]
@@ -69,12 +69,12 @@ def test_non_square_multiple_of_16_keeps_its_size():
 
 def test_fewer_than_four_blocks_is_refused():
     with pytest.raises(ValueError, match="n_blocks"):
-        nets.create(NAME, ngf=4, n_blocks=2)
+        nets.build(NAME, ngf=4, n_blocks=2)
 
 
 def test_weight_spec_is_a_flat_file():
     assert weights.spec("photo2cartoon").key is None
 
 
-def test_published_layout_loads_strictly(tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, None, TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, None, TINY, tmp_path, monkeypatch, registered)

@@ -12,7 +12,7 @@ TINY = {"ngf": 4, "n_blocks": 2}
 
 def test_resnet9_matches_reference():
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -21,14 +21,14 @@ def test_resnet9_matches_reference():
 
 def test_sides_round_up_to_a_multiple_of_four():
     # Stride-2 convolutions round each side up, the transposed ones double it: 70 -> 35 -> 18 -> 72.
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     out = net(paddle.rand([2, 3, 70, 90]) * 2 - 1)
     assert out.shape == [2, 3, 72, 92]
     assert float(out.abs().max()) <= 1.0
 
 
 def test_variants_build_and_run_deterministically_in_eval():
-    net = nets.create(NAME, ngf=4, n_blocks=1, padding_type="zero", use_dropout=True, norm_type="batch")
+    net = nets.build(NAME, ngf=4, n_blocks=1, padding_type="zero", use_dropout=True, norm_type="batch")
     names = set(net.state_dict())
     # Batch norm drops the conv biases; dropout shifts the block's second conv to slot 5 (zero padding: no pad layers).
     assert "model.1.bias" not in names and "model.2._mean" in names
@@ -43,10 +43,12 @@ def test_weight_specs_name_both_directions():
     assert horse.filename == zebra.filename and (horse.key, zebra.key) == ("netG_A", "netG_B")
     assert weights.spec("cyclegan_cityscapes_photo2label").key == "netG_A"
     assert weights.spec("cyclegan_cityscapes_label2photo").key == "netG_B"
-    # pretrained=True means horse -> zebra, the first spec registered for this network.
-    assert weights.default_spec(NAME).name == "cyclegan_horse2zebra"
+    assert (horse.name, zebra.name) == ("cyclegan_resnet9.horse2zebra", "cyclegan_resnet9.zebra2horse")
+    # pretrained=True means horse -> zebra, the default this network declares.
+    assert nets.network(NAME).default_weights == "cyclegan_resnet9.horse2zebra"
+    assert weights.default_spec(NAME).name == "cyclegan_resnet9.horse2zebra"
 
 
 @pytest.mark.parametrize("key", ["netG_A", None])
-def test_published_layout_loads_strictly(key, tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, key, TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(key, tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, key, TINY, tmp_path, monkeypatch, registered)

@@ -11,7 +11,7 @@ TINY = {"num_feat": 8, "num_conv": 2}
 
 
 def test_parameter_names_follow_the_original_module_list():
-    shapes = {k: v.shape for k, v in nets.create(NAME).state_dict().items()}
+    shapes = {k: v.shape for k, v in nets.build(NAME).state_dict().items()}
     # 17 (conv, PReLU) pairs, then the last conv to 3 colours x 4^2 for the pixel shuffle.
     assert len(shapes) == 17 * 3 + 2
     assert shapes["body.0.weight"] == [64, 3, 3, 3] and shapes["body.1._weight"] == [64]
@@ -20,7 +20,7 @@ def test_parameter_names_follow_the_original_module_list():
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_odd_sizes_come_out_scale_times_larger(scale):
-    net = nets.create(NAME, scale=None if scale == 4 else scale, **TINY)
+    net = nets.build(NAME, scale=None if scale == 4 else scale, **TINY)
     assert net.scale == scale
     with paddle.no_grad():
         out = net(paddle.rand([2, 3, 7, 5]))
@@ -32,8 +32,8 @@ def test_odd_sizes_come_out_scale_times_larger(scale):
 def test_smaller_scales_resample_the_x4_result_bicubically(scale, size):
     """The folded tail (one conv at input resolution) equals resampling the x4 image, edges included."""
     paddle.seed(1)
-    x4 = nets.create(NAME, **TINY)
-    small = nets.create(NAME, scale=scale, **TINY)
+    x4 = nets.build(NAME, **TINY)
+    small = nets.build(NAME, scale=scale, **TINY)
     small.set_state_dict(x4.state_dict())
     image = paddle.rand([2, 3, *size])
     with paddle.no_grad():
@@ -55,7 +55,7 @@ def test_the_folded_resample_kernel_is_an_interpolation():
 
 
 def test_zero_body_leaves_the_nearest_upsampled_input():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     last = net.body[-1]
     last.weight.set_value(paddle.zeros_like(last.weight))
     last.bias.set_value(paddle.zeros_like(last.bias))
@@ -67,4 +67,4 @@ def test_zero_body_leaves_the_nearest_upsampled_input():
 
 def test_scales_above_the_network_upscale_are_refused():
     with pytest.raises(ValueError, match="resamples its x4 result down, not to x5"):
-        nets.create(NAME, scale=5, **TINY)
+        nets.build(NAME, scale=5, **TINY)

@@ -13,7 +13,7 @@ TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
 
 def tiny_generator(noise_strength=0.0):
     paddle.seed(3)
-    net = nets.create("stylegan2_256", **TINY)
+    net = nets.build("stylegan2_256", **TINY)
     if noise_strength:
         for name, param in net.named_parameters():
             if name.endswith("noise.weight"):
@@ -32,13 +32,13 @@ def images_equal(a, b):
 @pytest.mark.parametrize("name", ["stylegan2_ffhq_config_f_1024", "stylegan2_animeface_512", "stylegan2_256"])
 def test_layout_matches_manifest(name):
     manifest = load_manifest(name)
-    assert_same_layout(nets.create(name), manifest)
+    assert_same_layout(nets.build(name), manifest)
 
 
 @pytest.mark.parametrize("name", ["stylegan2_ffhq_config_f_1024", "stylegan2_256"])
 def test_fingerprint_matches_reference(name):
     manifest = load_manifest(name)
-    net = nets.create(name)
+    net = nets.build(name)
     apply_recipe(net, manifest)
     (z,) = recipe_inputs(manifest)
     with paddle.no_grad():
@@ -132,9 +132,9 @@ def test_upfirdn2d_follows_its_definition(up, down, pad):
             np.testing.assert_allclose(ours[n, c], _naive_upfirdn(x[n, c], kernel, up, down, pad), atol=1e-5)
 
 
-def test_published_layout_checkpoint_loads(tmp_path, monkeypatch):
+def test_published_layout_checkpoint_loads(tmp_path, monkeypatch, registered):
     # PaddleGAN publishes StyleGAN2 generators as flat state dicts (noise buffers included).
-    assert_checkpoint_roundtrip("stylegan2_256", None, TINY, tmp_path, monkeypatch)
+    assert_checkpoint_roundtrip("stylegan2_256", None, TINY, tmp_path, monkeypatch, registered)
 
 
 def test_batch_entries_are_generated_independently():
@@ -152,10 +152,10 @@ def test_concat_variant_fits_gpen_and_takes_feature_noise():
     prefix = "generator."
     entries = [[name[len(prefix) :], shape, kind] for name, shape, kind in manifest["state_dict"] if name.startswith(prefix)]
     generator_part = dict(manifest, state_dict=entries)
-    assert_same_layout(nets.create("stylegan2_animeface_512", is_concat=True), generator_part)
+    assert_same_layout(nets.build("stylegan2_animeface_512", is_concat=True), generator_part)
 
     paddle.seed(3)
-    net = nets.create("stylegan2_256", is_concat=True, **TINY)
+    net = nets.build("stylegan2_256", is_concat=True, **TINY)
     # One feature map per resolution (4, 8, 16, 32), as wide as that level.
     features = [paddle.randn([2, net.channels[2**level], 2**level, 2**level]) for level in range(2, net.log_size + 1)]
     with paddle.no_grad():

@@ -10,7 +10,7 @@ TINY = {"ngf": 4, "n_blocks": 1}
 
 def test_ugatit_light_matches_reference():
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -19,7 +19,7 @@ def test_ugatit_light_matches_reference():
 
 
 def test_light_model_takes_any_size():
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     output, cam_logit, heatmap = net(paddle.rand([2, 3, 70, 90]) * 2 - 1)
     assert output.shape == [2, 3, 72, 92]
     assert cam_logit.shape == [2, 2]
@@ -27,7 +27,7 @@ def test_light_model_takes_any_size():
 
 
 def test_full_model_flattens_an_img_size_map():
-    net = nets.create(NAME, ngf=4, n_blocks=1, light=False, img_size=32)
+    net = nets.build(NAME, ngf=4, n_blocks=1, light=False, img_size=32)
     assert net.FC[0].weight.shape == [8 * 8 * 16, 16]
     output, _, heatmap = net(paddle.rand([1, 3, 32, 32]))
     assert output.shape == [1, 3, 32, 32] and heatmap.shape == [1, 1, 8, 8]
@@ -37,5 +37,5 @@ def test_weight_spec_is_the_selfie_to_anime_direction():
     assert weights.spec("ugatit_selfie2anime").key == "genA2B"
 
 
-def test_published_layout_loads_strictly(tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, "genA2B", TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, "genA2B", TINY, tmp_path, monkeypatch, registered)

@@ -11,7 +11,7 @@ TINY = {"ngf": 4, "num_downs": 5}  # 32x32 inputs reach 1x1
 
 def test_unet256_matches_reference():
     manifest = load_manifest(NAME)
-    net = nets.create(NAME)
+    net = nets.build(NAME)
     assert_same_layout(net, manifest)
     apply_recipe(net, manifest)
     (image,) = recipe_inputs(manifest)
@@ -21,7 +21,7 @@ def test_unet256_matches_reference():
 def test_eval_normalises_with_batch_statistics_like_paddlegan():
     # PaddleGAN's batch norm uses the batch's own statistics in eval mode, so an
     # image's result depends on its batch mates and the running averages are unused.
-    net = nets.create(NAME, **TINY)
+    net = nets.build(NAME, **TINY)
     first, second = paddle.rand([1, 3, 32, 32]), paddle.rand([1, 3, 32, 32])
     alone = net(first)
     assert alone.shape == [1, 3, 32, 32]
@@ -34,7 +34,7 @@ def test_eval_normalises_with_batch_statistics_like_paddlegan():
 
 
 def test_dropout_variant_is_deterministic_in_eval():
-    net = nets.create(NAME, ngf=4, num_downs=6, use_dropout=True)
+    net = nets.build(NAME, ngf=4, num_downs=6, use_dropout=True)
     # Dropout only follows the extra widest levels, after their up-path norm.
     assert any(isinstance(layer, paddle.nn.Dropout) for layer in net.sublayers())
     image = paddle.rand([1, 3, 64, 64])
@@ -46,5 +46,5 @@ def test_weight_specs():
     assert weights.spec("pix2pix_cityscapes").key == "netG"
 
 
-def test_published_layout_loads_strictly(tmp_path, monkeypatch):
-    assert_checkpoint_roundtrip(NAME, "netG", TINY, tmp_path, monkeypatch)
+def test_published_layout_loads_strictly(tmp_path, monkeypatch, registered):
+    assert_checkpoint_roundtrip(NAME, "netG", TINY, tmp_path, monkeypatch, registered)

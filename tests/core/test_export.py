@@ -1,0 +1,207 @@
+"""core.export: each graph rewrite computes the same numbers as the layers it replaces.
+
+Weights and inputs are random (float32); the rewrites only sum or order
+products differently, so results agree to ~1e-5 of the output's magnitude.
+"""
+import numpy as np
+import paddle
+import paddle.nn as nn
+import paddle.nn.functional as F
+import pytest
+from paddle.static import InputSpec
+
+from core.export import (
+    BilinearDouble,
+    ExportableRRDB,
+    NearestDouble,
+    exportable_super_resolution,
+    nearest_double_then_conv,
+    upsample_free,
+)
+from core.nets.animegan import AnimeGenerator
+from core.nets.rrdb import RRDBNet
+from core.nets.ugatit import ResnetUGATITGenerator
+
+
+def assert_close(got, want, rtol=1e-5):
+    """Equal up to `rtol` of the largest magnitude (rounding scales with the values, not per element)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=rtol * np.abs(want).max())
+
+
+def random_input(*shape, seed=0):
+    # Negative values too: they exercise the LeakyReLUs and the edges of the resampling.
+    return paddle.to_tensor(np.random.default_rng(seed).uniform(-2, 2, shape).astype(np.float32))
+
+
+def tiny_rrdb(scale=4):
+    paddle.seed(3)
+    net = RRDBNet(in_nc=3, out_nc=3, nf=8, nb=1, gc=4, scale=scale)
+    net.eval()
+    return net
+
+
+# ---------------------------------------------------------------- nearest 2x + 3x3 conv
+
+
+@pytest.mark.parametrize("height,width", [(7, 5), (6, 8), (6, 9)])  # odd, even, mixed: every border case
+@pytest.mark.parametrize("bias", [True, False])
+def test_nearest_upsampling_then_conv_folds_into_one_transposed_conv(height, width, bias):
+    paddle.seed(3)
+    conv = nn.Conv2D(5, 7, 3, padding=1, bias_attr=None if bias else False)
+    x = random_input(2, 5, height, width)
+    with paddle.no_grad():
+        want = conv(F.interpolate(x, scale_factor=2, mode="nearest")).numpy()
+        folded = nearest_double_then_conv(conv)
+        got = folded(x).numpy()
+    assert isinstance(folded, nn.Conv2DTranspose) and (folded.bias is None) == (not bias)
+    assert want.shape == (2, 7, 2 * height, 2 * width)
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize(
+    "conv,message",
+    [
+        (nn.Conv2D(4, 4, 5, padding=2), "3x3"),
+        (nn.Conv2D(4, 4, 3, stride=2, padding=1), "stride 1"),
+        (nn.Conv2D(4, 4, 3, padding=0), "padding 1"),
+        (nn.Conv2D(4, 4, 3, padding=1, groups=2), "dense"),
+        (nn.Conv2D(4, 4, 3, padding=1, dilation=2), "undilated"),
+        (nn.Conv2D(4, 4, 3, padding=1, padding_mode="reflect"), "zero-padded"),
+    ],
+    ids=["5x5", "stride2", "padding0", "groups", "dilation", "reflect"],
+)
+def test_only_a_plain_3x3_convolution_folds(conv, message):
+    with pytest.raises(ValueError, match=message):
+        nearest_double_then_conv(conv)
+
+
+# ---------------------------------------------------------------- RRDB
+
+
+def test_exportable_rrdb_computes_the_same_function():
+    net = tiny_rrdb()
+    image = random_input(1, 3, 11, 9)
+    with paddle.no_grad():
+        want = net(image).numpy()
+        got = ExportableRRDB(net)(image).numpy()
+    assert want.shape == (1, 3, 44, 36)
+    assert_close(got, want)
+
+
+def test_exportable_rrdb_shares_the_networks_layers():
+    net = tiny_rrdb()
+    exportable = ExportableRRDB(net)
+    assert exportable.net is net  # not a copy: build_engine copies the whole before exporting
+    assert not any(isinstance(sub, nn.Conv2DTranspose) for sub in net.sublayers())  # net itself untouched
+
+
+def test_only_the_x4_rrdb_has_an_exportable_form():
+    with pytest.raises(ValueError, match="x4"):
+        ExportableRRDB(tiny_rrdb(scale=2))
+
+
+def test_exportable_super_resolution_picks_the_form():
+    x4 = tiny_rrdb()
+    exportable = exportable_super_resolution(x4)
+    assert isinstance(exportable, ExportableRRDB) and exportable.net is x4
+    x2 = tiny_rrdb(scale=2)  # unshuffles its input: exported as it is
+    assert exportable_super_resolution(x2) is x2
+    other = nn.Sequential(nn.Conv2D(3, 48, 3, padding=1), nn.PixelShuffle(4))
+    assert exportable_super_resolution(other) is other
+
+
+def test_exported_rrdb_program_has_no_interpolation(tmp_path):
+    """What Paddle 3.3's oneDNN predictor cannot run is gone from the saved program (and was there before)."""
+
+    def program_bytes(layer, name):
+        prefix = str(tmp_path / name / "model")
+        static = paddle.jit.to_static(layer, input_spec=[InputSpec([None, 3, None, None], "float32")], full_graph=True)
+        paddle.jit.save(static, prefix)
+        # The program only (.json with PIR, .pdmodel before it), not the weights.
+        files = [path for path in (tmp_path / name).iterdir() if path.suffix in (".json", ".pdmodel")]
+        assert files
+        return b"".join(path.read_bytes() for path in files)
+
+    assert b"interp" in program_bytes(tiny_rrdb(), "original")  # the check below can fail
+    assert b"interp" not in program_bytes(ExportableRRDB(tiny_rrdb()), "exportable")
+
+
+# ---------------------------------------------------------------- 2x nn.Upsample
+
+
+@pytest.mark.parametrize("height,width", [(5, 7), (6, 8)])
+@pytest.mark.parametrize("mode,replacement", [("nearest", NearestDouble), ("bilinear", BilinearDouble)])
+def test_double_upsampling_without_interp_equals_upsample(height, width, mode, replacement):
+    x = random_input(2, 3, height, width, seed=height)
+    with paddle.no_grad():
+        want = nn.Upsample(scale_factor=2, mode=mode)(x).numpy()
+        got = replacement()(x).numpy()
+    assert want.shape == (2, 3, 2 * height, 2 * width)
+    assert_close(got, want)
+
+
+def upsampling_stack():
+    paddle.seed(4)
+    return nn.Sequential(
+        nn.Conv2D(3, 4, 3, padding=1),
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        nn.Sequential(nn.Conv2D(4, 4, 3, padding=1), nn.Upsample(scale_factor=2, mode="bilinear")),
+        nn.Conv2D(4, 2, 3, padding=1),
+    )
+
+
+def test_upsample_free_copy_computes_the_same_function():
+    layer = upsampling_stack()
+    kept = [type(sub) for sub in layer.sublayers()]
+    free = upsample_free(layer)
+    assert free is not layer
+    assert not any(isinstance(sub, nn.Upsample) for sub in free.sublayers())
+    assert sum(isinstance(sub, (NearestDouble, BilinearDouble)) for sub in free.sublayers()) == 2
+    assert [type(sub) for sub in layer.sublayers()] == kept  # the original keeps its Upsample layers
+    x = random_input(1, 3, 5, 6)
+    with paddle.no_grad():
+        assert_close(free(x).numpy(), layer(x).numpy())
+
+
+@pytest.mark.parametrize(
+    "upsample",
+    [
+        None,
+        nn.Upsample(scale_factor=3, mode="nearest"),
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True),
+        nn.Upsample(scale_factor=2, mode="bicubic"),
+        nn.Upsample(size=[8, 8], mode="nearest"),
+    ],
+    ids=["none", "x3", "align_corners", "bicubic", "fixed_size"],
+)
+def test_upsample_free_returns_the_layer_itself_when_nothing_is_replaced(upsample):
+    layer = nn.Sequential(nn.Conv2D(3, 3, 3, padding=1), *([upsample] if upsample is not None else []))
+    assert upsample_free(layer) is layer
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: AnimeGenerator(ngf=4), lambda: ResnetUGATITGenerator(ngf=4, n_blocks=1, light=True)],
+    ids=["animeganv2", "ugatit_light"],
+)
+def test_upsample_free_networks_give_the_same_numbers(make):
+    """The networks the translate app exports: AnimeGANv2 (bilinear) and U-GAT-IT (nearest)."""
+    paddle.seed(3)
+    net = make()
+    net.eval()
+    original = {key: value.numpy().copy() for key, value in net.state_dict().items()}
+    exported = upsample_free(net)
+    assert exported is not net
+    assert any(isinstance(sub, nn.Upsample) for sub in net.sublayers())
+    assert not any(isinstance(sub, nn.Upsample) for sub in exported.sublayers())
+    x = random_input(1, 3, 36, 44)
+    with paddle.no_grad():
+        want, got = net(x), exported(x)
+    # U-GAT-IT also returns its CAM logits and heatmap: every output agrees.
+    want, got = (out if isinstance(out, (tuple, list)) else (out,) for out in (want, got))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert_close(g.numpy(), w.numpy())
+    assert all(np.array_equal(value.numpy(), original[key]) for key, value in net.state_dict().items())
