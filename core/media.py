@@ -53,6 +53,7 @@ PathLike = Union[str, os.PathLike]
 _PROBE_TIMEOUT_S = 60
 _DECODE_TIMEOUT_S = 600
 _STDERR_TAIL_CHARS = 2000
+_MUX_TIMEOUT_S = 600  # joining a finished video and its sound: a copy of the frames, an encode of the sound
 # Modes whose pixels carry an alpha channel (PA/La/RGBa are rarer variants).
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 # 16-bit greyscale modes: Pillow's RGB conversion would clip them, so we rescale.
@@ -647,7 +648,8 @@ class VideoWriter:
     fps: the exact rate to keep; pass the source's ``VideoInfo.fps`` (a Fraction
         such as 30000/1001), an int, a float or a string like "30000/1001".
     audio_from: a media file whose first audio track is muxed in (as AAC);
-        ignored when it has none. The audio is cut to the video's length.
+        ignored when it has none. The audio is cut to the video's length, or padded with
+        silence to it.
     crf: x264 quality (lower is better; 18 is visually near-lossless).
 
     Frames are H x W x 3 ``uint8``, all the same size. yuv420p needs even
@@ -666,6 +668,10 @@ class VideoWriter:
         self.output_size: Optional[Tuple[int, int]] = None  # (width, height) as encoded
         self.frames_written = 0
         self._audio_path = _audio_source(Path(audio_from)) if audio_from is not None else None
+        # With audio, frames are encoded into a hidden file first and the sound joins them at the end,
+        # cut or padded to exactly their length: mixed while encoding, a sound shorter than the video
+        # ends the file (-shortest) or, padded, lets the muxer stretch the video past its frames.
+        self._encoded_path = self.path.with_name(f".{self.path.name}.video.mp4") if self._audio_path else self.path
         self._process: Optional[subprocess.Popen] = None
         self._stderr_file = None
 
@@ -706,15 +712,37 @@ class VideoWriter:
         log = self._log_tail()
         self._release()
         if returncode != 0:
+            _unlink(self._encoded_path)
             _unlink(self.path)
             raise RuntimeError(f"ffmpeg failed to write {self.path.name}: {log}")
+        if self._audio_path is not None:
+            self._add_audio()
         return self.path
+
+    def _add_audio(self) -> None:
+        """Join the encoded frames (copied as they are) and the sound, padded with silence or cut to the frames' length."""
+        duration = self.frames_written * self.fps.denominator / self.fps.numerator
+        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", _ffmpeg_path(self._encoded_path),
+                   *_upload_input(self._audio_path), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+                   "-af", "apad", "-c:a", "aac", "-b:a", "128k", "-t", f"{duration:.6f}",
+                   "-movflags", "+faststart", "-f", "mp4", _ffmpeg_path(self.path)]
+        try:
+            result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    timeout=_MUX_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            result = None
+        _unlink(self._encoded_path)
+        if result is None or result.returncode != 0:
+            _unlink(self.path)
+            reason = "it ran past its time limit" if result is None else result.stderr.strip()[-_STDERR_TAIL_CHARS:]
+            raise RuntimeError(f"ffmpeg failed to add the sound to {self.path.name}: {reason or 'no message'}")
 
     def abort(self) -> None:
         """Stop ffmpeg at once and remove the partial file."""
         if self._process is not None:
             _stop(self._process)
             self._release()
+            _unlink(self._encoded_path)
             _unlink(self.path)
 
     def __enter__(self) -> "VideoWriter":
@@ -732,17 +760,12 @@ class VideoWriter:
         out_width, out_height = self.output_size
         command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y",
                    "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{out_width}x{out_height}",
-                   "-framerate", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0"]
-        if self._audio_path is not None:
-            command += _upload_input(self._audio_path)
-        command += ["-map", "0:v:0"]
-        if self._audio_path is not None:
-            command += ["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-shortest"]
-        # Tag BT.709 and convert with it, so browsers and ffmpeg agree on the colours.
-        command += ["-vf", "scale=out_color_matrix=bt709:out_range=tv,"
-                           "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709",
-                    "-c:v", "libx264", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
-                    "-movflags", "+faststart", "-f", "mp4", _ffmpeg_path(self.path)]
+                   "-framerate", f"{self.fps.numerator}/{self.fps.denominator}", "-i", "pipe:0", "-map", "0:v:0",
+                   # Tag BT.709 and convert with it, so browsers and ffmpeg agree on the colours.
+                   "-vf", "scale=out_color_matrix=bt709:out_range=tv,"
+                          "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709",
+                   "-c:v", "libx264", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                   "-movflags", "+faststart", "-f", "mp4", _ffmpeg_path(self._encoded_path)]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._stderr_file = tempfile.TemporaryFile()
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,

@@ -83,9 +83,11 @@ class Runner:
     the receptive field, a mean latent). kind: "dygraph", "onednn" or "gpu".
     """
 
-    def __init__(self, spec: WeightSpec, network, run: Callable, kind: str, nbytes: int):
+    def __init__(self, spec: WeightSpec, network, run: Callable, kind: str, nbytes: int, lock=None):
         self.spec = spec
         self.network = network
+        # Held by every dygraph call of the network; take it to call its other methods from threads.
+        self.lock = lock or threading.Lock()
         self.kind = kind
         self.nbytes = nbytes  # what this runner holds beyond the network (a predictor's copy of the weights)
         self._run = run
@@ -167,17 +169,18 @@ def prepare_runner(network, export: Optional[Export] = None, engine: str = "auto
 
     For benchmarks and tests that compare engines on one network; applications call ``runner``.
     """
+    lock = lock or threading.Lock()
     wrapped = export.wrap(network) if export and export.wrap else network
     dygraph = runtime.DygraphRunner(wrapped, lock=lock)
     if engine == "dygraph" or export is None:
-        return Runner(spec, network, dygraph, "dygraph", nbytes=0)
+        return Runner(spec, network, dygraph, "dygraph", nbytes=0, lock=lock)
     input_spec, samples = export.inputs(network)
     exported = export.rewrite(wrapped) if export.rewrite else wrapped
     fast = runtime.build_engine(exported, input_spec, samples, tolerance=export.tolerance, kinds=runtime.fast_path_kinds())
     if fast.kind == "dygraph":
         # No fast path: run the network exactly as defined, not its export-friendly rewrite.
-        return Runner(spec, network, dygraph, "dygraph", nbytes=0)
-    return Runner(spec, network, fast, fast.kind, nbytes=fast.nbytes)
+        return Runner(spec, network, dygraph, "dygraph", nbytes=0, lock=lock)
+    return Runner(spec, network, fast, fast.kind, nbytes=fast.nbytes, lock=lock)
 
 
 def network_from_file(path, network_name: str, key: Optional[str] = None, config: Optional[Callable] = None):

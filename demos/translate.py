@@ -28,7 +28,7 @@ WEIGHTS = [t.weights for t in translate.TRANSLATIONS.values()]
 
 def model_choices() -> list[tuple[str, str]]:
     """(label with the state of its weights here, key): the keys are the API's and never change."""
-    return [(with_state(t.label, [t.weights]), t.key) for t in translate.TRANSLATIONS.values()]
+    return [(with_state(t.label, translate.checkpoints(t)), t.key) for t in translate.TRANSLATIONS.values()]
 
 
 MODEL_CHOICES = model_choices()  # at import; the page refreshes the labels on every load
@@ -40,6 +40,11 @@ LIMITS_TEXT = (
     f"{translate.VIDEO_MAX_SECONDS} seconds with frames up to {translate.VIDEO_MAX_PIXELS / 1e6:.2f} megapixels "
     "(e.g. 640 x 360); sound is kept. On a CPU a frame takes from a tenth of a second to a few seconds, "
     "depending on the model."
+)
+FACES_TEXT = (
+    "For the face models (selfie → anime, photo → cartoon): every face of the picture (up to "
+    f"{translate.MAX_PORTRAIT_FACES}) is found, cut out upright, stylised and pasted back, and each stylised face "
+    "comes back on its own too. The Picture tab gives the pasted-back picture alone."
 )
 BATCH_TEXT = (
     f"Up to {MAX_BATCH_PICTURES} pictures at once, each within the limits above; they run one after another "
@@ -67,7 +72,7 @@ async def translate_image(model, image, request: gr.Request = None, progress=gr.
     translation = translate.choose(model)  # an unknown model is refused here, before the queue's worker
     if image is None:
         raise user_error("Upload an image (or pick an example) first.")
-    fail_fast_if_missing(translation.weights)
+    fail_fast_if_missing(*translate.checkpoints(translation))
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_image_file", model, image, str(workdir),
@@ -78,12 +83,34 @@ async def translate_image(model, image, request: gr.Request = None, progress=gr.
 
 
 @user_errors
+async def translate_portrait(model, image, request: gr.Request = None, progress=gr.Progress()):
+    """A portrait model on every face: the picture with them pasted back, then each stylised crop; a ZIP of all."""
+    start = time.perf_counter()
+    translation = translate.choose(model)
+    if not translation.portrait:
+        raise user_error(f"{translation.label} runs on whole pictures; for faces choose "
+                         f"{' or '.join(t.key for t in translate.TRANSLATIONS.values() if t.portrait)}.")
+    if image is None:
+        raise user_error("Upload a picture with a face first.")
+    fail_fast_if_missing(*translate.checkpoints(translation))
+    workdir = new_workdir()
+    result = await run_heavy(
+        translate.APP, "core.apps.translate:translate_portraits_file", model, image, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Stylising faces"),
+    )
+    gallery = [(result.path, "the picture")] + [(crop, f"face {i + 1}") for i, crop in enumerate(result.crops)]
+    note = LOADING_NOTE if result.loaded_model else ""
+    faces = len(result.crops)
+    return gallery, result.zip_path, f"{timed(time.perf_counter() - start)} ({faces} face{'s' if faces != 1 else ''}){note}"
+
+
+@user_errors
 async def translate_video(model, video, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
     translation = translate.choose(model)
     if video is None:
         raise user_error("Upload a video first.")
-    fail_fast_if_missing(translation.weights)
+    fail_fast_if_missing(*translate.checkpoints(translation))
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_video_file", model, video, str(workdir / f"{translation.key}.mp4"),
@@ -101,7 +128,7 @@ async def translate_batch(model, files, request: gr.Request = None, progress=gr.
     start = time.perf_counter()
     translation = translate.choose(model)
     paths = batch_paths(files)
-    fail_fast_if_missing(translation.weights)
+    fail_fast_if_missing(*translate.checkpoints(translation))
     outcome = await run_batch(
         translate.APP, "core.apps.translate:translate_image_file", paths,
         job_args=lambda path, workdir: (model, path, str(workdir)), result_file=lambda result: result.path,
@@ -144,6 +171,17 @@ def build(show_title: bool = True) -> gr.Blocks:
                 cache_examples=False,
             )
             gr.Markdown("<small>Example credits: " + "; ".join(e.credit for e in examples) + ".</small>")
+        with gr.Tab("Faces"):
+            gr.Markdown(FACES_TEXT)
+            with gr.Row():
+                with gr.Column():
+                    portrait = ImageFile(label="Picture with faces", sources=["upload", "clipboard", "webcam"],
+                                         elem_id="translate-portrait")
+                    run_portrait = gr.Button("Stylise faces", variant="primary", elem_id="translate-portrait-run")
+                with gr.Column():
+                    portrait_out = gr.Gallery(label="The picture, then each face", columns=3, elem_id="translate-portrait-output")
+                    portrait_zip = gr.File(label="Download ZIP", elem_id="translate-portrait-download")
+                    portrait_status = gr.Markdown(elem_id="translate-portrait-status")
         with gr.Tab("Several pictures"):
             gr.Markdown(BATCH_TEXT)
             batch, run_batch_button, batch_out, batch_zip, batch_status = batch_panel("translate", "Pictures", "Translate pictures")
@@ -162,6 +200,7 @@ def build(show_title: bool = True) -> gr.Blocks:
             (run_image, translate_image, image, [image_out, image_file, image_status], "translate_image"),
             (run_batch_button, translate_batch, batch, [batch_out, batch_zip, batch_status], "translate_batch"),
             (run_video, translate_video, video, [video_out, video_file, video_status], "translate_video"),
+            (run_portrait, translate_portrait, portrait, [portrait_out, portrait_zip, portrait_status], "translate_portrait"),
         ):
             event = button.click(handler, [model, source], outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)
             clear_on_failure(event, outputs)

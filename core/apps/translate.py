@@ -15,12 +15,14 @@ to uint8. How each network sees the picture (its `Framing`):
   256 becomes 256, a longer side is cut down to a multiple of 32 (bilinear);
   the result is resized back to the input's size and its mean brightness is
   matched to the input's (PaddleGAN's ``adjust_brightness``).
-- pix2pix facades, U-GAT-IT selfie2anime, photo2cartoon: the networks were
-  trained on 256 x 256 pictures; the picture is resized to 256 x 256 (bicubic
-  as in the configs; area for photo2cartoon as in its predictor) and the result
-  resized back to the input's size. PaddleGAN's selfie2anime and photo2cartoon
-  pipelines first crop the face (detector + segmentation); we do not, so they
-  work best on a face that fills a roughly square picture.
+- pix2pix facades: trained on 256 x 256 pictures; the picture is resized to
+  256 x 256 (bicubic as in its config) and the result resized back.
+- U-GAT-IT selfie2anime and photo2cartoon (portraits): each face is found by
+  ``core.face`` (BlazeFace), cut out upright as PaddleGAN's photo2cartoon frames
+  it (eyes level, hair and chin in; 256 x 256), photo2cartoon's background is
+  whitened by its face segmentation (FCN-HRNet-W18) before and after, and each
+  stylised face is pasted back through a feathered edge. Videos follow the faces
+  from frame to frame (``core.face.FaceTracker``).
 
 Larger pictures than ``MAX_PIXELS`` are refused (``LimitExceeded``): the
 instance-normalised networks cannot be tiled without visible seams.
@@ -144,6 +146,8 @@ class Translation(ModelChoice):
     about: str  # one or two sentences for the UI
     returns_extras: bool = False  # forward gives (image, cam_logit, heatmap)
     match_brightness: bool = False  # AnimeGAN's post-processing
+    portrait: bool = False  # runs on each face's portrait crop (core.face), pasted back into the picture
+    mask_weights: Optional[str] = None  # a face segmentation that whitens the crop's background (photo2cartoon)
 
 
 _TRANSLATIONS = (
@@ -179,23 +183,29 @@ _TRANSLATIONS = (
     Translation(
         key="selfie2anime", label="Selfie → anime (U-GAT-IT)", weights="ugatit_light.selfie2anime",
         framing=ResizeToSquare(256, cv2.INTER_CUBIC),
-        about="U-GAT-IT (light) trained on face crops at 256 x 256. PaddleGAN first crops the face with a detector "
-        "and a segmentation model; we don't, so the whole picture is resized to 256 x 256 and the result "
-        "stretched back to its size: use a roughly square picture filled by one face.",
-        returns_extras=True,
+        about="U-GAT-IT (light) trained on selfies at 256 x 256. Each face is found (BlazeFace), cut out upright "
+        "with its hair and chin, turned into anime and pasted back; the Faces tab also gives each stylised crop.",
+        returns_extras=True, portrait=True,
     ),
     Translation(
         key="photo2cartoon", label="Face photo → cartoon (photo2cartoon)", weights="ugatit_p2c.photo2cartoon",
         framing=ResizeToSquare(256, cv2.INTER_AREA),
-        about="photo2cartoon (minivision) trained on aligned face crops at 256 x 256. PaddleGAN aligns the face "
-        "and whitens the background with a segmentation mask first; we don't, so use a square picture "
-        "filled by one face.",
-        returns_extras=True,
+        about="photo2cartoon (minivision) trained on aligned face crops at 256 x 256, as PaddleGAN runs it: each face "
+        "is found, cut out upright, its background whitened by a face segmentation (FCN-HRNet-W18), cartooned and "
+        "pasted back; the Faces tab also gives each cartoon crop.",
+        returns_extras=True, portrait=True, mask_weights="fcn_hrnet_w18.faceseg",
     ),
 )
 
 
 TRANSLATIONS = {t.key: t for t in _TRANSLATIONS}
+FACE_DETECTOR = "blazeface.mediapipe_short_range"  # core.face's detector, for the portrait models
+
+
+def checkpoints(translation: Translation) -> list[str]:
+    """Every checkpoint a translation needs: its network's, and for portraits the detector's and the mask's."""
+    extra = [FACE_DETECTOR, translation.mask_weights] if translation.portrait else []
+    return [translation.weights, *(name for name in extra if name)]
 
 APP = register(
     App(
@@ -205,9 +215,9 @@ APP = register(
         "photos into anime (AnimeGANv2) and faces into anime or cartoons (U-GAT-IT, photo2cartoon); "
         "for one picture or every frame of a short video.",
         demo="demos.translate",
-        endpoints=("translate_image", "translate_video", "translate_batch"),
-        networks=tuple(dict.fromkeys(t.network for t in TRANSLATIONS.values())),
-        weights=tuple(t.weights for t in TRANSLATIONS.values()),
+        endpoints=("translate_image", "translate_video", "translate_batch", "translate_portrait"),
+        networks=(*dict.fromkeys(t.network for t in TRANSLATIONS.values()), "blazeface", "fcn_hrnet_w18"),
+        weights=(*(t.weights for t in TRANSLATIONS.values()), FACE_DETECTOR, "fcn_hrnet_w18.faceseg"),
         examples=(
             Example(("vintage", "assets/examples/rocket.jpg"), "SpaceX; CC0 (public domain)"),
             Example(("horse2zebra", "assets/examples/chelsea.jpg"), "Stéfan van der Walt; CC0"),
@@ -337,6 +347,75 @@ def translate_array(translation: Translation, run: Callable, image: np.ndarray) 
     return np.clip(output, 0, 255).astype(np.uint8)
 
 
+# ---------------------------------------------------------------- portraits
+
+
+PORTRAIT_SIDE = 256
+MAX_PORTRAIT_FACES = 4
+PORTRAIT_FEATHER = 0.1
+
+
+@dataclass(frozen=True)
+class Portraits:
+    image: np.ndarray  # the picture with every stylised face pasted back
+    crops: list  # each face's stylised crop (uint8, PORTRAIT_SIDE²), largest face first
+
+
+def _face_mask(translation: Translation, crop: np.ndarray) -> Optional[np.ndarray]:
+    """The crop's face mask (0..1) from the translation's face segmentation, or None."""
+    if not translation.mask_weights:
+        return None
+    from core import models
+    from core.nets import face_parsing
+
+    run = models.runner(translation.mask_weights)
+    (logits,) = run(face_parsing.faceseg_input(crop))[:1]
+    return face_parsing.faceseg_mask(logits, PORTRAIT_SIDE, PORTRAIT_SIDE)
+
+
+def stylise_faces(translation: Translation, run: Callable, image: np.ndarray, faces) -> Portraits:
+    """Each face's portrait crop through the network, pasted back (feathered; along the mask when there is one)."""
+    from core import face as face_pipeline
+    from core.nets.face_parsing import whiten_background
+
+    result, crops = image, []
+    for found in faces[:MAX_PORTRAIT_FACES]:
+        # 1. The face upright with its hair and chin, as the network was trained to see it.
+        portrait = face_pipeline.portrait_crop(image, found, PORTRAIT_SIDE)
+        # 2. photo2cartoon: the background whitened by the face segmentation, before and after.
+        mask = _face_mask(translation, portrait.crop)
+        crop = portrait.crop if mask is None else whiten_background(portrait.crop, mask).astype(np.uint8)
+        stylised = to_pixels(run(to_input(crop))[0])
+        stylised = stylised if mask is None else whiten_background(stylised, mask)
+        stylised = np.clip(stylised, 0, 255).astype(np.uint8)  # truncation, as PaddleGAN does
+        crops.append(stylised)
+        # 3. Back into the picture through a feathered edge (and the mask's outline).
+        result = face_pipeline.paste_back(result, stylised, portrait.matrix, feather=PORTRAIT_FEATHER, mask=mask)
+    return Portraits(result, crops)
+
+
+def translate_portraits(model: str, image) -> Portraits:
+    """A portrait model on every face of a picture (NoFaceFound when there is none)."""
+    from core import face as face_pipeline
+    from core.media import read_image
+
+    translation = choose(model)
+    if not translation.portrait:
+        raise InputError(f"{translation.label} runs on whole pictures, not on faces; choose "
+                         f"{' or '.join(t.key for t in TRANSLATIONS.values() if t.portrait)}.")
+    if image is None:
+        raise InputError("Upload a picture with a face first.")
+    pixels = read_image(image, max_pixels=MAX_PIXELS)
+    check_size(*pixels.shape[:2])
+    from core import weights
+
+    for name in checkpoints(translation):  # a missing file is named before any network is built
+        weights.fetch(weights.spec(name))
+    faces = face_pipeline.require_faces(pixels)
+    run = runner(translation)
+    return stylise_faces(translation, run, pixels, faces)
+
+
 def translate_image(model: str, image) -> np.ndarray:
     """Translate one picture (a path, bytes, PIL image or uint8 array); returns uint8 RGB of the same size.
 
@@ -348,6 +427,8 @@ def translate_image(model: str, image) -> np.ndarray:
     translation = choose(model)
     if image is None:
         raise InputError("Upload an image (or pick an example) first.")
+    if translation.portrait:
+        return translate_portraits(model, image).image
     pixels = read_image(image, max_pixels=MAX_PIXELS)
     check_size(*pixels.shape[:2])
     return translate_array(translation, runner(translation), pixels)
@@ -378,13 +459,25 @@ def translate_video(
         raise InputError("Upload a video first.")
     run = runner(translation)
     frames = 0
+    tracker = None
+    if translation.portrait:
+        from core import face as face_pipeline
+
+        tracker = face_pipeline.FaceTracker()
+
+    def one_frame(frame):
+        if tracker is None:
+            return translate_array(translation, run, frame)
+        # Faces followed from frame to frame (smoothed, so the crops don't jitter); a frame without one is kept.
+        tracked = [f for f in tracker.update(face_pipeline.detect_faces(frame, windows=False)) if f is not None]
+        return stylise_faces(translation, run, frame, tracked).image if tracked else frame
 
     def process(batch):
         nonlocal frames
         check_size(*batch[0].shape[:2], what="The video's frame")
         # One frame at a time: pix2pix normalises with batch statistics, so a
         # frame's result must not depend on its neighbours.
-        results = [translate_array(translation, run, frame) for frame in batch]
+        results = [one_frame(frame) for frame in batch]
         frames += len(results)
         return results
 
@@ -402,6 +495,33 @@ class ImageJobResult:
     width: int
     height: int
     loaded_model: bool  # this request also loaded the model (and checked its fast path)
+
+
+@dataclass(frozen=True)
+class PortraitJobResult:
+    path: str  # the picture with the stylised faces pasted back (PNG)
+    crops: tuple  # each stylised face crop (PNG)
+    zip_path: str  # all of them
+    loaded_model: bool
+
+
+def translate_portraits_file(model: str, image, workdir) -> PortraitJobResult:
+    """Stylise every face of a picture; write the pasted-back picture, each crop and a ZIP of them into `workdir`."""
+    import zipfile
+
+    from core.media import write_png
+
+    loading = not is_loaded(model)
+    result = translate_portraits(model, image)
+    workdir = Path(workdir)
+    key = choose(model).key
+    path = write_png(result.image, workdir / f"{key}.png")
+    crops = tuple(str(write_png(crop, workdir / f"{key}-face{i + 1}.png")) for i, crop in enumerate(result.crops))
+    zip_path = workdir / f"{key}-faces.zip"
+    with zipfile.ZipFile(zip_path, "w") as archive:
+        for file in (str(path), *crops):
+            archive.write(file, Path(file).name)
+    return PortraitJobResult(str(path), crops, str(zip_path), loading)
 
 
 def translate_image_file(model: str, image, workdir) -> ImageJobResult:

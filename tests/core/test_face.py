@@ -202,3 +202,14 @@ def test_tracks_smooth_jitter_follow_each_face_and_end_after_a_hold():
     for expected in ([True, False], [True, False], [True]):
         tracked = tracker.update([_face_at(100, 80)])
         assert [t is not None for t in tracked] == expected
+
+
+def test_a_portrait_crop_levels_the_eyes_and_frames_hair_and_chin(detector_ready):
+    picture = np.asarray(Image.fromarray(data.astronaut()).rotate(-15, resample=Image.BILINEAR))
+    found = face.detect_faces(picture)[0]
+    portrait = face.portrait_crop(picture, found, 256)
+    eyes = found.keypoints[:2] @ portrait.matrix[:, :2].T + portrait.matrix[:, 2]
+    assert abs(eyes[0, 1] - eyes[1, 1]) < 4  # level
+    assert eyes[0, 0] < 128 < eyes[1, 0]  # centred between them
+    assert 80 < eyes.mean(axis=0)[1] < 150  # below the middle: hair above, chin below
+    assert portrait.crop.shape == (256, 256, 3)

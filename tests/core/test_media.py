@@ -477,3 +477,16 @@ def test_audio_errors(minute_video, tmp_path):
         media.read_audio(silent)
     with pytest.raises(LimitExceeded, match=r"60\.0 seconds long; the limit is 30 seconds"):
         media.read_audio(minute_video, max_seconds=30)
+
+
+def test_a_video_whose_sound_ends_early_keeps_every_frame(tmp_path):
+    """A 1 s sound under a 3 s video: the written video is 3 s long, its last 2 s silent."""
+    source = tmp_path / "short-sound.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=3", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", str(source))
+    target = tmp_path / "out.mp4"
+    with media.iter_video_frames(source) as frames, media.VideoWriter(target, frames.info.fps, audio_from=source) as writer:
+        for frame in frames:
+            writer.write(frame)
+    info = media.probe_video(target)
+    assert info.n_frames == 30 and info.has_audio and abs(info.duration_s - 3.0) < 0.15

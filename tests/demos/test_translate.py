@@ -23,7 +23,7 @@ from PIL import Image
 from core import models, runtime, weights
 from core.apps import translate
 from core.registry import WEIGHTS
-from core.errors import InputError, LimitExceeded, WeightsUnavailable
+from core.errors import InputError, LimitExceeded, NoFaceFound, WeightsUnavailable
 from tests.clips import make_clip
 from core.media import ffmpeg_exe, iter_video_frames, probe_video, write_png
 from demos import translate as translate_tab
@@ -88,7 +88,7 @@ def photo(height, width, seed=0):
 
 def test_the_tab_offers_every_model_of_the_issue():
     assert set(translate.TRANSLATIONS) == {"vintage", "horse2zebra", "zebra2horse", "facades", "anime_hayao", "selfie2anime", "photo2cartoon"}
-    assert translate.APP.endpoints == ("translate_image", "translate_video", "translate_batch")
+    assert translate.APP.endpoints == ("translate_image", "translate_video", "translate_batch", "translate_portrait")
     assert translate.choose("Horse → zebra (CycleGAN)").key == "horse2zebra"
     with pytest.raises(InputError, match="choose one of: vintage, horse2zebra"):
         translate.choose("monet")
@@ -160,7 +160,7 @@ def test_each_cyclegan_direction_reads_its_own_key_of_the_shared_file(tiny_model
     assert sorted(paddle.load(str(tiny_models / "CycleGAN_horse2zebra.pdparams"))) == ["netG_A", "netG_B"]
 
 
-@pytest.mark.parametrize("model", list(translate.TRANSLATIONS))
+@pytest.mark.parametrize("model", [k for k, t in translate.TRANSLATIONS.items() if not t.portrait])
 @pytest.mark.parametrize("size", [(37, 53), (64, 33)])
 def test_odd_sizes_come_back_at_the_input_size(tiny_models, model, size):
     result = translate.translate_image(model, photo(*size))
@@ -355,3 +355,74 @@ def test_pictures_that_all_fail_are_named_and_a_batch_shares_one_budget(tiny_mod
         asyncio.run(translate_tab.translate_batch("horse2zebra", [source, source, source]))
     assert budgets[0] <= translate.APP.budget_s() and budgets[1] <= budgets[0]  # what is left, not a new budget each
     assert gallery.MAX_BATCH_PICTURES == 8
+
+
+# ---------------------------------------------------------------- portraits (faces found by BlazeFace)
+
+
+@pytest.fixture
+def portraits(tiny_models):
+    """The tiny translation models, BlazeFace imported into the test's cache, and random FCN-HRNet face
+    segmentation weights (full size: it has no narrower variant) under their published name."""
+    try:
+        weights.import_packaged(weights.spec(translate.FACE_DETECTOR))
+    except WeightsUnavailable as error:
+        pytest.skip(str(error))
+    paddle.seed(3)
+    spec = weights.spec("fcn_hrnet_w18.faceseg")
+    paddle.save(weights.build_network(spec).state_dict(), str(tiny_models / spec.filename))
+    return tiny_models
+
+
+def astronaut_file(folder) -> str:
+    from skimage import data
+
+    path = folder / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(path)
+    return str(path)
+
+
+def disc_mask(crop) -> np.ndarray:
+    """A face mask for tests: a disc in the middle of the crop (random segmentation weights give no shape)."""
+    y, x = np.mgrid[0:256, 0:256]
+    return ((x - 128) ** 2 + (y - 128) ** 2 < 90 ** 2).astype(np.float32)
+
+
+def test_the_face_mask_comes_from_the_segmentation_network(portraits):
+    from skimage import data
+
+    crop = np.asarray(Image.fromarray(data.astronaut()[40:296, 100:356]))
+    mask = translate._face_mask(translate.choose("photo2cartoon"), crop)
+    assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0.0, 1.0}
+    assert translate._face_mask(translate.choose("selfie2anime"), crop) is None
+
+
+@pytest.mark.parametrize("model", ["selfie2anime", "photo2cartoon"])
+def test_portrait_models_stylise_each_face_and_paste_it_back(portraits, model, monkeypatch):
+    from skimage import data
+
+    monkeypatch.setattr(translate, "_face_mask", lambda translation, crop: disc_mask(crop) if translation.mask_weights else None)
+    source = data.astronaut()
+    result = translate.translate_portraits(model, astronaut_file(portraits))
+    assert result.image.shape == source.shape and len(result.crops) == 1 and result.crops[0].shape == (256, 256, 3)
+    changed = np.abs(result.image.astype(int) - source).sum(axis=2) > 0
+    assert changed[90:170, 180:270].mean() > 0.9  # the face is the network's
+    assert not changed[400:, :150].any() and not changed[:40, 400:].any()  # far from it, the photo is untouched
+    assert np.array_equal(translate.translate_image(model, astronaut_file(portraits)), result.image)
+    if model == "photo2cartoon":  # outside the face's mask the crop is white, and the photo is kept
+        assert (result.crops[0][disc_mask(None) == 0] == 255).all()
+
+
+def test_a_portrait_model_on_a_picture_without_a_face_says_so(portraits):
+    with pytest.raises(NoFaceFound, match="No face was found"):
+        translate.translate_image("selfie2anime", photo(64, 64))
+
+
+def test_the_faces_tab_returns_the_picture_each_face_and_a_zip(portraits, monkeypatch):
+    import zipfile
+
+    gallery, zip_path, status = asyncio.run(translate_tab.translate_portrait("photo2cartoon", astronaut_file(portraits)))
+    assert [caption for _, caption in gallery] == ["the picture", "face 1"] and "(1 face)" in status
+    assert sorted(zipfile.ZipFile(zip_path).namelist()) == ["photo2cartoon-face1.png", "photo2cartoon.png"]
+    with pytest.raises(gr.Error, match="runs on whole pictures; for faces choose selfie2anime or photo2cartoon"):
+        asyncio.run(translate_tab.translate_portrait("horse2zebra", astronaut_file(portraits)))

@@ -91,7 +91,11 @@ def write_published_checkpoints(folder: Path, spec_names: list[str]) -> Path:
     for name in spec_names:
         spec = weights.spec(name)
         state = weights.build_network(spec).state_dict()
-        paddle.save({spec.key: state} if spec.key else state, str(folder / spec.filename))
+        if spec.prefix_keys:  # one file holding several networks, each under its own key
+            saved = {k: {n[len(k) + 1:]: v for n, v in state.items() if n.startswith(k + ".")} for k in spec.prefix_keys}
+        else:
+            saved = {spec.key: state} if spec.key else state
+        paddle.save(saved, str(folder / spec.filename))
     return folder
 
 

@@ -93,7 +93,7 @@ def test_alone_in_the_browser_the_title_shows_once_and_the_page_load_answers(alo
             page.wait_for_timeout(100)
         loads = [(status, url) for status, url in answers if "/run/predict" in url]
         assert len(loads) >= expected_loads, answers
-        assert all(status == 200 for status, _ in answers), answers
+        assert all(status in (200, 206) for status, _ in answers), answers  # 206: a video fetched by ranges
         headings = page.locator("h1, h2, h3").filter(has_text=app.title)
         assert headings.count() == 1, headings.all_inner_texts()
         assert page.locator("body").inner_text().count(f"{app.emoji} {app.title}") == 1

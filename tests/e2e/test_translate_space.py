@@ -30,7 +30,7 @@ def space(tmp_path_factory):
 def test_named_endpoints(space):
     client, _ = space
     named = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert named == {"/translate_image", "/translate_video", "/translate_batch"}
+    assert named == {"/translate_image", "/translate_video", "/translate_batch", "/translate_portrait"}
 
 
 def test_translate_image_returns_a_png_of_the_input_size(space):

@@ -166,6 +166,20 @@ CASES = [
     Case("restore-bomb", "/restore_image", lambda f: (upload("bomb.png")(f), "realesrgan_x4plus", "none", 32), r"400\.0 megapixels; the limit is", FILE_S),
     Case("restore-text", "/restore_image", lambda f: (upload("text.png")(f), "realesrgan_x4plus", "none", 32), r"text\.png isn't a readable image", FILE_S),
     Case("restore-video-upscale-frames", "/restore_video", lambda f: (video("resize.ts")(f), "realesr_animevideov3_x4", "none", 32), r"limit", 30),
+    # Faces of the translation models: model, picture
+    Case("portrait-whole-picture-model", "/translate_portrait", lambda f: ("horse2zebra", upload("photo.png")(f)), r"runs on whole pictures"),
+    Case("portrait-no-picture", "/translate_portrait", lambda f: ("selfie2anime", None), r"Upload a picture with a face first"),
+    Case("portrait-weights-missing", "/translate_portrait", lambda f: ("selfie2anime", upload("photo.png")(f)), r"ugatit_light\.pdparams"),
+    # Face animation: source photo, driving video, model, five options; preview: source photo, two options
+    Case("animate-no-photo", "/face_animate", lambda f: (None, video("long.mp4")(f), "vox", True, True, False, True, False),
+         r"Upload a source photo first"),
+    Case("animate-model", "/face_animate", lambda f: (upload("photo.png")(f), video("long.mp4")(f), "nope", True, True, False, True, False),
+         r"Model.*nope is not in the list"),
+    Case("animate-weights-missing", "/face_animate",
+         lambda f: (upload("photo.png")(f), video("text.mp4")(f), "vox", True, True, False, True, False), r"vox-cpk\.pdparams"),
+    Case("preview-no-photo", "/face_preview", lambda f: (None, True, False), r"Upload a source photo first"),
+    Case("preview-no-face", "/face_preview", lambda f: (upload("photo.png")(f), True, False), r"No face was found in the source photo", 60),
+    Case("preview-text", "/face_preview", lambda f: (upload("text.png")(f), True, False), r"text\.png isn't a readable image", FILE_S),
     # Several pictures at once: the pictures (a list of files), then the single-picture arguments
     Case("translate-batch-none", "/translate_batch", lambda f: ("vintage", None), r"Upload 1 to 8 pictures first"),
     Case("translate-batch-nine", "/translate_batch", lambda f: ("vintage", [upload("photo.png")(f)] * 9), r"At most 8 pictures go in one request; got 9"),
