@@ -8,6 +8,8 @@ Detection is BlazeFace (``core.nets.blazeface``): MediaPipe's front-camera model
 weights are imported offline from the ``mediapipe`` wheel, so faces are found on a fresh machine.
 It sees a 128x128 picture, so the whole picture is looked at first, then overlapping windows of
 half its side, for faces too small to show at 128 pixels; detections of one face are merged.
+Where PaddleGAN's S3FD weights have been placed (``s3fd.paddlegan``), S3FD finds the faces as
+PaddleGAN's First Order Motion and Wav2Lip do, and BlazeFace gives each its keypoints.
 
 A ``Face`` carries its box, six keypoints (the person's right eye, left eye, nose tip, mouth
 centre, right ear, left ear) and a score, in the picture's pixels. Alignment maps four of the
@@ -26,6 +28,8 @@ import numpy as np
 from core.errors import NoFaceFound
 
 DETECTOR = "blazeface.mediapipe_short_range"
+BOX_DETECTOR = "s3fd.paddlegan"  # PaddleGAN's face detector (FOM, Wav2Lip): used when its weights are here
+S3FD_MAX_SIDE = 640  # S3FD looks at the picture shrunk to this: its cost grows with the pixels (2 s at 256² on CPU)
 MIN_SCORE = 0.75  # PaddleGAN's and MediaPipe's threshold on BlazeFace's score
 MERGE_IOU = 0.3  # detections of one face (whole picture and windows) overlap more than this
 MIN_FACE_PIXELS = 16  # smaller boxes are noise at any scale
@@ -111,12 +115,57 @@ def _run_square(run, image: np.ndarray, left: int, top: int, side: int):
     return boxes, keypoints, scores
 
 
-def detect_faces(image: np.ndarray, windows: bool = True, min_score: float = MIN_SCORE) -> list[Face]:
+def box_detector_ready() -> bool:
+    """Whether S3FD's published weights are on this machine (then it finds the faces; BlazeFace their keypoints)."""
+    from core import weights
+
+    return weights.locate(weights.spec(BOX_DETECTOR)) is not None
+
+
+def detect_faces(image: np.ndarray, windows: bool = True, min_score: float = MIN_SCORE,
+                 detector: str = "auto") -> list[Face]:
     """Every face in an RGB uint8 picture, largest first (an empty list when there is none).
 
-    windows: also look at overlapping windows of half the picture's side, for smaller faces
-    (nine or so more network runs of ~15 ms; videos track faces instead).
+    detector: "blazeface", "s3fd" (PaddleGAN's: boxes by S3FD, keypoints by BlazeFace inside each
+    box), or "auto": S3FD when its weights are here, else BlazeFace.
+    windows: BlazeFace also looks at overlapping windows of half the picture's side, for smaller
+    faces (nine or so more network runs of ~15 ms; videos track faces instead).
     """
+    if detector == "s3fd" or (detector == "auto" and box_detector_ready()):
+        return _detect_with_s3fd(np.ascontiguousarray(image[..., :3]))
+    return _detect_with_blazeface(image, windows, min_score)
+
+
+def _detect_with_s3fd(image: np.ndarray) -> list[Face]:
+    """S3FD's boxes (PaddleGAN's thresholds), each given BlazeFace's keypoints from a square crop around it
+    (or, where BlazeFace sees no face in the box, the template's points placed in the box)."""
+    from core import models
+    from core.nets import blazeface, s3fd
+
+    height, width = image.shape[:2]
+    scale = min(1.0, S3FD_MAX_SIDE / max(height, width))
+    small = image if scale == 1.0 else cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+    raw = models.runner(BOX_DETECTOR)(s3fd.to_network_input(small))
+    boxes, scores = s3fd.detect(raw, height, width, network_size=small.shape[:2])
+    run = _detector()
+    faces = []
+    for box, score in zip(boxes, scores):
+        found = Face(tuple(float(v) for v in box), np.zeros((blazeface.NUM_KEYPOINTS, 2)), float(score))
+        if min(found.width, found.height) < MIN_FACE_PIXELS:
+            continue
+        left, top, side = square_box(found, scale=1.6)
+        inside = _run_square(run, image, left, top, side)
+        if len(inside[2]):
+            keypoints = inside[1][0]
+        else:
+            x0, y0 = found.box[:2]
+            template = np.vstack([TEMPLATE, [[0.05, 0.5], [0.95, 0.5]]])  # the ears at the box's sides
+            keypoints = np.array([x0, y0]) + template * [found.width, found.height]
+        faces.append(Face(found.box, keypoints, found.score))
+    return sorted(faces, key=lambda f: -f.size)
+
+
+def _detect_with_blazeface(image: np.ndarray, windows: bool, min_score: float) -> list[Face]:
     from core.nets import blazeface
 
     image = np.ascontiguousarray(image[..., :3])
@@ -143,14 +192,19 @@ def detect_faces(image: np.ndarray, windows: bool = True, min_score: float = MIN
 
 def require_faces(image: np.ndarray, what: str = "the picture", windows: bool = True) -> list[Face]:
     """``detect_faces``, or NoFaceFound saying what was looked at."""
-    faces = detect_faces(image, windows=windows)
+    s3fd_used = box_detector_ready()
+    faces = detect_faces(image, windows=windows, detector="s3fd" if s3fd_used else "blazeface")
     if not faces:
         height, width = image.shape[:2]
         looked = "the whole picture and overlapping windows of half its side" if windows and _windows(height, width) \
             else "the whole picture"
+        from core.nets.s3fd import DEFAULT_THRESHOLD
+
+        found_by = (f"the S3FD detector looked at the whole picture (shrunk to {S3FD_MAX_SIDE} pixels a side) and found "
+                    f"no face with a score above {DEFAULT_THRESHOLD}" if s3fd_used else
+                    f"the BlazeFace detector looked at {looked} and found no face with a score of at least {MIN_SCORE}")
         raise NoFaceFound(
-            f"No face was found in {what} ({width}x{height}): the BlazeFace detector looked at {looked} and found no "
-            f"face with a score of at least {MIN_SCORE}. Use a picture where a face looks roughly towards the camera, "
+            f"No face was found in {what} ({width}x{height}): {found_by}. Use a picture where a face looks roughly towards the camera, "
             f"at least {MIN_FACE_PIXELS * 2} pixels wide, not cut by the picture's edge."
         )
     return faces

@@ -200,7 +200,7 @@ def best_frame(driving, crop: Crop, source_face, progress=None) -> int:
     with iter_video_frames(driving, max_seconds=MAX_VIDEO_SECONDS, max_pixels=MAX_VIDEO_PIXELS) as frames:
         total = frames.info.n_frames
         for index, frame in enumerate(frames):
-            found = faces.detect_faces(crop.cut(frame), windows=False)
+            found = faces.detect_faces(crop.cut(frame), windows=False, detector="blazeface")  # its keypoints, every frame
             if found:
                 distance = float(((pose(found[0].keypoints) - target) ** 2).sum())
                 if distance < best_distance:

@@ -469,7 +469,8 @@ def translate_video(
         if tracker is None:
             return translate_array(translation, run, frame)
         # Faces followed from frame to frame (smoothed, so the crops don't jitter); a frame without one is kept.
-        tracked = [f for f in tracker.update(face_pipeline.detect_faces(frame, windows=False)) if f is not None]
+        found = face_pipeline.detect_faces(frame, windows=False, detector="blazeface")  # ~15 ms a frame
+        tracked = [f for f in tracker.update(found) if f is not None]
         return stylise_faces(translation, run, frame, tracked).image if tracked else frame
 
     def process(batch):

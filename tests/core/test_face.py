@@ -213,3 +213,36 @@ def test_a_portrait_crop_levels_the_eyes_and_frames_hair_and_chin(detector_ready
     assert eyes[0, 0] < 128 < eyes[1, 0]  # centred between them
     assert 80 < eyes.mean(axis=0)[1] < 150  # below the middle: hair above, chin below
     assert portrait.crop.shape == (256, 256, 3)
+
+
+def test_with_s3fd_weights_here_s3fd_finds_the_faces_and_blazeface_gives_their_keypoints(detector_ready, tmp_path, monkeypatch):
+    """PaddleGAN's detector takes over when its published weights are placed; its boxes get BlazeFace's keypoints.
+
+    The S3FD weights here are random (the published file cannot be fetched offline), so its raw outputs are
+    replaced by boxes where the faces are: what is checked is the path from S3FD's boxes to faces."""
+    import paddle
+
+    from core.nets import s3fd
+
+    spec = weights.spec(face.BOX_DETECTOR)
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path))
+    assert not face.box_detector_ready()
+    paddle.seed(0)
+    paddle.save(weights.build_network(spec).state_dict(), str(tmp_path / spec.filename))
+    assert face.box_detector_ready()
+    picture = data.astronaut()
+    blaze = face.detect_faces(picture, detector="blazeface")[0]
+    seen = []
+    monkeypatch.setattr(s3fd, "detect", lambda raw, height, width, network_size=None: (
+        seen.append((height, width, network_size)) or (np.array([blaze.box, [10.0, 300.0, 90.0, 380.0]]), np.array([0.99, 0.9]))))
+    faces = face.detect_faces(picture)
+    assert seen == [(512, 512, (512, 512))]
+    assert len(faces) == 2 and faces[0].box == blaze.box and faces[0].score == 0.99
+    # BlazeFace again, on a crop around the box: within a tenth of the face (about 100 pixels) of its whole-picture points.
+    assert np.abs(faces[0].keypoints - blaze.keypoints).max() < 0.1 * blaze.width
+    # No face in the second box: the template's points, placed in it.
+    x0, y0 = faces[1].box[:2]
+    assert np.allclose(faces[1].keypoints[:4], [x0, y0] + face.TEMPLATE * 80)
+    monkeypatch.setattr(s3fd, "detect", lambda raw, height, width, network_size=None: (np.zeros((0, 4)), np.zeros(0)))
+    with pytest.raises(NoFaceFound, match="the S3FD detector looked at the whole picture"):
+        face.require_faces(picture)
