@@ -420,17 +420,20 @@ def restore_array(
     progress: Optional[ProgressCallback] = None,
 ) -> RestoredImage:
     """The photo pipeline on decoded pixels: colorize, then upscale; grey stays grey, alpha is kept."""
+    # 1. The models (loaded once per process by core.models).
     upscaler = load_upscaler(request.upscaler) if request.upscaler else None
     colorizer = load_colorizer(request.colorizer, request.render_factor) if request.colorizer else None
     grey = is_grey(rgb) and colorizer is None
     result, steps = rgb, []
     done, total = 0, int(colorizer is not None) + int(upscaler is not None)
+    # 2. Colour first, at DeOldify's render size, the detail coming back from the photo's own luminance.
     if colorizer is not None:
         result = colorize(result, colorizer, request.render_factor)
         steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
         done += 1
         if progress is not None:
             progress(done, total)
+    # 3. Then super-resolution, tile by tile (and the alpha channel alongside, by plain resampling).
     if upscaler is not None:
         step = done
 
@@ -442,6 +445,7 @@ def restore_array(
         if alpha is not None:
             alpha = upscale_alpha(alpha, upscaler.scale)
         steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}")
+    # 4. The photo's own form back: grey stays grey, transparency is kept.
     if grey:
         # The network's output for a grey photo is grey up to rounding: keep it one channel.
         result = np.rint(result.astype(np.float32).mean(axis=2)).astype(np.uint8)

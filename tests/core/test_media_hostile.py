@@ -126,7 +126,8 @@ def test_every_ffmpeg_read_of_an_upload_is_whitelisted(tmp_path, monkeypatch):
         assert options[options.index("-protocol_whitelist") + 1] == "file,pipe", options
         assert options[options.index("-format_whitelist") + 1] == ",".join(media._ACCEPTED_DEMUXERS), options
     other_inputs = {path for command in commands for _, path in upload_inputs(command)} - uploads
-    assert other_inputs == {"pipe:0"}  # the writer's own frames
+    # The writer's own frames, and its own encoded frames when it joins the sound to them.
+    assert other_inputs == {"pipe:0", str(tmp_path / ".out.mp4.video.mp4")}
 
 
 def test_still_image_is_still_named_as_such(tmp_path):

@@ -153,7 +153,9 @@ CASES = [
     Case("video-12-seconds", "/translate_video", lambda f: ("vintage", video("long.mp4")(f)), r"12\.0 seconds long; the limit is 10 seconds", FILE_S),
     Case("video-lying-duration", "/translate_video", lambda f: ("vintage", video("lying.mkv")(f)), r"limit is 10 seconds", 45),
     Case("video-timestamp-gap", "/translate_video", lambda f: ("vintage", video("gap.mkv")(f)), r"(80\.\d seconds long|limit is 10 seconds)", FILE_S),
-    Case("video-frame-burst", "/translate_video", lambda f: ("vintage", video("burst.mkv")(f)), r"limit is 10 seconds", 20),
+    # The excess shows only once the 251st frame is decoded, and the 250 before it are translated as they stream:
+    # 16-20 s on two cores (measured 16.9 s alone, 20.2 s in a CI run), so 30 s is the bound.
+    Case("video-frame-burst", "/translate_video", lambda f: ("vintage", video("burst.mkv")(f)), r"limit is 10 seconds", 30),
     Case("video-size-change", "/translate_video", lambda f: ("vintage", video("resize.ts")(f)), r"640x480.*limit", 30),
     Case("video-dash-manifest", "/translate_video", lambda f: ("vintage", video("dash")(f)), r"dash\.mp4 isn't a readable video.*playlists and manifests", FILE_S, "dash-canary"),
     Case("video-hls-playlist", "/translate_video", lambda f: ("vintage", video("hls")(f)), r"playlist\.m3u8 isn't a readable video", FILE_S, "hls-canary"),
