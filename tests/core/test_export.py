@@ -112,6 +112,8 @@ def test_exportable_super_resolution_picks_the_form():
     assert exportable_super_resolution(other) is other
 
 
+@pytest.mark.skipif(not paddle.__version__.startswith("3."), reason="reads Paddle 3's PIR program (.json); the "
+                    "executor this rewrite is for is Paddle 3.3's oneDNN one")
 def test_exported_rrdb_program_has_no_interpolation(tmp_path):
     """What Paddle 3.3's oneDNN predictor cannot run is gone from the saved program (and was there before)."""
 
@@ -120,9 +122,7 @@ def test_exported_rrdb_program_has_no_interpolation(tmp_path):
         static = paddle.jit.to_static(layer, input_spec=[InputSpec([None, 3, None, None], "float32")], full_graph=True)
         paddle.jit.save(static, prefix)
         # The program only (.json with PIR, .pdmodel before it), not the weights.
-        files = [path for path in (tmp_path / name).iterdir() if path.suffix in (".json", ".pdmodel")]
-        assert files
-        return b"".join(path.read_bytes() for path in files)
+        return b"".join(path.read_bytes() for path in (tmp_path / name).glob("*.json"))
 
     assert b"interp" in program_bytes(tiny_rrdb(), "original")  # the check below can fail
     assert b"interp" not in program_bytes(ExportableRRDB(tiny_rrdb()), "exportable")
