@@ -29,6 +29,9 @@ from core.errors import NoFaceFound
 
 DETECTOR = "blazeface.mediapipe_short_range"
 BOX_DETECTOR = "s3fd.paddlegan"  # PaddleGAN's face detector (FOM, Wav2Lip): used when its weights are here
+# What an application using this pipeline must ship (its Space carries both network modules).
+NETWORKS = ("blazeface", "s3fd")
+WEIGHTS = (DETECTOR, BOX_DETECTOR)
 S3FD_MAX_SIDE = 640  # S3FD looks at the picture shrunk to this: its cost grows with the pixels (2 s at 256² on CPU)
 MIN_SCORE = 0.75  # PaddleGAN's and MediaPipe's threshold on BlazeFace's score
 MERGE_IOU = 0.3  # detections of one face (whole picture and windows) overlap more than this

@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from core.apps import App, Example, ModelChoice, catalogue, register
+from core import face as faces
 from core.errors import InputError, LimitExceeded, NoFaceFound
 
 ProgressCallback = Callable[..., None]
@@ -54,7 +55,7 @@ MODELS = catalogue(
     ModelChoice("vox_mobile", "First Order Motion mobile, VoxCeleb (~7x faster, softer)", "first_order_motion.vox_mobile"),
 )
 DEFAULT_MODEL = "vox"
-DETECTOR = "blazeface.mediapipe_short_range"
+DETECTOR = faces.DETECTOR
 
 APP = register(
     App(
@@ -65,8 +66,8 @@ APP = register(
         "automatic face crops and several people, as in PaddleGAN.",
         demo="demos.face_animation",
         endpoints=("face_animate", "face_preview"),
-        networks=("fom_vox_256", "fom_vox_mobile_256", "blazeface"),
-        weights=(*(m.weights for m in MODELS.values()), DETECTOR),
+        networks=("fom_vox_256", "fom_vox_mobile_256", *faces.NETWORKS),
+        weights=(*(m.weights for m in MODELS.values()), *faces.WEIGHTS),
         examples=(
             Example(("assets/examples/astronaut.jpg", EXAMPLE_DRIVING),
                     "photo: Eileen Collins, NASA, public domain; driving video: Grace Hopper (U.S. Navy photograph, "
@@ -103,7 +104,6 @@ class Crop:
 
 
 def face_crop(face) -> Crop:
-    from core import face as faces
 
     return Crop(faces.square_matrix(faces.square_box(face, CROP_SCALE, CROP_SHIFT), SIDE), whole=False)
 
@@ -124,7 +124,6 @@ def shrink(photo: np.ndarray) -> np.ndarray:
 
 def source_crops(photo: np.ndarray, auto_crop: bool, multi_person: bool) -> tuple[list[Crop], list]:
     """The crops of the photo to animate, and the faces they were cut around."""
-    from core import face as faces
 
     if not auto_crop and not multi_person:
         return [whole_crop(*photo.shape[:2])], []
@@ -135,7 +134,6 @@ def source_crops(photo: np.ndarray, auto_crop: bool, multi_person: bool) -> tupl
 
 def driving_crop(driving, auto_crop: bool, info) -> tuple[Crop, Optional[object]]:
     """One fixed crop for the whole driving video: around its face (found in its first frames), or all of it."""
-    from core import face as faces
     from core.media import iter_video_frames
 
     if not auto_crop:
@@ -192,7 +190,6 @@ def pose(points: np.ndarray) -> np.ndarray:
 
 def best_frame(driving, crop: Crop, source_face, progress=None) -> int:
     """The index of the driving frame whose face pose is closest to the photo's (0 when no frame has a face)."""
-    from core import face as faces
     from core.media import iter_video_frames
 
     target = pose(source_face.keypoints)
@@ -222,7 +219,6 @@ def initial_keypoints(run, driving, crop: Crop, index: int):
 
 
 def paste(photo: np.ndarray, animated: np.ndarray, crop: Crop) -> np.ndarray:
-    from core import face as faces
 
     if crop.whole:
         return cv2.resize(animated, (photo.shape[1], photo.shape[0]), interpolation=cv2.INTER_LINEAR)

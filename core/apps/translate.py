@@ -49,6 +49,7 @@ import numpy as np
 import paddle.nn as nn
 
 from core.apps import App, Example, ModelChoice, pick, register
+from core import face as face_pipeline
 from core.errors import InputError
 from core.paths import REPO_ROOT
 
@@ -199,12 +200,11 @@ _TRANSLATIONS = (
 
 
 TRANSLATIONS = {t.key: t for t in _TRANSLATIONS}
-FACE_DETECTOR = "blazeface.mediapipe_short_range"  # core.face's detector, for the portrait models
 
 
 def checkpoints(translation: Translation) -> list[str]:
     """Every checkpoint a translation needs: its network's, and for portraits the detector's and the mask's."""
-    extra = [FACE_DETECTOR, translation.mask_weights] if translation.portrait else []
+    extra = [face_pipeline.DETECTOR, translation.mask_weights] if translation.portrait else []
     return [translation.weights, *(name for name in extra if name)]
 
 APP = register(
@@ -216,8 +216,8 @@ APP = register(
         "for one picture or every frame of a short video.",
         demo="demos.translate",
         endpoints=("translate_image", "translate_video", "translate_batch", "translate_portrait"),
-        networks=(*dict.fromkeys(t.network for t in TRANSLATIONS.values()), "blazeface", "fcn_hrnet_w18"),
-        weights=(*(t.weights for t in TRANSLATIONS.values()), FACE_DETECTOR, "fcn_hrnet_w18.faceseg"),
+        networks=(*dict.fromkeys(t.network for t in TRANSLATIONS.values()), *face_pipeline.NETWORKS, "fcn_hrnet_w18"),
+        weights=(*(t.weights for t in TRANSLATIONS.values()), *face_pipeline.WEIGHTS, "fcn_hrnet_w18.faceseg"),
         examples=(
             Example(("vintage", "assets/examples/rocket.jpg"), "SpaceX; CC0 (public domain)"),
             Example(("horse2zebra", "assets/examples/chelsea.jpg"), "Stéfan van der Walt; CC0"),
@@ -375,7 +375,6 @@ def _face_mask(translation: Translation, crop: np.ndarray) -> Optional[np.ndarra
 
 def stylise_faces(translation: Translation, run: Callable, image: np.ndarray, faces) -> Portraits:
     """Each face's portrait crop through the network, pasted back (feathered; along the mask when there is one)."""
-    from core import face as face_pipeline
     from core.nets.face_parsing import whiten_background
 
     result, crops = image, []
@@ -396,7 +395,6 @@ def stylise_faces(translation: Translation, run: Callable, image: np.ndarray, fa
 
 def translate_portraits(model: str, image) -> Portraits:
     """A portrait model on every face of a picture (NoFaceFound when there is none)."""
-    from core import face as face_pipeline
     from core.media import read_image
 
     translation = choose(model)
@@ -461,7 +459,6 @@ def translate_video(
     frames = 0
     tracker = None
     if translation.portrait:
-        from core import face as face_pipeline
 
         tracker = face_pipeline.FaceTracker()
 

@@ -20,7 +20,7 @@ import paddle
 import pytest
 from PIL import Image
 
-from core import models, runtime, weights
+from core import face, models, runtime, weights
 from core.apps import translate
 from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, NoFaceFound, WeightsUnavailable
@@ -365,7 +365,7 @@ def portraits(tiny_models):
     """The tiny translation models, BlazeFace imported into the test's cache, and random FCN-HRNet face
     segmentation weights (full size: it has no narrower variant) under their published name."""
     try:
-        weights.import_packaged(weights.spec(translate.FACE_DETECTOR))
+        weights.import_packaged(weights.spec(face.DETECTOR))
     except WeightsUnavailable as error:
         pytest.skip(str(error))
     paddle.seed(3)
