@@ -410,7 +410,7 @@ def probe_video(path: PathLike, max_fps: Optional[float] = MAX_FPS,
     log = _run_ffmpeg(command, name, "a readable video", _PROBE_TIMEOUT_S).stderr
     header = _input_header(log)
     if header is None:
-        if _FORMAT_REFUSED in log and _is_still_image(path):
+        if _FORMAT_REFUSED in log and is_still_image(path):
             raise InputError(f"{name} is a still image, not a video.")
         raise InputError(f"{name} isn't a readable video ({_ffmpeg_reason(log, path)}).")
     container = re.search(r"Input #0, ([^,]+)", header).group(1)
@@ -909,7 +909,7 @@ _FORMAT_REFUSED = "Format not on whitelist"
 _DECODER_REFUSED = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count")
 
 
-def _is_still_image(path: Path) -> bool:
+def is_still_image(path: Path) -> bool:
     """Whether Pillow recognises the file as an image (header only; nothing is decoded)."""
     try:
         with Image.open(path, formats=_IMAGE_FORMATS):
