@@ -208,9 +208,30 @@ def _espeak_exe() -> Optional[str]:
     return shutil.which("espeak-ng")
 
 
+def require_espeak() -> str:
+    """The espeak-ng program's path; ``TextToSpeechUnavailable`` with what to do when it isn't installed."""
+    exe = _espeak_exe()
+    if exe is None:
+        raise TextToSpeechUnavailable("Text-to-speech needs the espeak-ng program, which isn't installed on "
+                                      "this server (Debian package espeak-ng); upload a recording instead.")
+    return exe
+
+
 def espeak_available() -> bool:
     """Whether the espeak-ng program is installed (on PATH), so ``speak`` can work."""
     return _espeak_exe() is not None
+
+
+def checked_text(text: str) -> str:
+    """The text to speak, stripped; refused when empty (``InputError``) or over MAX_TEXT_CHARS (``LimitExceeded``).
+    Cheap: a server checks it before any work is queued."""
+    words = text.strip()
+    if not words:
+        raise InputError("The text to speak is empty; type what the face should say.")
+    if len(words) > MAX_TEXT_CHARS:
+        raise LimitExceeded(f"The text to speak is {len(words)} characters long; "
+                            f"the limit is {MAX_TEXT_CHARS} characters.")
+    return words
 
 
 def speak(text: str, path: PathLike, voice: Optional[str] = None) -> Path:
@@ -224,18 +245,10 @@ def speak(text: str, path: PathLike, voice: Optional[str] = None) -> Path:
     """
     if not isinstance(text, str):
         raise TypeError(f"speak takes the text as a str, not {type(text).__name__}")
-    words = text.strip()
-    if not words:
-        raise InputError("The text to speak is empty; type what the face should say.")
-    if len(words) > MAX_TEXT_CHARS:
-        raise LimitExceeded(f"The text to speak is {len(words)} characters long; "
-                            f"the limit is {MAX_TEXT_CHARS} characters.")
+    words = checked_text(text)
     if voice is not None and not _VOICE_NAME.fullmatch(voice):
         raise InputError(f"The voice {voice!r} isn't an espeak-ng voice name (like en, en-us or fr).")
-    exe = _espeak_exe()
-    if exe is None:
-        raise TextToSpeechUnavailable("Text-to-speech needs the espeak-ng program, which isn't installed on "
-                                      "this server (Debian package espeak-ng); upload a recording instead.")
+    exe = require_espeak()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)  # so a failed run can't leave an older file looking like its output

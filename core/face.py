@@ -328,11 +328,24 @@ def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, feather:
     height, width = image.shape[:2]
     inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
     side = crop.shape[0]
+    # Only the crop's footprint is warped and blended: per video frame this is the cost that
+    # counts, and it must not grow with the frame.
+    corners = cv2.transform(np.array([[[0, 0], [side, 0], [side, side], [0, side]]], np.float64), inverse)[0]
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 2, (width, height))
+    result = image.copy()
+    if x0 >= x1 or y0 >= y1:
+        return result
+    shifted = inverse.copy()
+    shifted[:, 2] -= (x0, y0)
     weights = feather_mask(side, feather, mask)
-    back = cv2.warpAffine(crop, inverse, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    alpha = cv2.warpAffine(weights, inverse, (width, height), flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
-    blended = image.astype(np.float32) * (1 - alpha) + back.astype(np.float32) * alpha
-    return np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    size = (int(x1 - x0), int(y1 - y0))
+    back = cv2.warpAffine(crop, shifted, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(weights, shifted, size, flags=cv2.INTER_LINEAR, borderValue=0.0)[..., None]
+    region = result[y0:y1, x0:x1]
+    blended = region.astype(np.float32) * (1 - alpha) + back.astype(np.float32) * alpha
+    result[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 # ---------------------------------------------------------------- video

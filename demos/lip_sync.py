@@ -65,11 +65,14 @@ async def run_lip_sync(face_video, face_photo, speech_recording, speech_file, te
     speech = speech_recording if speech_recording is not None else speech_file
     if text is not None and not isinstance(text, str):
         raise user_error(f"The text to speak must be text; got {type(text).__name__}.")
-    if speech is None and not (text or "").strip():
+    typed = bool(text and text.strip())
+    if speech is None and not typed:
         raise user_error("Give some speech first: record or upload audio, a video whose sound to use, or text to speak.")
-    if text and text.strip() and not audio.espeak_available() and speech is None:
-        raise user_error("Speaking typed text needs espeak-ng, which this server does not have "
-                         "(Debian package espeak-ng); upload or record the speech instead.")
+    if speech is not None and typed:
+        raise user_error("Give the speech as a recording or file, or as text to speak, not both.")
+    if typed:  # named before any work is queued
+        audio.checked_text(text)
+        audio.require_espeak()
     fail_fast_if_missing(choice.weights)
     workdir = new_workdir()
     result = await run_heavy(

@@ -64,7 +64,8 @@ APP = register(
         name="lip_sync",
         title="Lip sync",
         description="Wav2Lip: the mouth of a face video or photo follows any speech: an uploaded audio or video "
-        "file, a microphone recording, or typed text spoken by espeak-ng. The result has that speech as its sound.",
+        "file, a microphone recording, or typed text spoken by espeak-ng. The result has that speech as its sound. "
+        "Wav2Lip's weights are for personal, research and non-commercial use only (their authors' terms; see NOTICE).",
         demo="demos.lip_sync",
         endpoints=("lip_sync",),
         networks=("wav2lip", "wav2lip_hq", *faces.NETWORKS),
@@ -243,7 +244,9 @@ class FaceFollower:
 
     def box(self, index: int, frame: np.ndarray) -> Optional[tuple[int, int, int, int]]:
         if index not in self.boxes:
-            found = faces.detect_faces(frame, windows=False, detector="blazeface")
+            # The whole frame while a face is followed; windows too (smaller faces) while none is.
+            searching = not any(track.missed == 0 for track in self.tracker.tracks)
+            found = faces.detect_faces(frame, windows=searching, detector="blazeface")
             followed = [f for f in self.tracker.update(found[:1]) if f is not None]
             self.boxes[index] = mouth_box(followed[0], self.width, self.height) if followed else None
         return self.boxes[index]

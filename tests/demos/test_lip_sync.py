@@ -33,10 +33,10 @@ from core.errors import InputError, LimitExceeded, NoFaceFound, WeightsUnavailab
 from core.media import ffmpeg_exe, iter_video_frames, probe_video, read_audio, write_video
 from core.registry import WEIGHTS
 from demos import lip_sync as tab
+from tests.clips import MOUTH, read_marker, talking_clip, talking_frames, voice
 
 TINY = dict(width=0.125)  # an eighth of the channels: the same layers, names and skips
 REPO = Path(__file__).resolve().parents[2]
-MOUTH = (slice(150, 200), slice(205, 265))  # the astronaut's mouth in her 512x512 portrait
 
 try:
     importlib.metadata.distribution("mediapipe")
@@ -71,47 +71,6 @@ def tiny(place, registered):
         registered(WEIGHTS, real.name, dataclasses.replace(real, net_overrides=TINY), real.aliases)
     write_tiny_checkpoints(place / "weights")
     return place
-
-
-def talking_frames(count: int, fps: float, side: int = 256) -> list[np.ndarray]:
-    """The astronaut's portrait with her mouth region stretched open and shut, 3 times a second."""
-    portrait = data.astronaut()
-    frames = []
-    for i in range(count):
-        opening = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * i / fps)
-        frame = portrait.copy()
-        rows, cols = MOUTH
-        region = portrait[rows, cols]
-        tall = cv2.resize(region, (region.shape[1], int(region.shape[0] * (1 + 0.3 * opening))))
-        frame[rows, cols] = tall[:region.shape[0]]
-        frame = cv2.resize(frame, (side, side), interpolation=cv2.INTER_AREA)
-        frame[:16, :16] = marker(i)  # the frame's number, to follow the loop back and forth
-        frames.append(frame)
-    return frames
-
-
-def marker(index: int) -> int:
-    return 20 + 9 * (index % 24)
-
-
-def read_marker(frame: np.ndarray) -> int:
-    """The source frame number a marked frame shows (H.264 moves the grey by a level or two)."""
-    return int(round((frame[4:12, 4:12].mean() - 20) / 9))
-
-
-def talking_clip(path: Path, seconds: float, fps: int = 10) -> Path:
-    return write_video(talking_frames(int(seconds * fps), fps), path, fps)
-
-
-def voice(path: Path, seconds: float, rate: int = 22050) -> Path:
-    """A made-up voice: a 140 Hz buzz with harmonics, loud and soft 4 times a second (stereo, 22.05 kHz)."""
-    t = np.arange(int(seconds * rate)) / rate
-    buzz = sum(np.sin(2 * np.pi * 140 * k * t) / k for k in range(1, 8))
-    syllables = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)
-    samples = (0.2 * buzz * syllables).astype(np.float32)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-f", "f32le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0",
-                    "-ac", "2", str(path)], input=samples.tobytes(), check=True)
-    return path
 
 
 def png(path: Path, picture: np.ndarray) -> str:

@@ -182,6 +182,17 @@ CASES = [
     Case("preview-no-photo", "/face_preview", lambda f: (None, True, False), r"Upload a source photo first"),
     Case("preview-no-face", "/face_preview", lambda f: (upload("photo.png")(f), True, False), r"No face was found in the source photo", 60),
     Case("preview-text", "/face_preview", lambda f: (upload("text.png")(f), True, False), r"text\.png isn't a readable image", FILE_S),
+    # Lip sync: face video, face photo, speech recording, speech file, text, model
+    Case("lipsync-no-face", "/lip_sync", lambda f: (None, None, upload("audio.m4a")(f), None, "", "hq"), r"Give a face first"),
+    Case("lipsync-two-faces", "/lip_sync", lambda f: (video("short.mp4")(f), upload("photo.png")(f), upload("audio.m4a")(f), None, "", "hq"),
+         r"a face as a video or as a photo, not both"),
+    Case("lipsync-no-speech", "/lip_sync", lambda f: (None, upload("photo.png")(f), None, None, "  ", "hq"), r"Give some speech first"),
+    Case("lipsync-model", "/lip_sync", lambda f: (None, upload("photo.png")(f), upload("audio.m4a")(f), None, "", "nope"),
+         r"Model.*nope is not in the list"),
+    Case("lipsync-long-text", "/lip_sync", lambda f: (None, upload("photo.png")(f), None, None, "la " * 200, "hq"),
+         r"599 characters long; the limit is 500 characters"),
+    Case("lipsync-weights-missing", "/lip_sync", lambda f: (None, upload("photo.png")(f), upload("audio.m4a")(f), None, "", "hq"),
+         r"wav2lip_hq\.pdparams"),
     # Several pictures at once: the pictures (a list of files), then the single-picture arguments
     Case("translate-batch-none", "/translate_batch", lambda f: ("vintage", None), r"Upload 1 to 8 pictures first"),
     Case("translate-batch-nine", "/translate_batch", lambda f: ("vintage", [upload("photo.png")(f)] * 9), r"At most 8 pictures go in one request; got 9"),
