@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,19 +31,11 @@ THREADS = configure_process()
 
 import numpy as np  # noqa: E402
 
+from bench import median_seconds  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 TINY = dict(kp_block_expansion=8, kp_max_features=32, kp_num_blocks=3, block_expansion=8, max_features=32,
             num_bottleneck_blocks=2, motion_block_expansion=8, motion_max_features=32, motion_num_blocks=3)
-
-
-def median_seconds(call, repeats: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_detection(repeats: int) -> None:

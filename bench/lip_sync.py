@@ -19,11 +19,9 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from core.runtime import configure_process
@@ -32,19 +30,11 @@ THREADS = configure_process()
 
 import numpy as np  # noqa: E402
 
+from bench import median_seconds  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 BATCH = 16
 PADDLEGAN_S_PER_FRAME = 0.117  # PaddleGAN's Wav2Lip predictor, dygraph, batch 16, measured here
-
-
-def median_seconds(call, repeats: int) -> float:
-    call()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_network(repeats: int) -> None:

@@ -55,19 +55,6 @@ def write_tiny_checkpoints(folder: Path) -> None:
 
 
 @pytest.fixture
-def place(tmp_path, monkeypatch):
-    """A private cache (BlazeFace imported into it), weights folder and request folder; no loaded models."""
-    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
-    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
-    (tmp_path / "weights").mkdir()
-    weights.import_packaged(weights.spec(fa.DETECTOR))
-    runtime.models.clear()
-    yield tmp_path
-    runtime.models.clear()
-
-
-@pytest.fixture
 def tiny(place, registered):
     for choice in fa.MODELS.values():
         real = weights.spec(choice.weights)
