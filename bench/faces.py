@@ -57,42 +57,32 @@ def bench_detection(repeats: int) -> None:
 
 
 def bench_first_order(repeats: int) -> None:
+    """What the application runs (``face_animation.KEYPOINTS`` and ``ANIMATE``), dygraph and fast path."""
     import paddle
 
-    from core import models, runtime
-    from core.nets.first_order import Keypoints
+    from core import models
+    from core.apps import face_animation as fa
 
-    print("\n| model | params | keypoints s/frame (dygraph) | generator s/frame (dygraph) | generator s/frame (fast path) | fast-path engine | max abs diff |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| model | params | keypoints s/frame (dygraph / fast) | generator s/frame at batch 4 (dygraph / fast) | fast-path engine | max abs diff |")
+    print("|---|---|---|---|---|---|")
     for name in ("fom_vox_256", "fom_vox_mobile_256"):
         paddle.seed(0)
         net = models.create(name)
+        net.eval()
         params = sum(int(p.numel()) for p in net.parameters()) / 1e6
-        image = paddle.to_tensor(np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32))
-        with paddle.no_grad():
-            kp = net.detect_keypoints(image)
-            keypoint_s = median_seconds(lambda: net.detect_keypoints(image), repeats)
-            moved = Keypoints(kp.value + 0.05, kp.jacobian)
-            generator_s = median_seconds(lambda: net.animate(image, kp, moved), repeats)
-            want = net.animate(image, kp, moved).numpy()
-
-        class Generator(paddle.nn.Layer):
-            def __init__(self, fom):
-                super().__init__()
-                self.fom = fom
-
-            def forward(self, source, kp_value, kp_jacobian, driving_value, driving_jacobian):
-                return self.fom.animate(source, Keypoints(kp_value, kp_jacobian), Keypoints(driving_value, driving_jacobian))
-
-        from core.export import upsample_free
-        from paddle.static import InputSpec
-
-        arrays = [image.numpy(), kp.value.numpy(), kp.jacobian.numpy(), moved.value.numpy(), moved.jacobian.numpy()]
-        specs = [InputSpec(list(a.shape), "float32") for a in arrays]
-        fast = runtime.build_engine(upsample_free(Generator(net)), specs, arrays, kinds=runtime.fast_path_kinds())
-        fast_s = median_seconds(lambda: fast(*arrays), repeats)
-        diff = float(np.abs(fast(*arrays)[0] - want).max())
-        print(f"| {name} | {params:.1f} M | {keypoint_s:.2f} | {generator_s:.2f} | {fast_s:.2f} | {fast.kind} | {diff:.1e} |",
+        image = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
+        timings, outputs, kind = {}, {}, "dygraph"
+        for engine in ("dygraph", "auto"):
+            runs = tuple(models.prepare_runner(net, export, engine) for export in (fa.KEYPOINTS, fa.ANIMATE))
+            kind = runs[1].kind
+            value, jacobian = runs[0](image)
+            batch = [np.repeat(a, 4, axis=0) for a in (image, value, jacobian, value + 0.05, jacobian)]
+            timings[engine] = (median_seconds(lambda: runs[0](image), repeats),
+                               median_seconds(lambda: runs[1](*batch), repeats) / 4)
+            outputs[engine] = np.asarray(runs[1](*batch)[0])
+        diff = float(np.abs(outputs["auto"] - outputs["dygraph"]).max())
+        (kp_d, gen_d), (kp_f, gen_f) = timings["dygraph"], timings["auto"]
+        print(f"| {name} | {params:.1f} M | {kp_d:.2f} / {kp_f:.2f} | {gen_d:.2f} / {gen_f:.2f} | {kind} | {diff:.1e} |",
               flush=True)
 
 

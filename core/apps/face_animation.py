@@ -34,6 +34,7 @@ import numpy as np
 from core.apps import App, Example, ModelChoice, catalogue, register
 from core import face as faces
 from core.errors import InputError, LimitExceeded, NoFaceFound
+from core.models import Export
 
 ProgressCallback = Callable[..., None]
 
@@ -155,30 +156,82 @@ def driving_crop(driving, auto_crop: bool, info) -> tuple[Crop, Optional[object]
 # ---------------------------------------------------------------- keypoints and frames
 
 
-def _tensor(crops: list[np.ndarray]):
+def _batch(crops: list[np.ndarray]) -> np.ndarray:
+    return np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+
+
+def _keypoint_inputs(net):
+    from paddle.static import InputSpec
+
+    sample = np.random.default_rng(0).random((2, 3, SIDE, SIDE), dtype=np.float32)
+    return [InputSpec([None, 3, SIDE, SIDE], "float32", name="image")], [sample]
+
+
+def _animate_inputs(net):
     import paddle
+    from paddle.static import InputSpec
 
-    return paddle.to_tensor(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2) / 255.0)
+    sources = np.random.default_rng(0).random((2, 3, SIDE, SIDE), dtype=np.float32)
+    with paddle.no_grad():
+        value, jacobian = (t.numpy() for t in KEYPOINTS.wrap(net)(paddle.to_tensor(sources)))
+    kp = net.num_kp
+    specs = [InputSpec([None, 3, SIDE, SIDE], "float32", name="source"),
+             InputSpec([None, kp, 2], "float32", name="kp_value"), InputSpec([None, kp, 2, 2], "float32", name="kp_jacobian"),
+             InputSpec([None, kp, 2], "float32", name="driving_value"),
+             InputSpec([None, kp, 2, 2], "float32", name="driving_jacobian")]
+    return specs, [sources, value, jacobian, value + 0.05, jacobian]
 
 
-def keypoints(run, crops: list[np.ndarray]):
+def _keypoint_arrays(net):
+    from core.nets.first_order import KeypointArrays
+
+    return KeypointArrays(net)
+
+
+def _animate_arrays(net):
+    from core.nets.first_order import AnimateArrays
+
+    return AnimateArrays(net)
+
+
+def _upsample_free(layer):
+    from core.export import upsample_free
+
+    return upsample_free(layer)
+
+
+# The two fast paths of a checkpoint: the keypoint detector, and the generator (any batch of frames).
+KEYPOINTS = Export("keypoints", inputs=_keypoint_inputs, wrap=_keypoint_arrays, rewrite=_upsample_free)
+ANIMATE = Export("animate", inputs=_animate_inputs, wrap=_animate_arrays, rewrite=_upsample_free)
+
+
+def load(model: str = DEFAULT_MODEL, engine: str = "auto"):
+    """(keypoints runner, animation runner) of `model`, loaded once per process; each on the fast path
+    when it verifies against dygraph (WeightsUnavailable at once when the file is missing)."""
+    from core import models
+
+    weights = check_model(model).weights
+    return models.runner(weights, KEYPOINTS, engine), models.runner(weights, ANIMATE, engine)
+
+
+def keypoints(runs, crops: list[np.ndarray]):
     """First Order Motion keypoints (numpy Keypoints) of SIDE x SIDE uint8 crops."""
-    import paddle
-
     from core.nets.first_order import Keypoints
 
-    with run.lock, paddle.no_grad():
-        kp = run.network.detect_keypoints(_tensor(crops))
-    return Keypoints(kp.value.numpy(), None if kp.jacobian is None else kp.jacobian.numpy())
+    value, jacobian = runs[0](_batch(crops))
+    return Keypoints(np.asarray(value), np.asarray(jacobian))
 
 
-def animate_crop(run, source, kp_source, kp_driving) -> np.ndarray:
-    """The source tensor [1, 3, SIDE, SIDE] moved to the driving keypoints: frames as uint8 [N, SIDE, SIDE, 3]."""
-    import paddle
+def animate_crop(runs, source: np.ndarray, kp_source, kp_driving) -> np.ndarray:
+    """The source [1, 3, SIDE, SIDE] moved to each of the driving keypoints: frames as uint8 [N, SIDE, SIDE, 3]."""
+    frames = len(kp_driving.value)
 
-    with run.lock, paddle.no_grad():
-        out = run.network.animate(source, kp_source, kp_driving).numpy()
-    return np.clip(out.transpose(0, 2, 3, 1) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    def repeat(array):
+        return np.repeat(np.asarray(array, np.float32), frames, axis=0)
+
+    out = runs[1](repeat(source), repeat(kp_source.value), repeat(kp_source.jacobian),
+                  np.asarray(kp_driving.value, np.float32), np.asarray(kp_driving.jacobian, np.float32))[0]
+    return np.clip(np.asarray(out).transpose(0, 2, 3, 1) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def pose(points: np.ndarray) -> np.ndarray:
@@ -207,14 +260,14 @@ def best_frame(driving, crop: Crop, source_face, progress=None) -> int:
     return best
 
 
-def initial_keypoints(run, driving, crop: Crop, index: int):
+def initial_keypoints(runs, driving, crop: Crop, index: int):
     """The keypoints of driving frame `index`, the reference of relative motion."""
     from core.media import iter_video_frames
 
     with iter_video_frames(driving, max_seconds=MAX_VIDEO_SECONDS, max_pixels=MAX_VIDEO_PIXELS) as frames:
         for i, frame in enumerate(frames):
             if i == index:
-                return keypoints(run, [crop.cut(frame)])
+                return keypoints(runs, [crop.cut(frame)])
     raise InputError("The driving video has no frames.")
 
 
@@ -266,9 +319,9 @@ def read_source(source) -> np.ndarray:
 
 def animate(source, driving, dest, model: str = DEFAULT_MODEL, relative: bool = True, adapt_scale: bool = True,
             find_best_frame: bool = False, auto_crop: bool = True, multi_person: bool = False,
-            progress: Optional[Callable[[int, int], None]] = None) -> Animation:
-    """The photo's faces moved like the driving video's face, written to `dest` (H.264, the driving audio)."""
-    from core import models
+            progress: Optional[Callable[[int, int], None]] = None, engine: str = "auto") -> Animation:
+    """The photo's faces moved like the driving video's face, written to `dest` (H.264, the driving audio).
+    engine: "auto" (the fast path where it verifies) or "dygraph"."""
     from core.video import map_video
 
     choice = check_model(model)
@@ -278,20 +331,20 @@ def animate(source, driving, dest, model: str = DEFAULT_MODEL, relative: bool = 
     # 2. The crops: the photo's faces, and one fixed square of the driving video around its face.
     crops, source_faces = source_crops(photo, auto_crop, multi_person)
     drive = driving_crop(driving, auto_crop or multi_person, info)[0]
-    run = models.runner(choice.weights)
+    runs = load(choice.key, engine)
     sources = [crop.cut(photo) for crop in crops]
-    kp_sources = [keypoints(run, [s]) for s in sources]
-    source_tensors = [_tensor([s]) for s in sources]
+    kp_sources = [keypoints(runs, [s]) for s in sources]
+    source_arrays = [_batch([s]) for s in sources]
     # 3. The reference frame of relative motion: the first, or the one posed most like the photo.
     initial = best_frame(driving, drive, source_faces[0]) if find_best_frame and source_faces else 0
-    kp_initial = initial_keypoints(run, driving, drive, initial)
+    kp_initial = initial_keypoints(runs, driving, drive, initial)
 
     def animate_batch(frames):
         from core.nets.first_order import Keypoints, normalize_kp
 
-        kp_driving = keypoints(run, [drive.cut(frame) for frame in frames])
+        kp_driving = keypoints(runs, [drive.cut(frame) for frame in frames])
         outputs = [photo.copy() for _ in frames]
-        for crop, tensor, kp_source in zip(crops, source_tensors, kp_sources):
+        for crop, source_array, kp_source in zip(crops, source_arrays, kp_sources):
             moved = [normalize_kp(kp_source, Keypoints(kp_driving.value[i:i + 1], None if kp_driving.jacobian is None
                                                        else kp_driving.jacobian[i:i + 1]),
                                   kp_initial, relative=relative, adapt_movement_scale=adapt_scale)
@@ -299,7 +352,7 @@ def animate(source, driving, dest, model: str = DEFAULT_MODEL, relative: bool = 
             batch = Keypoints(np.concatenate([m.value for m in moved]),
                               None if moved[0].jacobian is None else np.concatenate([m.jacobian for m in moved]))
             # 4. Each face animated for the whole batch, then pasted back into its frame.
-            for i, animated in enumerate(animate_crop(run, tensor, kp_source, batch)):
+            for i, animated in enumerate(animate_crop(runs, source_array, kp_source, batch)):
                 outputs[i] = paste(outputs[i], animated, crop)
         return outputs
 
@@ -328,7 +381,7 @@ def animate_file(source, driving, model, relative, adapt_scale, find_best_frame,
 
     choice = check_model(model)
     info = check_driving(driving)
-    loading = not models.is_loaded(choice.weights)
+    loading = not models.is_loaded(choice.weights, ANIMATE)
 
     def report(done, total):
         if progress is not None:

@@ -610,6 +610,37 @@ class FirstOrderMotion(nn.Layer):
         return kp_driving.value, kp_driving.jacobian, prediction
 
 
+class KeypointArrays(nn.Layer):
+    """images [N, C, H, W] -> (value [N, K, 2], jacobian [N, K, 2, 2]): the detector with plain tensors in
+    and out, for the fast path (a static graph returns no named tuples). Without estimated jacobians
+    the second output is the identity, which the generator then ignores."""
+
+    def __init__(self, fom: FirstOrderMotion):
+        super().__init__()
+        self.fom = fom
+
+    def forward(self, image):
+        kp = self.fom.kp_detector(image)
+        if kp.jacobian is not None:
+            return kp.value, kp.jacobian
+        return kp.value, paddle.eye(2).reshape([1, 1, 2, 2]).expand([kp.value.shape[0], kp.value.shape[1], 2, 2])
+
+
+class AnimateArrays(nn.Layer):
+    """(sources [N, C, H, W], their keypoints' value and jacobian, the driving keypoints' value and
+    jacobian) -> frames [N, C, H, W] in [0, 1]: the generator with plain tensors, one source per
+    frame (repeat a source for a batch of driving frames), for the fast path."""
+
+    def __init__(self, fom: FirstOrderMotion):
+        super().__init__()
+        self.fom = fom
+
+    def forward(self, source, kp_value, kp_jacobian, driving_value, driving_jacobian):
+        if self.fom.kp_detector.jacobian is None:
+            kp_jacobian = driving_jacobian = None
+        return self.fom.generator(source, Keypoints(driving_value, driving_jacobian), Keypoints(kp_value, kp_jacobian))
+
+
 def _as_paddle_keypoints(kp) -> Keypoints:
     kp = _check_keypoints(kp)
 

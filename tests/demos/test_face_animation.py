@@ -114,6 +114,23 @@ def test_the_photo_moves_with_the_driving_video_and_keeps_its_sound_and_rate(tin
     assert np.abs(first[90:170, 180:270] - photo[90:170, 180:270]).mean() > 10
 
 
+def test_the_fast_path_finds_the_same_keypoints_and_draws_the_same_frames_as_dygraph(tiny):
+    fast, slow = fa.load("vox"), fa.load("vox", engine="dygraph")
+    if runtime.fast_path_kinds():
+        assert fast[0].kind != "dygraph" and fast[1].kind != "dygraph"
+    assert slow[0].kind == slow[1].kind == "dygraph"
+    found = faces.detect_faces(data.astronaut())[0]
+    crop = fa.face_crop(found).cut(data.astronaut())
+    kp_fast, kp_slow = fa.keypoints(fast, [crop]), fa.keypoints(slow, [crop])
+    np.testing.assert_allclose(kp_fast.value, kp_slow.value, atol=1e-5)
+    np.testing.assert_allclose(kp_fast.jacobian, kp_slow.jacobian, atol=1e-4)
+    moved = type(kp_slow)(np.concatenate([kp_slow.value, kp_slow.value + 0.05]),
+                          np.concatenate([kp_slow.jacobian, kp_slow.jacobian]))
+    source = crop[None].astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+    a, b = fa.animate_crop(fast, source, kp_slow, moved), fa.animate_crop(slow, source, kp_slow, moved)
+    assert a.shape == (2, fa.SIDE, fa.SIDE, 3) and np.abs(a.astype(int) - b.astype(int)).max() <= 1
+
+
 def test_several_people_are_each_animated_and_the_whole_photo_without_the_crop(tiny, short_driving):
     two = np.zeros((600, 1024, 3), np.uint8)
     two[:512, :512] = data.astronaut()
