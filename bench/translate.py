@@ -135,7 +135,7 @@ def main(argv=None) -> int:
         paddle.seed(0)
         net = models.create(translation.network)
         sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, SIDE, SIDE)).astype(np.float32)
-        reference = translate.ImageOnly(net) if translation.returns_extras else net
+        reference = translate.image_only(net) if translation.returns_extras else net
         macs = conv_macs(reference, sample)
         export = translate.export_of(translation)
         dygraph = models.prepare_runner(net, export, engine="dygraph")

@@ -150,3 +150,15 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
             parent = getattr(parent, part)
         setattr(parent, last, _interp_free_equivalent(getattr(parent, last)))
     return layer
+
+
+class FirstOutput(nn.Layer):
+    """Only the first output of a network that returns several (the picture of U-GAT-IT, without its
+    CAM logits and heatmap): what is exported, and what runs in dygraph alike."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)[0]

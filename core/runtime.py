@@ -108,6 +108,22 @@ def select_device() -> str:
     return "gpu:0" if has_gpu else "cpu"
 
 
+def gpu_expected() -> bool:
+    """Whether ``select_device`` will find a GPU, judged without importing Paddle (for defaults shown
+    on a page that must start fast): the GPU build of Paddle is installed and an NVIDIA device is present."""
+    import glob
+    import importlib.metadata
+
+    wanted = os.environ.get("GAN_GALLERY_DEVICE", "").strip().lower()
+    if wanted == "cpu":
+        return False
+    try:
+        importlib.metadata.distribution("paddlepaddle-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or wanted.startswith("gpu")
+
+
 def init_paddle() -> None:
     """Set threads, then import Paddle on the calling thread (call it on the main thread).
 

@@ -23,7 +23,7 @@ LIMITS_TEXT = (
     f"Driving videos up to {face_animation.MAX_VIDEO_SECONDS} seconds with frames up to 1280 x 720; the result "
     f"has the photo's size (at most {face_animation.MAX_SOURCE_SIDE} pixels a side) and the driving video's frame "
     f"rate and sound. Up to {face_animation.MAX_FACES} faces with “several people”. On a 2-core CPU the full model "
-    "takes about 6 s a frame, the mobile one under 1 s."
+    "takes about 1.5 s a frame, the mobile one about 0.5 s."
 )
 OPTIONS_TEXT = (
     "**Relative motion** moves the photo's face by how the driving face moved since the reference frame (keeps the "

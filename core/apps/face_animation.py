@@ -52,8 +52,8 @@ BATCH = 4  # driving frames handed over at once (each is still animated alone)
 EXAMPLE_DRIVING = "assets/examples/driving_face.mp4"
 
 MODELS = catalogue(
-    ModelChoice("vox", "First Order Motion, VoxCeleb (best; ~6 s a frame on a 2-core CPU)", "first_order_motion.vox"),
-    ModelChoice("vox_mobile", "First Order Motion mobile, VoxCeleb (~7x faster, softer)", "first_order_motion.vox_mobile"),
+    ModelChoice("vox", "First Order Motion, VoxCeleb (best; ~1.5 s a frame on a 2-core CPU)", "first_order_motion.vox"),
+    ModelChoice("vox_mobile", "First Order Motion mobile, VoxCeleb (~3x faster, softer)", "first_order_motion.vox_mobile"),
 )
 DEFAULT_MODEL = "vox"
 DETECTOR = faces.DETECTOR

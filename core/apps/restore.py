@@ -25,19 +25,16 @@ offer); each names its checkpoint, which the loader (``core.models.runner``) bui
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import numpy as np
-import paddle
-import paddle.nn as nn
 
+from core import runtime
 from core.apps import App, Example, ModelChoice, catalogue, register
 from core.errors import InputError, LimitExceeded
 from core.examples import PHOTOS, example_path
-from core.export import exportable_super_resolution
 from core.models import Export
 
 ProgressCallback = Callable[[int, int], None]  # (steps done, steps expected)
@@ -84,11 +81,7 @@ UPSCALERS = catalogue(
 # a good photo: animevideov3 x4, which took 2.4 s for a 256 x 256 photo on this repository's 2-core machine
 # against 30 s for x4plus (one run each, fast path), keeping edges clean and smoothing fine texture
 # (fur, grain) that x4plus redraws.
-DEFAULT_PHOTO_UPSCALER = (
-    "realesrgan_x4plus"
-    if os.environ.get("GAN_GALLERY_DEVICE", "").strip().lower() != "cpu" and paddle.device.cuda.device_count() > 0
-    else "realesr_animevideov3_x4"
-)
+DEFAULT_PHOTO_UPSCALER = "realesrgan_x4plus" if runtime.gpu_expected() else "realesr_animevideov3_x4"
 # On a CPU a 10 s clip through RRDB takes hours; animevideov3 is made for frames and ~20x cheaper.
 CPU_VIDEO_UPSCALER = "realesr_animevideov3_x4"
 
@@ -212,6 +205,8 @@ def receptive_radius(net) -> int:
     after upsampling reaches fewer input pixels, never more.
     """
     reach = 0
+    import paddle.nn as nn
+
     for layer in net.sublayers():
         if isinstance(layer, nn.Conv2D):
             kernel_h, kernel_w = layer.weight.shape[2:]
@@ -229,7 +224,13 @@ def _tile_inputs(net):
 
 
 # Super-resolution on the fast path: any batch and tile size; RRDB's upsampling folded into transposed convolutions.
-TILES = Export("tiles", inputs=_tile_inputs, rewrite=exportable_super_resolution)
+def _exportable(net):
+    from core.export import exportable_super_resolution
+
+    return exportable_super_resolution(net)
+
+
+TILES = Export("tiles", inputs=_tile_inputs, rewrite=_exportable)
 
 
 def colorizer_export(render_factor: int) -> Export:

@@ -46,7 +46,6 @@ from typing import Callable, Optional
 
 import cv2
 import numpy as np
-import paddle.nn as nn
 
 from core.apps import App, Example, ModelChoice, pick, register
 from core import face as face_pipeline
@@ -248,15 +247,11 @@ def choose(name: str) -> Translation:
 # ---------------------------------------------------------------- fast path
 
 
-class ImageOnly(nn.Layer):
-    """Only the picture of a network that also returns CAM logits and a heatmap."""
+def image_only(net):
+    """The network returning only its picture (U-GAT-IT also returns CAM logits and a heatmap)."""
+    from core.export import FirstOutput
 
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x):
-        return self.net(x)[0]
+    return FirstOutput(net)
 
 
 def _exported_inputs(side):
@@ -278,7 +273,7 @@ def export_of(translation: Translation):
     return Export(
         "picture",
         inputs=_exported_inputs(translation.framing.fixed_side),
-        wrap=ImageOnly if translation.returns_extras else None,
+        wrap=image_only if translation.returns_extras else None,
         rewrite=upsample_free,
     )
 
