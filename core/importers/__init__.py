@@ -3,8 +3,9 @@
 A checkpoint with a ``packaged`` source (``core.registry.PackagedSource``) names an installed
 distribution, the files inside it (with their sha256) and a converter registered in
 ``core.registry.CONVERTERS`` by the modules of this package: ``ncnn`` (ncnn ``.param``/``.bin``
-pairs) and ``torch_zip`` (PyTorch zip checkpoints). Converters use numpy alone: neither ncnn nor
-torch is needed at run time. ``packaged`` declares the checkpoints imported this way.
+pairs), ``torch_zip`` (PyTorch checkpoints, zip and legacy formats, and vintagify's CycleGAN),
+``torch_dcgan`` (two DCGAN generators) and ``tflite`` (TFLite flatbuffers). Converters use numpy
+alone: neither ncnn, torch nor a TFLite runtime is needed at run time. ``packaged`` declares the checkpoints imported this way.
 
 This package reads and verifies files only; ``core.weights.import_packaged`` converts them into
 the weight cache, where ``core.weights`` finds them from then on. Nothing here touches the network.

@@ -126,3 +126,51 @@ BLAZEFACE_SHORT_RANGE = register_weights(
         ),
     )
 )
+
+# Two DCGAN generators (PyTorch) converted by core.importers.torch_dcgan onto core.nets.dcgan.
+_DIGIFACE_LICENCE = (
+    "non-commercial research only: trained on Microsoft's DigiFace-1M, whose licence allows non-commercial research "
+    "use only (the gan-face-generate package itself, by Chien Liu, is MIT)"
+)
+DIGIFACE_FACES = register_weights(
+    WeightSpec(
+        name="dcgan.digiface_faces",
+        architecture="dcgan_faces_64",
+        filename="gan-face-generate-digiface-dcgan.pdparams",
+        description="64x64 faces from a DCGAN trained on DigiFace-1M (synthetic, rendered faces); non-commercial research only",
+        licence=_DIGIFACE_LICENCE,
+        source_note="imported from gan_face_generate/weights.tar (netG_state_dict) of gan-face-generate==1.1.1 "
+                    "(PyTorch zip checkpoint)",
+        packaged=PackagedSource(
+            distribution="gan-face-generate",
+            version="1.1.1",
+            files=(("gan_face_generate/weights.tar", "0c3b90b138cfc4e8a73310b9fd5ce2a8f1f3a542a037de277412307fcd28771f"),),
+            converter="torch_dcgan_digiface",
+            licence=_DIGIFACE_LICENCE,
+            homepage="https://github.com/chien-liu/DCGAN-PyTorch",
+        ),
+    )
+)
+
+_OMNIART_LICENCE = "MIT (omniart-eye-generator, Rogier Knoester; declared in the package's metadata)"
+OMNIART_EYES = register_weights(
+    WeightSpec(
+        name="dcgan.omniart_eyes",
+        architecture="cond_dcgan_eyes_128",
+        filename="omniart-eye-generator-cdcgan.pdparams",
+        description="128x128 painted eyes by iris colour (amber, blue, brown, gray, grayscale, green, hazel, red): "
+                    "a conditional DCGAN trained on eyes cut from OmniArt's paintings",
+        licence=_OMNIART_LICENCE,
+        source_note="imported from omniart_eye_generator/generator_model_state.pth of omniart-eye-generator==0.1 "
+                    "(PyTorch legacy-format state dict)",
+        packaged=PackagedSource(
+            distribution="omniart-eye-generator",
+            version="0.1",
+            files=(("omniart_eye_generator/generator_model_state.pth",
+                    "dd486abbd738bfe3d28ddd46987bec11e3842ddcc8c28ccc5251b52c6ecf4da0"),),
+            converter="torch_dcgan_omniart_eyes",
+            licence=_OMNIART_LICENCE,
+            homepage="https://github.com/rogierknoester/omniart_eye_generator",
+        ),
+    )
+)

@@ -1,4 +1,5 @@
-"""PyTorch zip checkpoints read with numpy alone, and the converter of vintagify's CycleGAN generator.
+"""PyTorch checkpoints read with numpy alone (the zip format and the legacy one), and the
+converter of vintagify's CycleGAN generator.
 
 ``torch.save`` (torch >= 1.6) writes a zip whose single top folder holds ``data.pkl``
 (the pickled object), ``data/<key>`` (one raw storage per key), ``byteorder`` and
@@ -6,19 +7,31 @@
 on a storage that the pickle refers to by a persistent id
 ``('storage', torch.<Type>Storage, key, location, numel)``.
 
+The legacy format (torch 0.4 to 1.5, and ``torch.save(..., _use_new_zipfile_serialization=False)``
+since) is one stream of pickles: torch's magic number, the format version (1001), the
+writer's system information, the object (storages as persistent ids
+``('storage', torch.<Type>Storage, key, location, numel, None)``), the sorted list of
+storage keys, then each storage in that order as an int64 element count and its raw
+elements, little-endian whatever machine wrote them. The location (``'cpu'``, ``'cuda:0'``...)
+only says where the writer kept the storage: every storage is read into a CPU numpy array.
+Older files (the tar format, storage views) are refused by name.
+
 Unpickling runs whatever callables the pickle names, so the unpickler here resolves
 only the few globals a tensor state dict needs, each to our own numpy code; any other
 global (``os.system``, ``builtins.eval``, a model class...) is refused with
 ``UnsafeCheckpoint`` before anything is called (``core.checkpoint_io.RestrictedUnpickler``,
 shared with the reader of Paddle's own files). Storages are read from the zip only when
-a tensor uses them, once per key.
+a tensor uses them, once per key; a legacy file's storages follow its object, so its
+tensors are built once the whole file is read and checked.
 
     state = read_state_dict(path)        # {name: numpy array}, in the file's order
+    saved = read_object(path)            # whatever was saved (nested dicts...), tensors as numpy
 """
 from __future__ import annotations
 
 import collections
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -147,7 +160,7 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
         and all(isinstance(n, int) and n >= 0 for n in (storage_offset, *size, *stride))
     ):
         raise ValueError(
-            f"A tensor on storage data/{storage.key} has an invalid layout: "
+            f"A tensor on storage {storage.key} has an invalid layout: "
             f"offset {storage_offset}, size {size}, stride {stride}."
         )
     flat = storage.array()
@@ -156,13 +169,13 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
     count = int(np.prod(size, dtype=np.int64))
     if count > max(flat.size, _MAX_EXPANDED_ELEMENTS):
         raise ValueError(
-            f"A tensor of shape {list(size)} repeats the {flat.size} elements of storage data/{storage.key} "
+            f"A tensor of shape {list(size)} repeats the {flat.size} elements of storage {storage.key} "
             f"beyond {_MAX_EXPANDED_ELEMENTS} elements; such a file is refused."
         )
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= flat.size:
         raise ValueError(
-            f"A tensor on storage data/{storage.key} reaches element {last}, past the storage's {flat.size}."
+            f"A tensor on storage {storage.key} reaches element {last}, past the storage's {flat.size}."
         )
     window = np.lib.stride_tricks.as_strided(
         flat[storage_offset:], shape=size, strides=[s * flat.itemsize for s in stride], writeable=False
@@ -205,31 +218,212 @@ class _StateDictUnpickler(RestrictedUnpickler):
         return storage
 
 
-def _refuse_non_zip(path: Path, head: bytes) -> None:
-    if head.startswith(_ZIP_MAGIC):
+# ---------------------------------------------------------------- the legacy format
+
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.serialization.MAGIC_NUMBER
+_LEGACY_VERSION = 1001  # torch.serialization.PROTOCOL_VERSION
+_INT64 = 8
+
+
+class _PlainUnpickler(RestrictedUnpickler):
+    """The legacy stream's header pickles and its key list: plain data, no global at all."""
+
+    allowed = {}
+    allowed_summary = "plain numbers, strings, lists and dicts"
+
+
+class _DeferredTensor:
+    """A legacy file's tensor, built once the storages (which follow the object) are read."""
+
+    __slots__ = ("args",)
+
+    def __init__(self, args: tuple):
+        object.__setattr__(self, "args", args)
+
+    def __setattr__(self, attribute, value):
+        raise AttributeError("a tensor of the checkpoint cannot be changed")
+
+
+def _defer_tensor(*args):
+    return _DeferredTensor(args)
+
+
+class _LegacyStorages:
+    """The storages after a legacy file's object: {key: flat array}, filled by ``_read_legacy``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def storage_array(self, key: str, storage_type: _StorageType, numel: int) -> np.ndarray:
+        return self.arrays[key]  # _read_legacy has checked that every referenced key was read
+
+
+class _LegacyUnpickler(RestrictedUnpickler):
+    """The object pickle of a legacy file: the zip reader's globals, tensors deferred."""
+
+    allowed = {
+        **_StateDictUnpickler.allowed,
+        ("torch._utils", "_rebuild_tensor_v2"): Guarded(_defer_tensor, "torch._utils._rebuild_tensor_v2"),
+    }
+    allowed_summary = _StateDictUnpickler.allowed_summary
+
+    def __init__(self, file, storages: _LegacyStorages):
+        super().__init__(file, storages.path)
+        self.source = storages
+        self.storages: dict[str, _Storage] = {}
+
+    def persistent_load(self, pid):
+        path = self.source.path
+        kind = pid[0] if isinstance(pid, tuple) and pid else None
+        if isinstance(kind, bytes):  # written by Python 2
+            kind = kind.decode("ascii", "replace")
+        if kind == "module":
+            raise CheckpointMismatch(
+                f"The weights file {path} holds a whole pickled torch module (torch.save(model)), not a state dict; "
+                f"only tensors and containers of them are read."
+            )
+        if not (kind == "storage" and len(pid) == 6):
+            raise CheckpointMismatch(f"The weights file {path} refers to an unknown persistent object {pid!r:.80}.")
+        _, storage_type, key, location, numel, view = pid
+        if isinstance(key, bytes):
+            key = key.decode("ascii", "replace")
+        if not (isinstance(storage_type, _StorageType) and isinstance(key, str) and isinstance(location, (str, bytes))
+                and isinstance(numel, int) and numel >= 0):
+            raise CheckpointMismatch(f"The weights file {path} has a malformed storage reference {pid!r:.80}.")
+        if view is not None:
+            raise CheckpointMismatch(
+                f"The weights file {path} uses storage views (torch < 0.4), which are not supported: re-save it with a current torch.save."
+            )
+        storage = self.storages.get(key)
+        if storage is None:
+            storage = self.storages[key] = _Storage(self.source, storage_type, key, numel)
+        elif storage.storage_type != storage_type or storage.numel != numel:
+            raise CheckpointMismatch(f"The weights file {path} describes storage {key} in two ways.")
+        return storage
+
+
+def _read_storage(path: Path, f, storage: _Storage, remaining: int) -> tuple[np.ndarray, int]:
+    """One storage record (int64 element count, then the elements) at `f`'s position; the bytes left after it."""
+    header = f.read(_INT64)
+    if len(header) < _INT64:
+        raise CheckpointMismatch(f"The weights file {path} is truncated: it ends before storage {storage.key}.")
+    numel = int.from_bytes(header, "little", signed=True)
+    if numel != storage.numel:
         raise CheckpointMismatch(
-            f"The weights file {path} starts like a zip but cannot be opened as one: it is truncated or damaged."
+            f"The weights file {path} has a storage {storage.key} of {numel} elements; its object describes {storage.numel}."
         )
-    if head.startswith(_PICKLE_PROTOCOL_OPCODE):
+    dtype = storage.storage_type.dtype
+    size = numel * dtype.itemsize
+    remaining -= _INT64
+    if size > remaining:
         raise CheckpointMismatch(
-            f"The weights file {path} uses PyTorch's legacy (pre-1.6, non-zip) format, which is not supported: "
-            f"re-save it with a current torch.save (the zip format is its default)."
+            f"The weights file {path} is truncated: storage {storage.key} needs {size} bytes, {remaining} are left."
         )
-    raise CheckpointMismatch(f"The weights file {path} is not a PyTorch zip checkpoint.")
+    raw = f.read(size)
+    if len(raw) != size:
+        raise CheckpointMismatch(f"The weights file {path} is truncated inside storage {storage.key}.")
+    array = np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype.newbyteorder("="), copy=False)
+    if storage.storage_type.name == "BFloat16Storage":
+        array = (array.astype(np.uint32) << 16).view(np.float32)
+    return array, remaining - size
+
+
+def _materialize(obj, built: dict):
+    """`obj` with every deferred tensor built (containers: dicts, lists, tuples; each shared one once)."""
+    if isinstance(obj, _DeferredTensor):
+        if id(obj) not in built:
+            built[id(obj)] = (obj, _rebuild_tensor_v2(*obj.args))
+        return built[id(obj)][1]
+    if isinstance(obj, (dict, list)):
+        if id(obj) in built:
+            return obj
+        built[id(obj)] = (obj, obj)
+        items = obj.items() if isinstance(obj, dict) else enumerate(obj)
+        for key, value in list(items):
+            obj[key] = _materialize(value, built)
+        return obj
+    if isinstance(obj, tuple):
+        return tuple(_materialize(value, built) for value in obj)
+    return obj
+
+
+def _read_legacy(path: Path, f) -> object:
+    """The object of a legacy-format checkpoint open as `f` (see the module's docstring for the layout)."""
+    size = os.fstat(f.fileno()).st_size
+    f.seek(0)
+
+    def plain(what: str):
+        return _PlainUnpickler(f, path).load_checked(f"has an invalid {what}")
+
+    magic = plain("header")
+    if magic != _LEGACY_MAGIC:
+        raise CheckpointMismatch(
+            f"The weights file {path} is a pickle but not a PyTorch checkpoint: it does not start with torch's magic number."
+        )
+    version = plain("header")
+    if version != _LEGACY_VERSION:
+        raise CheckpointMismatch(
+            f"The weights file {path} is in PyTorch's legacy format version {version!r:.20}; only {_LEGACY_VERSION} is supported."
+        )
+    if not isinstance(plain("header"), dict):  # the writer's system information (storages are little-endian anyway)
+        raise CheckpointMismatch(f"The weights file {path} has an invalid header: no system information.")
+    storages = _LegacyStorages(path)
+    unpickler = _LegacyUnpickler(f, storages)
+    saved = unpickler.load_checked("has an invalid object pickle")
+    keys = plain("storage key list")
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys) and len(set(keys)) == len(keys)):
+        raise CheckpointMismatch(f"The weights file {path} has an invalid storage key list.")
+    if set(keys) != set(unpickler.storages):
+        unlisted = sorted(set(unpickler.storages) - set(keys))[:3]
+        unused = sorted(set(keys) - set(unpickler.storages))[:3]
+        raise CheckpointMismatch(
+            f"The weights file {path} lists storages that its object does not use ({unused}) "
+            f"or uses storages it does not list ({unlisted})."
+        )
+    remaining = size - f.tell()
+    for key in keys:
+        storages.arrays[key], remaining = _read_storage(path, f, unpickler.storages[key], remaining)
+    if remaining or f.read(1):
+        raise CheckpointMismatch(f"The weights file {path} has {remaining} unexpected bytes after its last storage.")
+    try:
+        return _materialize(saved, {})
+    except CheckpointMismatch:
+        raise
+    except Exception as exc:  # a tensor torch would not write (ValueError), wrong arguments, deep nesting...
+        why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise CheckpointMismatch(f"The weights file {path} has an invalid object pickle: {why}") from exc
+
+
+def _refuse_unknown(path: Path, head: bytes) -> None:
+    if head[257:262] == b"ustar":
+        raise CheckpointMismatch(
+            f"The weights file {path} uses PyTorch's oldest (tar) format, which is not supported: "
+            f"re-save it with a current torch.save."
+        )
+    raise CheckpointMismatch(
+        f"The weights file {path} is not a PyTorch checkpoint (neither torch.save's zip format nor its legacy pickle stream)."
+    )
 
 
 def read_object(path) -> object:
-    """The object a PyTorch zip checkpoint holds, with tensors as numpy arrays (allowed globals only)."""
+    """The object a PyTorch checkpoint (zip or legacy format) holds, with tensors as numpy arrays (allowed globals only)."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(4)
+            head = f.read(262)
+            if head.startswith(_PICKLE_PROTOCOL_OPCODE):
+                return _read_legacy(path, f)
     except OSError as exc:
         raise CheckpointMismatch(f"The weights file {path} cannot be read: {exc.strerror or exc}.") from exc
+    if not head.startswith(_ZIP_MAGIC):
+        _refuse_unknown(path, head)
     try:
         zip_file = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError):
-        _refuse_non_zip(path, head)
+        raise CheckpointMismatch(
+            f"The weights file {path} starts like a zip but cannot be opened as one: it is truncated or damaged."
+        ) from None
     with zip_file:
         archive = _Archive(path, zip_file)
         return _StateDictUnpickler(archive, archive.record("data.pkl")).load_checked("has an invalid data.pkl")

