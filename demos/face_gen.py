@@ -1,4 +1,4 @@
-"""Tab "Face generation": StyleGAN2 faces from seeds, style mixing of two seeds, latent walks as video."""
+"""Tab "Face generation": StyleGAN2 and DCGAN faces from seeds, style mixing of two seeds, latent walks as video."""
 from __future__ import annotations
 
 if __name__ == "__main__":  # run alone (`python demos/face_gen.py`): find the repository, set threads before Paddle
@@ -16,7 +16,8 @@ import gradio as gr
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Radio, Slider
-from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
+from demos.gallery import (choice_rank, clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel,
+                           with_state)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 WEIGHTS = [m.weights for m in face_gen.MODELS.values()]
@@ -61,7 +62,7 @@ async def generate(model, seeds, truncation, size, request: gr.Request = None, p
 @user_errors
 async def mix(model, seed_a, seed_b, first_layer, last_layer, truncation, size, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
-    choice = face_gen.check_model(model)
+    choice = face_gen.check_mixable(model)
     seed_a, seed_b = face_gen.check_seed(seed_a, "seed of source A"), face_gen.check_seed(seed_b, "seed of source B")
     layers = face_gen.check_layers((first_layer, last_layer), face_gen.layer_count(model))
     fail_fast_if_missing(choice.weights)
@@ -91,8 +92,17 @@ async def walk(model, seeds, frames, truncation, size, request: gr.Request = Non
 
 
 def _layer_sliders(model):
+    if model not in face_gen.STYLEGAN_MODELS:  # no styles to mix: the sliders keep their range
+        return gr.update(), gr.update()
     last = face_gen.layer_count(model) - 1
     return gr.update(maximum=last), gr.update(maximum=last)
+
+
+def default_model() -> str:
+    """The first model whose weights are ready here (offline: the imported DCGAN), else the usual default."""
+    ranked = sorted(face_gen.MODELS, key=lambda key: choice_rank([face_gen.MODELS[key].weights]))
+    return ranked[0] if choice_rank([face_gen.MODELS[ranked[0]].weights]) < choice_rank(
+        [face_gen.MODELS[face_gen.DEFAULT_MODEL].weights]) else face_gen.DEFAULT_MODEL
 
 
 def refresh_models():
@@ -113,7 +123,7 @@ def build(show_title: bool = True) -> gr.Blocks:
         gr.Markdown(tab_intro(app, show_title, LIMITS))
         notice = unavailable_panel(WEIGHTS, elem_id="face-gen-unavailable")
         with gr.Row():
-            model = Dropdown(model_choices(), value=face_gen.DEFAULT_MODEL, label="Model", elem_id="face-gen-model")
+            model = Dropdown(model_choices(), value=default_model(), label="Model", elem_id="face-gen-model")
             truncation = Slider(0.0, 1.0, value=face_gen.DEFAULT_TRUNCATION, step=0.05, elem_id="face-gen-truncation",
                                    label="Truncation ψ (lower: closer to the average face, fewer artefacts; 1: full variety)")
             size = Radio(SIZE_CHOICES, value="full", label="Output size", elem_id="face-gen-size")

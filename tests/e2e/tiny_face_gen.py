@@ -38,7 +38,7 @@ def main() -> None:
     if not Path(core.__file__).resolve().is_relative_to(space):
         raise RuntimeError(f"core was imported from {core.__file__}, not from the Space in {space}")
     with contextlib.ExitStack() as stack:
-        for choice in face_gen.MODELS.values():
+        for choice in (face_gen.MODELS[key] for key in face_gen.STYLEGAN_MODELS):  # the DCGAN stays the real one
             real = weights.spec(choice.weights)
             tiny = dataclasses.replace(real, net_overrides=dict(TINY))
             stack.enter_context(WEIGHTS.scoped(real.name, tiny, real.aliases))
