@@ -1,4 +1,4 @@
-"""Tab "GAN basics": sample the classic objectives, walk their latent space, train one live."""
+"""Tab "GAN basics": sample the classic objectives, walk their latent space, train one live; paint eyes by colour."""
 from __future__ import annotations
 
 if __name__ == "__main__":  # run alone (`python demos/gan_basics.py`): find the repository, set threads before Paddle
@@ -21,7 +21,7 @@ from core.train.gan import OBJECTIVES
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
 from demos.gallery import clear_on_failure, tab_intro
-from demos.heavy import HEAVY, progress_reporter, run_heavy
+from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
@@ -87,6 +87,48 @@ async def interpolate(objective, seeds, frames, digit, use_live=False, run=None,
     path = await run_heavy(
         gan_basics.APP, "core.apps.gan_basics:interpolate", objective, seeds, frames, str(workdir / f"{objective}-walk.mp4"),
         _digit(digit), checkpoint=checkpoint,
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Rendering frames", unit="frames"),
+    )
+    return str(path), str(path), timed(time.perf_counter() - start)
+
+
+EYE_COLOUR_CHOICES = [("every colour, one latent", "all")] + [(c, c) for c in gan_basics.EYE_COLOURS]
+
+
+def _colours(text) -> list[str]:
+    colours = [c.strip().lower() for c in str(text if text is not None else "").replace(",", " ").split()]
+    for colour in colours:
+        gan_basics.check_colour(colour)
+    if len(colours) < 2:
+        raise InputError("A walk between colours needs at least two colours, like “blue, green, brown”.")
+    if len(colours) > gan_basics.MAX_WALK_SEEDS:
+        raise LimitExceeded(f"A walk goes through at most {gan_basics.MAX_WALK_SEEDS} colours; got {len(colours)}.")
+    return colours
+
+
+@user_errors
+async def eyes(seed, colour, count, request: gr.Request = None, progress=gr.Progress()):
+    start = time.perf_counter()
+    if colour != "all":
+        gan_basics.check_colour(colour)
+    fail_fast_if_missing(gan_basics.EYES)
+    workdir = new_workdir()
+    written = await run_heavy(
+        gan_basics.APP, "core.apps.gan_basics:eyes_files", seed, colour, count, str(workdir),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Painting eyes", unit="eyes"),
+    )
+    return written, [path for path, _ in written], timed(time.perf_counter() - start)
+
+
+@user_errors
+async def eye_walk(seed, colours, frames, request: gr.Request = None, progress=gr.Progress()):
+    start = time.perf_counter()
+    colours = _colours(colours)
+    frames = _whole_number(frames, "number of frames", 2, gan_basics.MAX_WALK_FRAMES)
+    fail_fast_if_missing(gan_basics.EYES)
+    workdir = new_workdir()
+    path = await run_heavy(
+        gan_basics.APP, "core.apps.gan_basics:eye_walk", seed, colours, frames, str(workdir / "eye-walk.mp4"),
         request=request, workdir=workdir, progress=progress_reporter(progress, "Rendering frames", unit="frames"),
     )
     return str(path), str(path), timed(time.perf_counter() - start)
@@ -191,6 +233,32 @@ def build(show_title: bool = True) -> gr.Blocks:
                     video = gr.Video(label="Latent walk (H.264)", elem_id="gan-walk-video")
                     video_file = gr.File(label="Download MP4")
                     walk_status = gr.Markdown()
+        with gr.Tab("Eyes by colour"):
+            gr.Markdown(
+                "A conditional GAN on pictures: a DCGAN that paints an eye (128×128) from a random latent and one of "
+                f"{len(gan_basics.EYE_COLOURS)} iris colours, trained on eyes cropped from paintings (OmniArt; "
+                "omniart-eye-generator, MIT; imported offline). The same latent in every colour shows what the "
+                "condition alone changes; a walk blends the colour condition from one colour to the next."
+            )
+            with gr.Row():
+                with gr.Column():
+                    eye_seed = Number(label="Seed", value=7, precision=0, minimum=0, maximum=gan_basics.MAX_SEED, elem_id="eyes-seed")
+                    eye_colour = Dropdown(EYE_COLOUR_CHOICES, value="all", label="Iris colour", elem_id="eyes-colour")
+                    eye_count = Slider(1, gan_basics.MAX_EYES, value=8, step=1, label="How many eyes (one colour)",
+                                       elem_id="eyes-count")
+                    eye_go = gr.Button("Paint eyes", variant="primary", elem_id="eyes-generate")
+                    eye_walk_colours = gr.Textbox("blue, green, hazel, brown", label="Walk through these colours",
+                                                  elem_id="eyes-walk-colours")
+                    eye_frames = Slider(2, gan_basics.MAX_WALK_FRAMES, value=72, step=1, label="Frames (24 per second)",
+                                        elem_id="eyes-frames")
+                    eye_walk_go = gr.Button("Render colour walk", elem_id="eyes-walk")
+                with gr.Column():
+                    eye_gallery = gr.Gallery(label="Eyes", format="png", columns=4, interactive=False, elem_id="eyes-gallery")
+                    eye_files = gr.File(label="Download PNGs", file_count="multiple", elem_id="eyes-files")
+                    eye_status = gr.Markdown(elem_id="eyes-status")
+                    eye_video = gr.Video(label="Colour walk (H.264)", interactive=False, elem_id="eyes-video")
+                    eye_video_file = gr.File(label="Download MP4", elem_id="eyes-video-file")
+                    eye_walk_status = gr.Markdown(elem_id="eyes-walk-status")
         with gr.Tab("Train live"):
             gr.Markdown(
                 f"Train a generator on 5,000 handwritten digits right here: up to {gan_basics.MAX_LIVE_STEPS} steps, "
@@ -220,6 +288,13 @@ def build(show_title: bool = True) -> gr.Blocks:
         walked = walk_go.click(interpolate, [walk_objective, seeds, frames, walk_digit, walk_live, run], [video, video_file, walk_status],
                                api_name="gan_interpolate", show_progress_on=video, **HEAVY)
         clear_on_failure(walked, [video, video_file, walk_status])
+        painted = eye_go.click(eyes, [eye_seed, eye_colour, eye_count], [eye_gallery, eye_files, eye_status],
+                               api_name="eyes_generate", show_progress_on=eye_gallery, **HEAVY)
+        clear_on_failure(painted, [eye_gallery, eye_files, eye_status])
+        eye_walked = eye_walk_go.click(eye_walk, [eye_seed, eye_walk_colours, eye_frames],
+                                       [eye_video, eye_video_file, eye_walk_status], api_name="eyes_walk",
+                                       show_progress_on=eye_video, **HEAVY)
+        clear_on_failure(eye_walked, [eye_video, eye_video_file, eye_walk_status])
         started = live_start.click(start_live, [live_objective, live_steps, live_lr, live_batch, run], [run, timer, live_status],
                                    api_visibility="private", show_progress_on=live_status)
         clear_on_failure(started, [live_status])  # the run (a State) and the timer are left alone

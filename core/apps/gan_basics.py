@@ -1,4 +1,5 @@
-"""GAN basics: the classic objectives on handwritten digits, sampled and trained live.
+"""GAN basics: the classic objectives on handwritten digits, sampled and trained live; and a
+conditional GAN on pictures: painted eyes by iris colour.
 
 Sampling uses our shipped weights for an objective (``assets/weights/digits_<objective>.pdparams``)
 or a checkpoint written by a live run. A live run trains in a worker process
@@ -31,11 +32,13 @@ APP = register(
         name="gan_basics",
         title="GAN basics",
         description="DCGAN, LSGAN, WGAN, WGAN-GP, WGAN-div and a conditional GAN on handwritten digits: "
-        "sample from weights we trained, walk the latent space, or train one live and watch it learn.",
+        "sample from weights we trained, walk the latent space, or train one live and watch it learn. "
+        "And a conditional DCGAN on pictures: painted eyes by iris colour (OmniArt, imported offline).",
         demo="demos.gan_basics",
-        endpoints=("gan_sample", "gan_interpolate"),
-        networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic"),
-        weights=tuple(f"deep_conv.digits_{o}" for o in ("cgan", "dcgan", "lsgan", "wgan", "wgan_gp", "wgan_div")),
+        endpoints=("gan_sample", "gan_interpolate", "eyes_generate", "eyes_walk"),
+        networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic", "cond_dcgan_eyes_128"),
+        weights=(*(f"deep_conv.digits_{o}" for o in ("cgan", "dcgan", "lsgan", "wgan", "wgan_gp", "wgan_div")),
+                 "dcgan.omniart_eyes"),
         limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES,
                 "max_walk_seeds": MAX_WALK_SEEDS},
         emoji="🧪",
@@ -138,6 +141,126 @@ def _slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     if omega < 1e-6:
         return (1 - t) * a + t * b
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+# ---------------------------------------------------------------- eyes by colour
+
+EYES = "dcgan.omniart_eyes"  # a conditional DCGAN: z (100) + one of 8 iris colours -> a 128x128 painted eye
+# Its colours, in the order of its one-hot condition (core.nets.dcgan.OMNIART_EYE_COLOURS; kept here too so
+# that the page is built without importing the network; a test checks the two agree).
+EYE_COLOURS = ("amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red")
+MAX_EYES = 16
+EYE_SIDE = 256  # eyes are drawn at 128x128 and enlarged for the page
+
+
+def check_colour(colour) -> int:
+    if colour not in EYE_COLOURS:
+        raise InputError(f"Unknown eye colour {colour!r}; choose one of: {', '.join(EYE_COLOURS)}.")
+    return EYE_COLOURS.index(colour)
+
+
+def _conditioned(net):
+    import paddle
+
+    class Conditioned(paddle.nn.Layer):
+        """(z [N, 100], condition [N, 8] colour weights) -> eyes [N, 3, 128, 128] in [-1, 1]."""
+
+        def __init__(self, generator):
+            super().__init__()
+            self.generator = generator
+
+        def forward(self, z, condition):
+            return self.generator(z, condition=condition)
+
+    return Conditioned(net)
+
+
+def _eye_inputs(net):
+    from paddle.static import InputSpec
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2, net.latent_dim)).astype(np.float32)
+    condition = np.eye(net.n_class, dtype=np.float32)[[1, 5]]
+    return ([InputSpec([None, net.latent_dim], "float32", name="z"), InputSpec([None, net.n_class], "float32", name="condition")],
+            [z, condition])
+
+
+def _eye_export():
+    from core.models import Export
+
+    return Export("condition", inputs=_eye_inputs, wrap=_conditioned)
+
+
+def _eye_pictures(z: np.ndarray, condition: np.ndarray) -> list[np.ndarray]:
+    """uint8 RGB eyes, EYE_SIDE x EYE_SIDE, for latents and colour weights."""
+    import cv2
+
+    from core import models
+    from core.media import to_uint8
+
+    run = models.runner(EYES, _eye_export())
+    out = np.asarray(run(z.astype(np.float32), condition.astype(np.float32))[0])
+    return [cv2.resize(to_uint8(image).transpose(1, 2, 0), (EYE_SIDE, EYE_SIDE), interpolation=cv2.INTER_LANCZOS4)
+            for image in out]
+
+
+def eye_latents(seed: int, count: int) -> np.ndarray:
+    return np.random.RandomState(seed).randn(count, 100).astype(np.float32)
+
+
+def eyes(seed, colour, count) -> list[tuple[np.ndarray, str]]:
+    """(picture, caption) pairs: `count` eyes of one colour from `seed`, or with colour "all" one eye of every
+    colour from the same latent (what the condition alone changes)."""
+    seed, _, _ = check_request(seed, 1, None)
+    try:
+        count = int(count)
+    except (TypeError, ValueError):
+        raise InputError(f"The number of eyes must be a whole number from 1 to {MAX_EYES}; got {count!r}.") from None
+    if not 1 <= count <= MAX_EYES:
+        raise LimitExceeded(f"The number of eyes must be from 1 to {MAX_EYES}; got {count}.")
+    if colour == "all":
+        z = np.repeat(eye_latents(seed, 1), len(EYE_COLOURS), axis=0)
+        return list(zip(_eye_pictures(z, np.eye(len(EYE_COLOURS))), EYE_COLOURS))
+    index = check_colour(colour)
+    condition = np.repeat(np.eye(len(EYE_COLOURS))[[index]], count, axis=0)
+    return [(picture, f"{colour}, seed {seed} #{i + 1}") for i, picture in
+            enumerate(_eye_pictures(eye_latents(seed, count), condition))]
+
+
+def eye_walk(seed, colours, frames, dest, progress=None, fps: int = 24) -> Path:
+    """A video of one eye (one latent) whose condition moves from colour to colour, written frame by frame."""
+    from core.media import VideoWriter
+
+    seed, _, _ = check_request(seed, 1, None)
+    indices = [check_colour(c) for c in colours]
+    if len(indices) < 2:
+        raise InputError("A walk between colours needs at least two colours.")
+    if not 2 <= frames <= MAX_WALK_FRAMES:
+        raise LimitExceeded(f"A walk has 2 to {MAX_WALK_FRAMES} frames; got {frames}.")
+    z = eye_latents(seed, 1)
+    rows = np.eye(len(EYE_COLOURS), dtype=np.float32)[indices]
+    segments = len(rows) - 1
+    with VideoWriter(dest, fps) as writer:
+        for i in range(frames):
+            position = i / (frames - 1) * segments
+            k = min(int(position), segments - 1)
+            t = position - k
+            condition = ((1 - t) * rows[k] + t * rows[k + 1])[None]
+            writer.write(_eye_pictures(z, condition)[0])
+            if progress is not None:
+                progress(i + 1, frames)
+    return Path(dest)
+
+
+def eyes_files(seed, colour, count, workdir, progress=None) -> list[tuple[str, str]]:
+    """``eyes``, each written as PNG into `workdir`: [(path, caption)] (run in a worker)."""
+    from core.media import write_png
+
+    pictures = eyes(seed, colour, count)
+    if progress is not None:
+        progress(len(pictures), len(pictures))
+    return [(str(write_png(picture, Path(workdir) / f"eye-{i + 1}.png")), caption)
+            for i, (picture, caption) in enumerate(pictures)]
 
 
 # ---------------------------------------------------------------- live training

@@ -150,3 +150,70 @@ def test_sampling_my_live_run_with_another_objective_is_refused(finished_run):
         asyncio.run(tab.interpolate("wgan", "1, 2", 4, "any", True, finished_run))
     path, _, status = tab.sample("dcgan", 1, 10, "any", True, finished_run)  # its own objective samples
     assert path.endswith(".png") and status.startswith("Done in")
+
+
+# ---------------------------------------------------------------- eyes by colour (imported offline)
+
+
+@pytest.fixture
+def eyes_here(tmp_path, monkeypatch):
+    """The painted-eyes generator converted from the omniart-eye-generator wheel into this test's cache."""
+    import importlib.metadata
+
+    from core import weights
+
+    try:
+        importlib.metadata.distribution("omniart-eye-generator")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the omniart-eye-generator wheel (the eyes' weights) is not installed")
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
+    weights.import_packaged(weights.spec(gan_basics.EYES))
+    runtime.models.clear()
+    yield tmp_path
+    runtime.models.clear()
+
+
+def test_the_page_lists_the_networks_colours_in_its_order():
+    from core.nets.dcgan import OMNIART_EYE_COLOURS
+
+    assert gan_basics.EYE_COLOURS == OMNIART_EYE_COLOURS
+
+
+def test_one_latent_in_every_colour_changes_only_the_iris(eyes_here):
+    painted = gan_basics.eyes(7, "all", 1)
+    assert [caption for _, caption in painted] == list(gan_basics.EYE_COLOURS)
+    pictures = {caption: picture.astype(float) for picture, caption in painted}
+    assert all(p.shape == (gan_basics.EYE_SIDE, gan_basics.EYE_SIDE, 3) for p in pictures.values())
+    blue, brown = pictures["blue"], pictures["brown"]
+    assert (blue[..., 2] - blue[..., 0]).mean() > (brown[..., 2] - brown[..., 0]).mean()
+    grey = pictures["grayscale"]
+    assert np.abs(grey - grey.mean(axis=2, keepdims=True)).mean() < np.abs(blue - blue.mean(axis=2, keepdims=True)).mean()
+    again = gan_basics.eyes(7, "blue", 3)
+    assert [caption for _, caption in again][0] == "blue, seed 7 #1" and np.array_equal(again[0][0], painted[1][0])
+    assert not np.array_equal(again[0][0], again[1][0])
+
+
+def test_eye_requests_are_refused_by_name(eyes_here):
+    with pytest.raises(Exception, match="Unknown eye colour 'purple'"):
+        gan_basics.eyes(1, "purple", 2)
+    with pytest.raises(LimitExceeded, match="from 1 to 16; got 40"):
+        gan_basics.eyes(1, "blue", 40)
+    with pytest.raises(Exception, match="at least two colours"):
+        asyncio.run(tab.eye_walk(1, "blue", 10))
+    with pytest.raises(gr.Error, match="Unknown eye colour 'teal'"):
+        asyncio.run(tab.eye_walk(1, "blue, teal", 10))
+
+
+def test_the_colour_walk_is_a_video_from_the_first_colour_to_the_last(eyes_here):
+    from core.media import iter_video_frames
+
+    video, download, status = asyncio.run(tab.eye_walk(3, "blue, brown", 6))
+    assert video == download and probe_video(video).n_frames == 6 and status.startswith("Done in")
+    frames = [f.astype(float) for f in iter_video_frames(video)]
+    start, end = (gan_basics.eyes(3, colour, 1)[0][0].astype(float) for colour in ("blue", "brown"))
+    assert np.abs(frames[0] - start).mean() < np.abs(frames[0] - end).mean()
+    assert np.abs(frames[-1] - end).mean() < np.abs(frames[-1] - start).mean()
+    gallery, files, status = asyncio.run(tab.eyes(3, "green", 4))
+    assert len(files) == 4 and [c for _, c in gallery][-1] == "green, seed 3 #4"

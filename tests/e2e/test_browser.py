@@ -55,3 +55,19 @@ def test_gan_basics_samples_and_a_live_run_updates_its_plot(page, tmp_path):
     grid.wait_for(state="visible", timeout=10_000)
     assert grid.evaluate("img => img.complete ? img.naturalWidth : 0") >= 600  # enlarged, sharp pixels
     page.screenshot(path=str(tmp_path / "gan_basics_live.png"), full_page=True)
+
+
+def test_gan_basics_paints_eyes_in_every_colour(page, tmp_path):
+    """The painted-eyes generator, imported offline when the gallery starts, from the page."""
+    import importlib.metadata
+
+    try:
+        importlib.metadata.distribution("omniart-eye-generator")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the omniart-eye-generator wheel is not installed")
+    page.get_by_role("tab", name="GAN basics").click()
+    page.get_by_role("tab", name="Eyes by colour").click()
+    page.locator("#eyes-generate").click()
+    page.wait_for_function("() => document.querySelectorAll('#eyes-gallery img').length >= 8", timeout=90_000)
+    assert "Done in" in page.locator("#eyes-status").inner_text(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "eyes.png"), full_page=True)

@@ -19,13 +19,14 @@ from tests.e2e.conftest import free_port, start_server, stop_server
 def test_gan_basics_space_samples_and_walks(tmp_path):
     out = build("gan_basics", tmp_path / "space")
     assert (out / "assets" / "weights" / "digits_cgan.pdparams").is_file()
+    assert (out / "core" / "nets" / "dcgan.py").is_file() and list((out / "weights").glob("*eye*.pdparams"))
     assert not (out / "core" / "apps" / "restore.py").exists()
     port = free_port()
     server = start_server([sys.executable, "app.py"], out, tmp_path, port)
     try:
         client = Client(server.url, verbose=False)
         named = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-        assert {"/gan_sample", "/gan_interpolate"} <= named
+        assert named == {"/gan_sample", "/gan_interpolate", "/eyes_generate", "/eyes_walk"}
 
         grid_path, download, status = client.predict("cgan", 7, 10, "3", False, api_name="/gan_sample")
         with Image.open(grid_path) as grid:
@@ -39,6 +40,11 @@ def test_gan_basics_space_samples_and_walks(tmp_path):
         video_path = video["video"] if isinstance(video, dict) else video
         info = probe_video(video_path)
         assert (info.codec, info.n_frames) == ("h264", 8)
+
+        # The painted eyes: their converted weights travel in the Space's weights/ folder.
+        gallery, files, _ = client.predict(5, "all", 1, api_name="/eyes_generate")
+        assert [item["caption"] for item in gallery] == ["amber", "blue", "brown", "gray", "grayscale", "green", "hazel", "red"]
+        assert Image.open(files[0]).size == (256, 256)
 
         try:
             client.predict("nonsense", 7, 10, "any", False, api_name="/gan_sample")

@@ -182,6 +182,11 @@ CASES = [
     Case("preview-no-photo", "/face_preview", lambda f: (None, True, False), r"Upload a source photo first"),
     Case("preview-no-face", "/face_preview", lambda f: (upload("photo.png")(f), True, False), r"No face was found in the source photo", 60),
     Case("preview-text", "/face_preview", lambda f: (upload("text.png")(f), True, False), r"text\.png isn't a readable image", FILE_S),
+    # Eyes by colour: seed, colour, count; walk: seed, colours, frames
+    Case("eyes-colour", "/eyes_generate", lambda f: (1, "teal", 4), r"Iris colour.*teal is not in the list"),
+    Case("eyes-count", "/eyes_generate", lambda f: (1, "blue", 99), r"How many eyes.*from 1 to 16; got 99"),
+    Case("eyes-walk-one-colour", "/eyes_walk", lambda f: (1, "blue", 10), r"at least two colours"),
+    Case("eyes-walk-unknown", "/eyes_walk", lambda f: (1, "blue, teal", 10), r"Unknown eye colour 'teal'"),
     # Lip sync: face video, face photo, speech recording, speech file, text, model
     Case("lipsync-no-face", "/lip_sync", lambda f: (None, None, upload("audio.m4a")(f), None, "", "hq"), r"Give a face first"),
     Case("lipsync-two-faces", "/lip_sync", lambda f: (video("short.mp4")(f), upload("photo.png")(f), upload("audio.m4a")(f), None, "", "hq"),
