@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import CheckpointMismatch
-from core.importers.torch_zip import read_object
+from core.importers.torch_zip import check_layout, read_object
 from core.registry import CONVERTERS
 
-_MAX_REPORTED = 5
 _BATCH_NORM = {"weight": "weight", "bias": "bias", "running_mean": "_mean", "running_var": "_variance"}
 
 
@@ -68,22 +67,6 @@ def _config(state: dict, path, latent_dim: int, dropout: float, what: str) -> di
     }
 
 
-def _check(state: dict, layout, path, what: str) -> None:
-    expected = {torch_name: shape for torch_name, _, shape in layout}
-    counters = {n.replace(".running_mean", ".num_batches_tracked") for n in expected if n.endswith(".running_mean")}
-    missing = [f"{n} {list(s)}" for n, s in expected.items() if n not in state]
-    extra = [n for n in state if n not in expected and n not in counters]
-    wrong = [f"{n} {list(state[n].shape)} (expected {list(s)})" for n, s in expected.items() if n in state and state[n].shape != s]
-    not_float = [f"{n} ({state[n].dtype})" for n in expected if n in state and state[n].dtype.kind != "f"]
-    problems = []
-    for label, items in (("missing", missing), ("unexpected", extra), ("wrong shape", wrong), ("not floating point", not_float)):
-        if items:
-            more = f" and {len(items) - _MAX_REPORTED} more" if len(items) > _MAX_REPORTED else ""
-            problems.append(f"{len(items)} {label}: {', '.join(items[:_MAX_REPORTED])}{more}")
-    if problems:
-        raise CheckpointMismatch(f"The weights file {path} does not have the layout of {what}: " + "; ".join(problems) + ".")
-
-
 def _state_dict(saved, key: str | None, path) -> dict[str, np.ndarray]:
     if key is not None:
         if not (isinstance(saved, dict) and key in saved):
@@ -108,7 +91,9 @@ def _converter(name: str, what: str, key: str | None, expected: dict):
         config = _config(state, path, expected["latent_dim"], expected["dropout"], what)
         layout = _layout(config["latent_dim"] + config["n_class"], config["output_nc"], config["ngf"], config["size"],
                          bool(config["dropout"]))
-        _check(state, layout, path, what)
+        counters = frozenset(n.replace(".running_mean", ".num_batches_tracked") for n, _, _ in layout
+                             if n.endswith(".running_mean"))
+        check_layout(state, layout, path, what, ignored=counters)
         converted = {ours: state[theirs].astype(np.float32, copy=False) for theirs, ours, _ in layout}
         return converted, {k: v for k, v in config.items() if expected[k] != v}
 

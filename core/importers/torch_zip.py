@@ -510,10 +510,12 @@ def _resnet_generator_config(state: dict[str, np.ndarray], path) -> dict:
     return {"input_nc": stem.shape[1], "output_nc": int(output_nc), "ngf": stem.shape[0], "n_blocks": n_blocks}
 
 
-def _check_layout(state: dict[str, np.ndarray], layout, path) -> None:
+def check_layout(state: dict[str, np.ndarray], layout, path, what: str, ignored: frozenset = frozenset()) -> None:
+    """Refuse (CheckpointMismatch, every problem named) a PyTorch state dict whose names, shapes or dtypes are not
+    `layout`'s ([(torch name, our name, shape)]); `ignored` names may be present without being in the layout."""
     expected = {torch_name: shape for torch_name, _, shape in layout}
     missing = [f"{n} {list(s)}" for n, s in expected.items() if n not in state]
-    extra = [n for n in state if n not in expected]
+    extra = [n for n in state if n not in expected and n not in ignored]
     wrong = [
         f"{n} {list(state[n].shape)} (expected {list(s)})" for n, s in expected.items() if n in state and state[n].shape != s
     ]
@@ -524,10 +526,7 @@ def _check_layout(state: dict[str, np.ndarray], layout, path) -> None:
             more = f" and {len(items) - _MAX_REPORTED} more" if len(items) > _MAX_REPORTED else ""
             problems.append(f"{len(items)} {label}: {', '.join(items[:_MAX_REPORTED])}{more}")
     if problems:
-        raise CheckpointMismatch(
-            f"The weights file {path} does not have the layout of vintagify's CycleGAN ResNet generator "
-            f"(torch, instance norm with affine weights): " + "; ".join(problems) + "."
-        )
+        raise CheckpointMismatch(f"The weights file {path} does not have the layout of {what}: " + "; ".join(problems) + ".")
 
 
 @CONVERTERS.register("torch_resnet_generator")
@@ -546,7 +545,8 @@ def resnet_generator_from_torch(files: list[Path]) -> tuple[dict[str, np.ndarray
     state = read_state_dict(path)
     config = _resnet_generator_config(state, path)
     layout = _resnet_generator_layout(**config)
-    _check_layout(state, layout, path)
+    check_layout(state, layout, path,
+                 "vintagify's CycleGAN ResNet generator (torch, instance norm with affine weights)")
     converted = {our_name: state[torch_name].astype(np.float32, copy=False) for torch_name, our_name, _ in layout}
     overrides = {k: v for k, v in config.items() if _RESNET_GENERATOR_DEFAULTS[k] != v}
     return converted, overrides
