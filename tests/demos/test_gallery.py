@@ -37,6 +37,7 @@ from core import importers  # noqa: E402
 from core.apps import face_gen, restore, translate  # noqa: E402
 from demos import face_gen as face_gen_tab  # noqa: E402
 from demos import gallery as gallery_module  # noqa: E402
+from demos import lip_sync as lip_sync_tab  # noqa: E402
 from demos import restore as restore_tab  # noqa: E402
 from demos import translate as translate_tab  # noqa: E402
 
@@ -135,29 +136,36 @@ def test_labels_and_notices_are_refreshed_on_every_page_load(no_weights_here):
     blocks = build_gallery()
     loads = _load_events(blocks)
     assert loads and all(fn.api_visibility == "private" and not fn.queue for fn in loads)
-    refresh = face_gen_tab.refresh_models
-    assert refresh in [fn.fn for fn in loads] and translate_tab.refresh_models in [fn.fn for fn in loads]
+    assert face_gen_tab.refresh_models in [fn.fn for fn in loads] and translate_tab.refresh_models in [fn.fn for fn in loads]
     assert restore_tab.refresh_models in [fn.fn for fn in loads]
+    # Lip sync has no weights that install offline: its notice shows until one is placed.
+    refresh = lip_sync_tab.refresh
+    assert refresh in [fn.fn for fn in loads]
     choices, notice = refresh()
     assert notice["visible"] is True and "python -m core.weights download" in notice["value"]
-    _place(no_weights_here, "stylegan2_animeface_512")  # downloaded since the server started
+    _place(no_weights_here, "wav2lip_hq")  # downloaded since the server started
     choices, notice = refresh()
-    assert _labels(choices["choices"])["anime"] == "Anime faces (512²) · ready"
+    assert _labels(choices["choices"])["hq"] == "Wav2Lip HQ (sharper mouths) · ready"
     assert notice["visible"] is False and notice["value"] == ""
+    _place(no_weights_here, "stylegan2_animeface_512")
+    assert _labels(face_gen_tab.refresh_models()[0]["choices"])["anime"] == "Anime faces (512²) · ready"
 
 
 def test_a_tab_whose_every_model_is_unavailable_says_so_with_the_command(no_weights_here):
-    notice = gallery_module.unavailable_notice(face_gen_tab.WEIGHTS)
-    assert "`python -m core.weights download stylegan2.ffhq_1024 stylegan2.animeface_512`" in notice
+    notice = gallery_module.unavailable_notice(lip_sync_tab.WEIGHTS)
+    assert "`python -m core.weights download wav2lip.hq wav2lip.paddlegan`" in notice
     assert notice.count(". ") == 0 and notice.endswith(".")  # one plain sentence
-    blocks = face_gen_tab.build()
-    panel = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "face-gen-unavailable")
+    blocks = lip_sync_tab.build()
+    panel = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "lip-sync-unavailable")
     assert panel.visible and panel.value == notice
+    # Face generation has a model that installs offline (the DCGAN faces): no notice, whatever StyleGAN2 lacks.
+    if importers.source_installed(weights.spec("dcgan.digiface_faces").packaged):
+        assert gallery_module.unavailable_notice(face_gen_tab.WEIGHTS) == ""
     # A tab with one model that runs here says nothing.
     assert gallery_module.unavailable_notice(translate_tab.WEIGHTS) == "" or not importers.source_installed(
         weights.spec("vintage_photo").packaged)
-    _place(no_weights_here, "stylegan2_ffhq_1024")
-    assert gallery_module.unavailable_notice(face_gen_tab.WEIGHTS) == ""
+    _place(no_weights_here, "wav2lip_hq")
+    assert gallery_module.unavailable_notice(lip_sync_tab.WEIGHTS) == ""
 
 
 def _example_rows(blocks):

@@ -88,13 +88,21 @@ def test_model_choices_show_their_state_and_a_failed_translation_clears_its_resu
 
 
 def test_a_tab_with_no_model_that_can_run_says_so_at_the_top(page):
-    page.get_by_role("tab", name="Face generation").click()
-    notice = page.locator("#face-gen-unavailable")
+    page.get_by_role("tab", name="Lip sync").click()
+    notice = page.locator("#lip-sync-unavailable")
     notice.wait_for(state="visible", timeout=30_000)
     text = notice.inner_text()
     assert "None of this tab's models can run here yet" in text
-    assert "python -m core.weights download stylegan2.ffhq_1024 stylegan2.animeface_512" in text
-    label = page.locator("#face-gen-model input").input_value()
+    assert "python -m core.weights download wav2lip.hq wav2lip.paddlegan" in text
+    label = page.locator("#lip-sync-model input").input_value()
     assert label.endswith(" · unavailable offline"), label
     # It sits above the model choice.
-    assert notice.bounding_box()["y"] < page.locator("#face-gen-model").bounding_box()["y"]
+    assert notice.bounding_box()["y"] < page.locator("#lip-sync-model").bounding_box()["y"]
+
+
+def test_face_generation_opens_on_the_faces_that_install_offline(page):
+    page.get_by_role("tab", name="Face generation").click()
+    model = page.locator("#face-gen-model input")
+    model.wait_for(state="visible", timeout=30_000)
+    assert model.input_value().startswith("DCGAN faces"), model.input_value()
+    assert not page.locator("#face-gen-unavailable").is_visible()

@@ -48,6 +48,8 @@ def test_missing_face_weights_show_the_whole_message_in_the_toast(page, gallery,
     assert expected.endswith(last_sentence)
 
     page.get_by_role("tab", name="Face generation").click()
+    page.locator("#face-gen-model input").click()  # offline the tab opens on the DCGAN faces, which run
+    page.get_by_role("option").filter(has_text="FFHQ faces").first.click()
     page.locator("#face-gen-generate").click()
     shown = toast_text(page, filename)
     page.screenshot(path=str(tmp_path / "missing_weights_toast.png"), full_page=True)
