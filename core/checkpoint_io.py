@@ -27,7 +27,8 @@ The result is what ``paddle.load(path, return_numpy=True)`` gives for the same f
     state = read_checkpoint_file(path)     # {key: array or nested dict ...}
     save_checkpoint({"netG": net.state_dict()}, path)
 
-``RestrictedUnpickler`` and ``Guarded`` are shared with ``core.importers.torch_zip``.
+``RestrictedUnpickler`` and ``Guarded`` are shared with ``core.importers.torch_zip``;
+``numpy_array_globals`` and ``plain_data`` with ``core.train.data`` (the full MNIST's pickle).
 """
 from __future__ import annotations
 
@@ -272,6 +273,17 @@ def _paddle_allowed() -> dict:
     return allowed
 
 
+def numpy_array_globals(*modules: str) -> dict:
+    """The three globals a pickled numpy array names (``<module>._reconstruct`` for each module given,
+    ``numpy.ndarray``, ``numpy.dtype``), each resolved to the checked builders above: an ``allowed`` table
+    for a RestrictedUnpickler of files that hold numpy arrays and nothing else (turn what it loads into
+    arrays with ``plain_data``)."""
+    allowed = {(module, "_reconstruct"): Guarded(_reconstruct, f"{module}._reconstruct") for module in modules}
+    allowed[("numpy", "ndarray")] = _NDARRAY
+    allowed[("numpy", "dtype")] = Guarded(_dtype, "numpy.dtype")
+    return allowed
+
+
 class _PaddleUnpickler(RestrictedUnpickler):
     allowed = _paddle_allowed()
     allowed_summary = "numpy arrays, numpy scalars, tuples, sets and OrderedDict"
@@ -311,6 +323,15 @@ def _realize(obj, path, memo: dict, open_containers: set):
         raise CheckpointMismatch(f"The weights file {path} holds a {kind.__name__}, which a checkpoint does not.")
     memo[key] = result
     return result
+
+
+def plain_data(obj, path):
+    """What a RestrictedUnpickler loaded, with its array placeholders turned into numpy arrays in fresh
+    containers; anything that is not plain data is refused (CheckpointMismatch naming ``path``)."""
+    try:
+        return _realize(obj, path, {}, set())
+    except RecursionError:
+        raise CheckpointMismatch(f"The file {path} is nested too deeply to be plain data.") from None
 
 
 # ---------------------------------------------------------------- paddle.load's own steps after unpickling

