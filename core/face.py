@@ -369,6 +369,11 @@ class FaceTracker:
         self.smoothing, self.hold, self.min_iou = smoothing, hold, min_iou
         self.tracks: list[_Track] = []
 
+    @property
+    def following(self) -> bool:
+        """Whether a face was seen in the last frame (a searching caller may look harder while none is)."""
+        return any(track.missed == 0 for track in self.tracks)
+
     def update(self, faces: Sequence[Face]) -> list[Optional[Face]]:
         """The smoothed face of every track after this frame's `faces` (None where a held track missed)."""
         from core.nets.blazeface import box_iou

@@ -245,8 +245,7 @@ class FaceFollower:
     def box(self, index: int, frame: np.ndarray) -> Optional[tuple[int, int, int, int]]:
         if index not in self.boxes:
             # The whole frame while a face is followed; windows too (smaller faces) while none is.
-            searching = not any(track.missed == 0 for track in self.tracker.tracks)
-            found = faces.detect_faces(frame, windows=searching, detector="blazeface")
+            found = faces.detect_faces(frame, windows=not self.tracker.following, detector="blazeface")
             followed = [f for f in self.tracker.update(found[:1]) if f is not None]
             self.boxes[index] = mouth_box(followed[0], self.width, self.height) if followed else None
         return self.boxes[index]
@@ -304,15 +303,17 @@ class LipSync:
 
 
 def lip_sync(face, speech, dest, model: str = DEFAULT_MODEL, progress: Optional[Callable[[int, int], None]] = None,
-             engine: str = "auto") -> LipSync:
-    """The face video or photo `face` with its mouth following the speech file `speech`, written to `dest`."""
+             engine: str = "auto", samples: Optional[np.ndarray] = None) -> LipSync:
+    """The face video or photo `face` with its mouth following the speech file `speech`, written to `dest`.
+    samples: the speech already decoded by ``audio.load_speech`` (it is then not decoded again)."""
     from core.media import VideoWriter
     from core.nets import wav2lip
 
     check_model(model)
     # 1. Inputs checked, the cheap way first: a bad file never loads a model.
     source = open_face(face)
-    samples = audio.load_speech(speech, max_seconds=MAX_SPEECH_SECONDS)
+    if samples is None:
+        samples = audio.load_speech(speech, max_seconds=MAX_SPEECH_SECONDS)
     seconds = len(samples) / audio.SAMPLE_RATE
     follower = FaceFollower(source.width, source.height)
     if source.photo is not None:  # its one face, searched for thoroughly (windows: small faces too)
@@ -385,8 +386,8 @@ def lip_sync_file(face, speech, text, model, dest, progress: Optional[ProgressCa
     choice = check_model(model)
     source = open_face(face)
     speech_path = speech_file(speech, text, Path(dest).parent)
-    seconds = len(audio.load_speech(speech_path, max_seconds=MAX_SPEECH_SECONDS)) / audio.SAMPLE_RATE
-    total = output_frames(seconds, source.fps)
+    samples = audio.load_speech(speech_path, max_seconds=MAX_SPEECH_SECONDS)  # decoded once, before the estimate
+    total = output_frames(len(samples) / audio.SAMPLE_RATE, source.fps)
     loading = not models.is_loaded(choice.weights, wav2lip_export())
 
     def report(done, count):
@@ -394,6 +395,6 @@ def lip_sync_file(face, speech, text, model, dest, progress: Optional[ProgressCa
             progress(done, count, f"Lip-syncing frames ({choice.label.split(' (')[0]})")
 
     with timed_work(f"lip_sync/{choice.key}", total, total, "frames", "Lip-syncing", progress):
-        result = lip_sync(face, speech_path, dest, model, progress=report)
+        result = lip_sync(face, speech_path, dest, model, progress=report, samples=samples)
     return LipSyncJobResult(str(result.path), result.frames, result.frames_without_face, result.speech_seconds,
                             result.photo, loading)

@@ -136,7 +136,66 @@ def build_networks(config: TrainConfig):
     return g, d
 
 
-class Trainer:
+class TrainerBase:
+    """What every trainer here shares: each rank's share of a global batch, seeded per-sample draws, the
+    generator's moving average, the log, sample grids and checkpoints. A subclass sets ``config`` (with seed,
+    batch_size, ema), ``world``, ``out_dir``, ``step``, ``g``, ``g_ema``, and defines ``sample_grid`` and ``state``."""
+
+    _batches_served = 0
+
+    def _local(self, array: np.ndarray) -> np.ndarray:
+        """This rank's share of a global batch (all of it outside data parallel)."""
+        rank, size = self.world or (0, 1)
+        local = len(array) // size
+        return array[rank * local : (rank + 1) * local]
+
+    def _uniform_per_sample(self):
+        """This rank's share of one uniform draw per sample of the step's global batch (for penalties
+        that sample between real and fake digits)."""
+        import paddle
+
+        rng = np.random.default_rng([self.config.seed, self.step, _PENALTY_SALT])
+        return paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
+
+    def _update_ema(self) -> None:
+        if self.g_ema is None:
+            return
+        import paddle
+
+        decay = self.config.ema
+        with paddle.no_grad():
+            live = self.g.state_dict()
+            for name, average in self.g_ema.state_dict().items():
+                if average.dtype in (paddle.float32, paddle.float64):
+                    average.set_value(decay * average + (1 - decay) * live[name])
+
+    @property
+    def sampler(self):
+        """The generator to sample: the moving average when there is one."""
+        return self.g_ema if self.g_ema is not None else self.g
+
+    def _is_main(self) -> bool:
+        return not self.world or self.world[0] == 0
+
+    # ------------------------------------------------------------ outputs
+
+    def save_samples(self, path: Path) -> Path:
+        from core.media import write_png
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_png(self.sample_grid(), path)
+
+    def _write_log(self, entry: StepLog) -> None:
+        with open(self.out_dir / "losses.jsonl", "a") as f:
+            f.write(json.dumps(asdict(entry)) + "\n")
+
+    def save(self, path: Path) -> Path:
+        from core.weights import save_checkpoint
+
+        return save_checkpoint(self.state(), path)
+
+
+class Trainer(TrainerBase):
     """Holds the networks, optimizers and data; ``run()`` yields a log entry per generator step."""
 
     def __init__(self, config: TrainConfig, out_dir: str | Path | None = None, world=None):
@@ -202,12 +261,6 @@ class Trainer:
             self._batches_served = batch_index
             yield self.images[idx], self.labels[idx]
 
-    def _local(self, array: np.ndarray) -> np.ndarray:
-        """This rank's share of a global batch (all of it outside data parallel)."""
-        rank, size = self.world or (0, 1)
-        local = len(array) // size
-        return array[rank * local : (rank + 1) * local]
-
     def _noise(self, salt: int):
         """This rank's share of the step's latent vectors and labels: the ranks of a data-parallel
         run draw the same global batch as one process would, and each takes a different part."""
@@ -218,14 +271,6 @@ class Trainer:
         z = rng.standard_normal((n, self.config.latent_dim)).astype(np.float32)
         y = rng.integers(0, 10, n).astype(np.int64)
         return paddle.to_tensor(self._local(z)), paddle.to_tensor(self._local(y))
-
-    def _uniform_per_sample(self):
-        """This rank's share of one uniform draw per sample of the step's global batch (for penalties
-        that sample between real and fake digits)."""
-        import paddle
-
-        rng = np.random.default_rng([self.config.seed, self.step, _PENALTY_SALT])
-        return paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
 
     # ------------------------------------------------------------ networks and losses
 
@@ -320,23 +365,6 @@ class Trainer:
             loss_d, _ = self._critic_step(batches, salt=critic_round % _GENERATOR_NOISE_SALT)
         return float(loss_d)
 
-    def _update_ema(self) -> None:
-        if self.g_ema is None:
-            return
-        import paddle
-
-        decay = self.config.ema
-        with paddle.no_grad():
-            live = self.g.state_dict()
-            for name, average in self.g_ema.state_dict().items():
-                if average.dtype in (paddle.float32, paddle.float64):
-                    average.set_value(decay * average + (1 - decay) * live[name])
-
-    @property
-    def sampler(self):
-        """The generator to sample: the moving average when there is one."""
-        return self.g_ema if self.g_ema is not None else self.g
-
     def run(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[StepLog]:
         """Train up to `steps` more generator steps (default: until config.steps), yielding each log."""
         target = self.config.steps if steps is None else self.step + steps
@@ -352,13 +380,6 @@ class Trainer:
                 if self.step % self.config.checkpoint_every == 0 or self.step == target:
                     self.save(self.out_dir / "checkpoint.pdparams")
             yield entry
-
-    _batches_served = 0
-
-    def _is_main(self) -> bool:
-        return not self.world or self.world[0] == 0
-
-    # ------------------------------------------------------------ outputs
 
     def sample_grid(self, rows: int = 8) -> np.ndarray:
         """A fixed-noise grid (one digit class per column for the conditional model)."""
@@ -378,16 +399,6 @@ class Trainer:
             self.g.train()
         return grid_image(images.numpy(), columns=10)
 
-    def save_samples(self, path: Path) -> Path:
-        from core.media import write_png
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_png(self.sample_grid(), path)
-
-    def _write_log(self, entry: StepLog) -> None:
-        with open(self.out_dir / "losses.jsonl", "a") as f:
-            f.write(json.dumps(asdict(entry)) + "\n")
-
     def state(self) -> dict:
         return {
             "netG": self.sampler.state_dict(),
@@ -398,11 +409,6 @@ class Trainer:
             **({"fake_history": self.fake_history} if self.config.fake_history else {}),
             "meta": {"step": self.step, "batches_served": self._batches_served, "config": asdict(self.config)},
         }
-
-    def save(self, path: Path) -> Path:
-        from core.weights import save_checkpoint
-
-        return save_checkpoint(self.state(), path)
 
     def export_generator(self, path: Path) -> Path:
         """A generator-only file in the layout the sampling side loads ({"netG": ...})."""

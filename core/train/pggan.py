@@ -34,7 +34,6 @@ unused-parameter handling would hand unused layers zero gradients, which advance
 from __future__ import annotations
 
 import copy
-import json
 import math
 import time
 from dataclasses import asdict, dataclass
@@ -44,7 +43,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from core.train.data import load_digits
-from core.train.gan import StepLog, _local_optimizer_state, _portable_optimizer_state
+from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state
 from core.train.objectives import OBJECTIVES
 
 IMAGE_SIZE = 32  # MNIST's 28x28 padded by 2 on each side
@@ -53,7 +52,6 @@ GENERATOR_NAME, CRITIC_NAME = "pggan", "pggan_critic"
 
 # The generator's noise is drawn with this salt, the critic step's with 0: they must differ.
 _GENERATOR_NOISE_SALT = 1000
-_PENALTY_SALT = 2000
 _GRID_SALT = 999
 
 
@@ -175,7 +173,7 @@ def load_generator(path: str | Path):
     return models.network_from_file(path, GENERATOR_NAME, key="netG", config=generator_config)
 
 
-class PGGANTrainer:
+class PGGANTrainer(TrainerBase):
     """Holds both networks, their optimizers and the digits; ``run()`` yields a log entry per generator step."""
 
     def __init__(self, config: PGGANConfig, out_dir: str | Path | None = None, world=None):
@@ -254,12 +252,6 @@ class PGGANTrainer:
 
     # ------------------------------------------------------------ data and noise (as core.train.gan)
 
-    def _local(self, array: np.ndarray) -> np.ndarray:
-        """This rank's share of a global batch (all of it outside data parallel)."""
-        rank, size = self.world or (0, 1)
-        local = len(array) // size
-        return array[rank * local : (rank + 1) * local]
-
     def _next_batch_indices(self) -> np.ndarray:
         """This rank's share of the next global batch; the order of epoch e depends only on (seed, e)."""
         n, batch = len(self.images), self.config.batch_size
@@ -274,12 +266,6 @@ class PGGANTrainer:
         rng = np.random.default_rng([self.config.seed, self.step, salt])
         z = rng.standard_normal((self.config.batch_size, self.config.latent_dim)).astype(np.float32)
         return paddle.to_tensor(self._local(z))
-
-    def _uniform_per_sample(self):
-        import paddle
-
-        rng = np.random.default_rng([self.config.seed, self.step, _PENALTY_SALT])
-        return paddle.to_tensor(self._local(rng.uniform(size=(self.config.batch_size, 1, 1, 1)).astype(np.float32)))
 
     # ------------------------------------------------------------ data parallel
 
@@ -355,22 +341,6 @@ class PGGANTrainer:
         self.history.append(entry)
         return entry
 
-    def _update_ema(self) -> None:
-        if self.g_ema is None:
-            return
-        import paddle
-
-        decay = self.config.ema
-        with paddle.no_grad():
-            live = self.g.state_dict()
-            for name, average in self.g_ema.state_dict().items():
-                average.set_value(decay * average + (1 - decay) * live[name])
-
-    @property
-    def sampler(self):
-        """The generator to sample: the moving average when there is one."""
-        return self.g_ema if self.g_ema is not None else self.g
-
     # ------------------------------------------------------------ loop
 
     def run(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[StepLog]:
@@ -384,9 +354,6 @@ class PGGANTrainer:
                 self._write_log(entry)
                 self._save_outputs(target)
             yield entry
-
-    def _is_main(self) -> bool:
-        return not self.world or self.world[0] == 0
 
     def _save_outputs(self, target: int) -> None:
         samples = self.out_dir / "samples"
@@ -423,16 +390,6 @@ class PGGANTrainer:
         factor = IMAGE_SIZE // images.shape[-1]
         return grid_image(images.repeat(factor, axis=2).repeat(factor, axis=3), columns=10)
 
-    def save_samples(self, path: Path) -> Path:
-        from core.media import write_png
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return write_png(self.sample_grid(), path)
-
-    def _write_log(self, entry: StepLog) -> None:
-        with open(self.out_dir / "losses.jsonl", "a") as f:
-            f.write(json.dumps(asdict(entry)) + "\n")
-
     def _meta(self) -> dict:
         stage, alpha = self.trained_growth
         generator = {"latent_dim": self.config.latent_dim, "channels": list(self.config.channels), "image_channels": 1,
@@ -450,11 +407,6 @@ class PGGANTrainer:
             "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
             "meta": self._meta(),
         }
-
-    def save(self, path: Path) -> Path:
-        from core.weights import save_checkpoint
-
-        return save_checkpoint(self.state(), path)
 
     def export_generator(self, path: Path) -> Path:
         """The generator alone, ``{"netG": ..., "meta": {"generator": its constructor arguments, with the stage and
