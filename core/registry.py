@@ -264,6 +264,23 @@ class PackagedSource:
 
 
 @dataclass(frozen=True)
+class PublishedArchive:
+    """A checkpoint published as an archive in another saving format, converted to our ``.pdparams`` once
+    it is downloaded (PaddlePaddle/models' ``PaddleCV/gan`` publishes ``stargan_G.tar.gz``: a directory of
+    static-graph persistable variables, one file per variable).
+
+    format: a ``CONVERTERS`` name that reads the unpacked variables (``paddle_persistables``).
+    member: the directory (or single file) inside the archive that holds the variables (``stargan_G``).
+    name_table: ``() -> {library variable name: our parameter name}``, every variable the network needs;
+        the network's module defines it, next to the network, from the library's naming rules.
+    """
+
+    format: str
+    member: str
+    name_table: Callable[[], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
 class WeightSpec:
     """One checkpoint: which network it fits, its file, and where that file comes from.
 
@@ -283,6 +300,8 @@ class WeightSpec:
     net_overrides: constructor arguments this checkpoint needs (a narrower or wider variant).
     packaged: where an offline import finds the original weights (see PackagedSource).
     max_bytes: the largest download accepted for this file (Content-Length and bytes received).
+    archive: the URL gives an archive in another format (see PublishedArchive); ``filename`` is then our
+        converted ``.pdparams``, and the download unpacks and converts it before the file appears.
     """
 
     name: str
@@ -302,6 +321,7 @@ class WeightSpec:
     net_overrides: dict = field(default_factory=dict)
     packaged: PackagedSource | None = None
     max_bytes: int = DEFAULT_MAX_BYTES
+    archive: PublishedArchive | None = None
 
     def __hash__(self):
         return hash((self.name, self.filename))
