@@ -1,5 +1,5 @@
-"""GAN basics: the classic objectives on handwritten digits, sampled and trained live; and a
-conditional GAN on pictures: painted eyes by iris colour.
+"""GAN basics: the classic objectives on handwritten digits, sampled and trained live; PGGAN drawn at each
+stage of its growth; and a conditional GAN on pictures: painted eyes by iris colour.
 
 Sampling uses our shipped weights for an objective (``assets/weights/digits_<objective>.pdparams``)
 or a checkpoint written by a live run. A live run trains in a worker process
@@ -32,13 +32,14 @@ APP = register(
         name="gan_basics",
         title="GAN basics",
         description="DCGAN, LSGAN, WGAN, WGAN-GP, WGAN-div and a conditional GAN on handwritten digits: "
-        "sample from weights we trained, walk the latent space, or train one live and watch it learn. "
+        "sample from weights we trained, walk the latent space, or train one live and watch it learn; "
+        "a progressively grown GAN (PGGAN) drawn at each stage of its growth, 4x4 to 32x32. "
         "And a conditional DCGAN on pictures: painted eyes by iris colour (OmniArt, imported offline).",
         demo="demos.gan_basics",
-        endpoints=("gan_sample", "gan_interpolate", "eyes_generate", "eyes_walk"),
-        networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic", "cond_dcgan_eyes_128"),
+        endpoints=("gan_sample", "gan_interpolate", "eyes_generate", "eyes_walk", "pggan_stages", "pggan_growth"),
+        networks=("wgan_mnist", "cond_dcgan_mnist", "digits_critic", "cond_dcgan_eyes_128", "pggan"),
         weights=(*(f"deep_conv.digits_{o}" for o in ("cgan", "dcgan", "lsgan", "wgan", "wgan_gp", "wgan_div")),
-                 "dcgan.omniart_eyes"),
+                 "dcgan.omniart_eyes", "pggan.digits"),
         limits={"max_count": MAX_COUNT, "max_live_steps": MAX_LIVE_STEPS, "max_walk_frames": MAX_WALK_FRAMES,
                 "max_walk_seeds": MAX_WALK_SEEDS},
         emoji="🧪",
@@ -261,6 +262,119 @@ def eyes_files(seed, colour, count, workdir, progress=None) -> list[tuple[str, s
         progress(len(pictures), len(pictures))
     return [(str(write_png(picture, Path(workdir) / f"eye-{i + 1}.png")), caption)
             for i, (picture, caption) in enumerate(pictures)]
+
+
+# ---------------------------------------------------------------- progressive growing
+
+PGGAN = "pggan.digits"  # grown 4x4 -> 32x32 on the full MNIST here (core.train.pggan; docs/training.md)
+PGGAN_SIDES = (4, 8, 16, 32)
+MAX_PGGAN_DIGITS = 10
+PGGAN_TILE = 96  # each digit is drawn at its stage's size and enlarged pixel by pixel to this
+GROWTH_HOLD_FRAMES = 24  # one second of each stage as it ended
+GROWTH_FADE_FRAMES = 36  # a second and a half of each fade, alpha 0 -> 1
+
+_grown: dict[tuple, dict[int, object]] = {}  # (file, size, mtime) -> {side: generator as it was at that stage's end}
+
+
+def check_digit_count(count) -> int:
+    try:
+        number = float(count)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number.is_integer() or not 1 <= number <= MAX_PGGAN_DIGITS:
+        raise InputError(f"The number of digits must be a whole number from 1 to {MAX_PGGAN_DIGITS}; got {count!r}.")
+    return int(number)
+
+
+def grown_generators() -> dict[int, object]:
+    """{4: ..., 8: ..., 16: ..., 32: ...}: PGGAN's generator as it was at the end of each stage (kept by the
+    trainer). A stage the file keeps no state for is drawn from the final generator at that stage."""
+    from core import models, nets, weights
+    from core.checkpoint_io import read_checkpoint_file
+    from core.train.pggan import generator_config, stage_snapshots
+
+    final = models.network(PGGAN)  # locates, verifies and loads the file (or says how to get it)
+    path = weights.locate(weights.spec(PGGAN))
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _grown:
+        saved = read_checkpoint_file(path)
+        config = {**generator_config(saved), "alpha": 1.0}
+        by_side = {}
+        for side, state in stage_snapshots(saved).items():
+            net = nets.build("pggan", **{**config, "stage": PGGAN_SIDES.index(side)})
+            weights.load_state_strict(net, state, f"{path} (stages/{side})")
+            by_side[side] = net
+        _grown.clear()
+        _grown[key] = {side: by_side.get(side, final) for side in PGGAN_SIDES}
+    return _grown[key]
+
+
+def pggan_latents(seed: int, count: int, latent_dim: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
+
+
+def _grown_tiles(net, z: np.ndarray, stage: int, alpha: float) -> np.ndarray:
+    """One row of digits (uint8 grey, PGGAN_TILE high) drawn at (stage, alpha), each enlarged pixel by pixel."""
+    import paddle
+
+    from core.media import to_uint8
+
+    with paddle.no_grad():
+        images = net.generate(paddle.to_tensor(z), stage, alpha).numpy()[:, 0]
+    factor = PGGAN_TILE // images.shape[-1]
+    tiles = [to_uint8(image).repeat(factor, axis=0).repeat(factor, axis=1) for image in images]
+    return np.concatenate(tiles, axis=1)
+
+
+def pggan_stages(seed, count) -> np.ndarray:
+    """RGB image: the same `count` latents drawn at 4x4, 8x8, 16x16 and 32x32 (one row each, top to bottom),
+    each by the generator as it was when that stage ended."""
+    seed, _, _ = check_request(seed, 1, None)
+    count = check_digit_count(count)
+    generators = grown_generators()
+    z = pggan_latents(seed, count, generators[32].latent_dim)
+    rows = [_grown_tiles(generators[side], z, stage, 1.0) for stage, side in enumerate(PGGAN_SIDES)]
+    gap = np.full((4, rows[0].shape[1]), 255, np.uint8)
+    grid = np.concatenate([piece for row in rows for piece in (row, gap)][:-1], axis=0)
+    return np.repeat(grid[..., None], 3, axis=2)
+
+
+def growth_frames() -> list[tuple[int, int, float]]:
+    """The growth video's frames as (generator's stage-end side, stage drawn, alpha): each stage held as it
+    ended, then the next resolution faded in by the generator that finished that next stage."""
+    frames = [(4, 0, 1.0)] * GROWTH_HOLD_FRAMES
+    for stage, side in enumerate(PGGAN_SIDES[1:], start=1):
+        frames += [(side, stage, (i + 1) / GROWTH_FADE_FRAMES) for i in range(GROWTH_FADE_FRAMES)]
+        frames += [(side, stage, 1.0)] * GROWTH_HOLD_FRAMES
+    return frames
+
+
+def pggan_growth(seed, count, dest, progress=None, fps: int = 24) -> Path:
+    """A video of the same latents as PGGAN grows: 4x4, the fade to 8x8, 8x8, ... 32x32; written frame by frame."""
+    import cv2
+
+    from core.media import VideoWriter
+
+    seed, _, _ = check_request(seed, 1, None)
+    count = check_digit_count(count)
+    generators = grown_generators()
+    z = pggan_latents(seed, count, generators[32].latent_dim)
+    plan = growth_frames()
+    with VideoWriter(dest, fps) as writer:
+        for i, (side, stage, alpha) in enumerate(plan):
+            row = _grown_tiles(generators[side], z, stage, alpha)
+            writer.write(cv2.cvtColor(row, cv2.COLOR_GRAY2RGB))
+            if progress is not None:
+                progress(i + 1, len(plan))
+    return Path(dest)
+
+
+def pggan_stage_file(seed, count, workdir) -> str:
+    """``pggan_stages`` written as PNG into `workdir` (its path)."""
+    from core.media import write_png
+
+    return str(write_png(pggan_stages(seed, count), Path(workdir) / f"pggan-stages-seed{int(seed)}.png"))
 
 
 # ---------------------------------------------------------------- live training

@@ -165,6 +165,15 @@ def generator_config(saved: dict) -> dict:
             "alpha": float(recorded["alpha"])}
 
 
+def stage_snapshots(saved: dict) -> dict[int, dict[str, np.ndarray]]:
+    """The generator's state at the end of each finished stage, by resolution, from a checkpoint or export
+    (empty for files written before stages were kept)."""
+    stages = saved.get("stages")
+    if not isinstance(stages, dict):
+        return {}
+    return {int(side): {name: np.asarray(value) for name, value in state.items()} for side, state in stages.items()}
+
+
 def load_generator(path: str | Path):
     """A PGGAN generator from a training checkpoint or an export, at the stage and alpha it was last trained
     at (``generate(z, stage, alpha)`` draws it at any other)."""
@@ -199,6 +208,7 @@ class PGGANTrainer(TrainerBase):
         self.step = 0
         self._batches_served = 0
         self.history: list[StepLog] = []
+        self.stage_snapshots: dict[int, dict[str, np.ndarray]] = {}  # resolution -> generator state at its stage's end
         self.g_ema = None
         if config.ema:
             self.g_ema = copy.deepcopy(self.g)
@@ -350,16 +360,26 @@ class PGGANTrainer(TrainerBase):
             if should_stop is not None and should_stop():
                 return
             entry = self.train_step()
+            if self._stage_ended():
+                self._snapshot_stage()
             if self.out_dir and self._is_main():
                 self._write_log(entry)
                 self._save_outputs(target)
             yield entry
 
+    def _stage_ended(self) -> bool:
+        """Whether the last step was a stage's last (the next one grows, or the schedule is done)."""
+        return self.growth()[0] != self.trained_growth[0] or self.step == self.config.schedule_steps
+
+    def _snapshot_stage(self) -> None:
+        """Keep the sampled generator as it is at the end of this stage: the growth is shown from these."""
+        side = resolution(self.trained_growth[0])
+        self.stage_snapshots[side] = {name: value.numpy().copy() for name, value in self.sampler.state_dict().items()}
+
     def _save_outputs(self, target: int) -> None:
         samples = self.out_dir / "samples"
-        stage, _ = self.trained_growth
-        if self.growth()[0] != stage or self.step == self.config.schedule_steps:  # a stage's last step: its grid
-            side = resolution(stage)
+        if self._stage_ended():  # a stage's last step: its grid
+            side = resolution(self.trained_growth[0])
             self.save_samples(samples / f"stage_{side}x{side}.png")
         if self.step % self.config.sample_every == 0 or self.step == target:
             self.save_samples(samples / f"step_{self.step:06d}.png")
@@ -405,17 +425,22 @@ class PGGANTrainer(TrainerBase):
             "netD": self.d.state_dict(),
             "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
             "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
+            "stages": self._stages_state(),
             "meta": self._meta(),
         }
 
+    def _stages_state(self) -> dict:
+        """The generator at the end of each finished stage, by resolution (``"4"``, ``"8"``, ...)."""
+        return {str(side): dict(snapshot) for side, snapshot in sorted(self.stage_snapshots.items())}
+
     def export_generator(self, path: Path) -> Path:
-        """The generator alone, ``{"netG": ..., "meta": {"generator": its constructor arguments, with the stage and
-        alpha it last trained at}}``: ``load_generator(path)`` (or ``models.network_from_file(path, "pggan",
+        """The generator alone, ``{"netG": ..., "stages": {"4": its state at the end of the 4x4 stage, ...}, "meta":
+        {"generator": its constructor arguments, with the stage and alpha it last trained at}}``: ``load_generator(path)`` (or ``models.network_from_file(path, "pggan",
         key="netG", config=generator_config)``) builds it."""
         from core.weights import save_checkpoint
 
         meta = self._meta()
-        return save_checkpoint({"netG": self.sampler.state_dict(),
+        return save_checkpoint({"netG": self.sampler.state_dict(), "stages": self._stages_state(),
                                 "meta": {"generator": meta["generator"], "step": self.step, "config": meta["config"]}}, path)
 
     @classmethod
@@ -441,4 +466,5 @@ class PGGANTrainer(TrainerBase):
         trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
         trainer.step = int(meta["step"])
         trainer._batches_served = int(meta["batches_served"])
+        trainer.stage_snapshots = stage_snapshots(saved)
         return trainer

@@ -11,7 +11,8 @@ import pytest
 
 from core.errors import InputError, UnsafeCheckpoint
 from core.train import data as digits_data
-from core.train.pggan import PGGANConfig, PGGANTrainer, box_downsample, generator_config, load_generator, real_digits
+from core.train.pggan import (PGGANConfig, PGGANTrainer, box_downsample, generator_config, load_generator, real_digits,
+                              stage_snapshots)
 
 TINY = dict(batch_size=8, latent_dim=16, channels=(8, 8, 4, 4), seed=3)
 
@@ -119,6 +120,24 @@ def test_a_tiny_run_grows_through_all_four_stages_with_logs_and_grids(tmp_path):
     assert trainer.sample_grid(rows=1, stage=0).shape == (36, 342, 3)
 
 
+def test_the_generator_is_kept_as_it_was_at_the_end_of_each_stage(tmp_path):
+    trainer = PGGANTrainer(tiny_config(ema=0.5))
+    list(trainer.run(steps=6))  # the 4x4 stage's last step
+    assert sorted(trainer.stage_snapshots) == [4]
+    at_4x4 = weights(trainer.g_ema)
+    assert_same_weights(trainer.stage_snapshots[4], at_4x4)
+    list(trainer.run(steps=1))  # training on does not touch the kept state
+    assert sorted(trainer.stage_snapshots) == [4]
+    assert_same_weights(trainer.stage_snapshots[4], at_4x4)
+    assert any(not np.array_equal(at_4x4[k], v) for k, v in weights(trainer.g_ema).items())
+    trainer.save(tmp_path / "run.pdparams")
+    resumed = PGGANTrainer.resume(tmp_path / "run.pdparams")  # kept across a resume
+    list(resumed.run())
+    assert sorted(resumed.stage_snapshots) == [4, 8, 16, 32]
+    assert_same_weights(resumed.stage_snapshots[4], at_4x4)
+    assert_same_weights(resumed.stage_snapshots[32], weights(resumed.g_ema))  # the last stage ends with the run
+
+
 def test_optimizer_state_carries_across_growth_and_new_layers_join_fresh():
     trainer = PGGANTrainer(tiny_config(ema=0.0))
     list(trainer.run(steps=7))  # 6 steps at 4x4, then the first of 8x8's fade
@@ -202,7 +221,9 @@ def test_export_holds_the_generator_and_its_growth_and_loads_for_sampling(tmp_pa
     assert trainer.trained_growth == (1, 1.0)
     path = trainer.export_generator(tmp_path / "g.pdparams")
     saved = paddle.load(str(path))
-    assert set(saved) == {"netG", "meta"}
+    assert set(saved) == {"netG", "stages", "meta"}
+    assert sorted(stage_snapshots(saved)) == [4]  # 8x8 has not ended yet: its stable part goes on
+    assert_same_weights(stage_snapshots(saved)[4], trainer.stage_snapshots[4])
     assert generator_config(saved) == {"latent_dim": 16, "channels": (8, 8, 4, 4), "image_channels": 1, "stage": 1, "alpha": 1.0}
     net = load_generator(path)
     assert net.size == 8 and not net.training

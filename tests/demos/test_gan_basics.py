@@ -217,3 +217,127 @@ def test_the_colour_walk_is_a_video_from_the_first_colour_to_the_last(eyes_here)
     assert np.abs(frames[-1] - end).mean() < np.abs(frames[-1] - start).mean()
     gallery, files, status = asyncio.run(tab.eyes(3, "green", 4))
     assert len(files) == 4 and [c for _, c in gallery][-1] == "green, seed 3 #4"
+
+
+# ---------------------------------------------------------------- progressive growing (PGGAN)
+
+
+@pytest.fixture(scope="module")
+def grown_file(tmp_path_factory):
+    """A PGGAN of the shipped widths grown through all four stages in a few steps, exported as the trainer does."""
+    from core.train.pggan import PGGANConfig, PGGANTrainer
+
+    trainer = PGGANTrainer(PGGANConfig(stage_images=48, batch_size=8, seed=3, ema=0.5))  # 6 steps a stage
+    list(trainer.run())
+    folder = tmp_path_factory.mktemp("pggan")
+    return trainer.export_generator(folder / "digits_pggan.pdparams"), trainer
+
+
+@pytest.fixture
+def pggan_here(grown_file, tmp_path, monkeypatch):
+    """The grown file placed by hand (GAN_GALLERY_WEIGHTS_DIR), where the gallery looks first."""
+    path, trainer = grown_file
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(path.parent))
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "requests"))
+    runtime.models.clear()
+    yield path, trainer
+    runtime.models.clear()
+
+
+def _draw(net, z, stage, alpha=1.0):
+    import paddle
+
+    with paddle.no_grad():
+        return net.generate(paddle.to_tensor(z), stage, alpha).numpy()[:, 0]
+
+
+def _tiles(images) -> np.ndarray:
+    from core.media import to_uint8
+
+    factor = gan_basics.PGGAN_TILE // images.shape[-1]
+    return np.concatenate([to_uint8(i).repeat(factor, axis=0).repeat(factor, axis=1) for i in images], axis=1)
+
+
+def _kept(trainer, side):
+    from core import nets
+
+    net = nets.build("pggan", stage=gan_basics.PGGAN_SIDES.index(side))
+    net.set_state_dict(trainer.stage_snapshots[side])
+    return net
+
+
+def test_each_row_is_the_generator_as_it_ended_that_stage(pggan_here):
+    from core import models
+
+    _, trainer = pggan_here
+    grid = gan_basics.pggan_stages(5, 3)
+    tile = gan_basics.PGGAN_TILE
+    assert grid.shape == (4 * tile + 3 * 4, 3 * tile, 3) and grid.dtype == np.uint8
+    z = gan_basics.pggan_latents(5, 3, 128)
+    for stage, side in enumerate(gan_basics.PGGAN_SIDES):
+        row = grid[stage * (tile + 4):stage * (tile + 4) + tile, :, 0]
+        np.testing.assert_array_equal(row, _tiles(_draw(_kept(trainer, side), z, stage)))
+        block = tile // side  # the stage's own pixels, enlarged: flat blocks of that size
+        assert (row.reshape(side, block, 3 * side, block) == row[::block, ::block][:, None, :, None]).all()
+    # What the growth shows is each stage as it was: the final generator drawn at 4x4 is another picture.
+    assert not np.array_equal(grid[:tile, :, 0], _tiles(_draw(models.network(gan_basics.PGGAN), z, 0)))
+
+
+def test_an_export_without_stage_states_draws_every_stage_from_the_final_generator(pggan_here, tmp_path, monkeypatch):
+    import paddle
+
+    from core.checkpoint_io import read_checkpoint_file
+
+    path, _ = pggan_here
+    saved = read_checkpoint_file(path)
+    older = tmp_path / "older" / path.name
+    older.parent.mkdir()
+    paddle.save({"netG": saved["netG"], "meta": saved["meta"]}, str(older))
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(older.parent))
+    runtime.models.clear()
+    generators = gan_basics.grown_generators()
+    assert all(generators[side] is generators[32] for side in gan_basics.PGGAN_SIDES)
+    grid = gan_basics.pggan_stages(2, 1)
+    np.testing.assert_array_equal(grid[:gan_basics.PGGAN_TILE, :, 0],
+                                  _tiles(_draw(generators[32], gan_basics.pggan_latents(2, 1, 128), 0)))
+
+
+def test_the_growth_video_holds_each_stage_and_fades_into_the_next(pggan_here):
+    from core.media import iter_video_frames
+
+    _, trainer = pggan_here
+    plan = gan_basics.growth_frames()
+    hold, fade = gan_basics.GROWTH_HOLD_FRAMES, gan_basics.GROWTH_FADE_FRAMES
+    assert len(plan) == hold + 3 * (fade + hold) and plan[0] == (4, 0, 1.0) and plan[-1] == (32, 3, 1.0)
+    assert [alpha for _, _, alpha in plan[hold:hold + fade]] == pytest.approx([(i + 1) / fade for i in range(fade)])
+    video, download, status = asyncio.run(tab.pggan_growth(4, 2))
+    assert video == download and status.startswith("Done in")
+    info = probe_video(video)
+    assert (info.n_frames, info.width, info.height) == (len(plan), 2 * gan_basics.PGGAN_TILE, gan_basics.PGGAN_TILE)
+    frames = [f[..., 0].astype(float) for f in iter_video_frames(video)]
+    z = gan_basics.pggan_latents(4, 2, 128)
+    first = _tiles(_draw(_kept(trainer, 4), z, 0)).astype(float)
+    last = _tiles(_draw(_kept(trainer, 32), z, 3)).astype(float)
+    assert np.abs(frames[0] - first).mean() < 6 and np.abs(frames[-1] - last).mean() < 6  # H.264's loss only
+    assert np.abs(frames[0] - last).mean() > 3 * np.abs(frames[-1] - last).mean()
+
+
+@pytest.mark.parametrize("count", [0, 11, 2.5, "many"])
+def test_pggan_requests_outside_the_limits_are_refused_by_name(pggan_here, count):
+    with pytest.raises(gr.Error, match="number of digits must be a whole number from 1 to 10"):
+        tab.pggan_stages(1, count)
+    with pytest.raises(gr.Error, match="from 1 to 10"):
+        asyncio.run(tab.pggan_growth(1, count))
+
+
+def test_without_the_grown_file_the_tab_says_how_to_grow_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GAN_GALLERY_OFFLINE", "1")
+    from core import weights
+
+    if weights.locate(weights.spec(gan_basics.PGGAN)) is not None:
+        pytest.skip("the grown PGGAN ships in assets/weights")
+    runtime.models.clear()
+    with pytest.raises(gr.Error, match="digits_pggan.pdparams"):
+        tab.pggan_stages(1, 3)
