@@ -262,6 +262,52 @@ def write_png(array: np.ndarray, path: PathLike) -> Path:
     return path
 
 
+# Formats a result can be written in: name -> (file extension, Pillow's format).
+IMAGE_FORMATS = {"png": (".png", "PNG"), "jpeg": (".jpg", "JPEG"), "webp": (".webp", "WEBP")}
+
+
+def write_image(array: np.ndarray, path: PathLike, fmt: str = "png", quality: int = 92) -> Path:
+    """Write a ``uint8`` array as PNG (lossless), JPEG or WebP at `quality` (1-100; WebP at 100 is lossless).
+
+    JPEG has no transparency: an H x W x 4 array is refused for it (flatten it first, see ``flatten_alpha``).
+    `path` gets the format's extension.
+    """
+    if fmt not in IMAGE_FORMATS:
+        raise ValueError(f"unknown image format {fmt!r}; one of {', '.join(IMAGE_FORMATS)}")
+    extension, pillow_format = IMAGE_FORMATS[fmt]
+    path = Path(path).with_suffix(extension)
+    if fmt == "png":
+        return write_png(array, path)
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise ValueError(f"write_image needs uint8 pixels, got {array.dtype}; use to_uint8 first")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if fmt == "jpeg" and array.ndim == 3 and array.shape[2] == 4:
+        raise ValueError("JPEG has no transparency: flatten the alpha channel first")
+    quality = int(quality)
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be from 1 to 100, got {quality}")
+    image = Image.fromarray(np.ascontiguousarray(array))
+    if fmt == "webp" and image.mode == "L":
+        image = image.convert("RGB")  # WebP stores colour only
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": quality}
+    if fmt == "jpeg":
+        options.update(optimize=True, subsampling=0 if quality >= 90 else 2)  # keep colour edges sharp at high quality
+    else:
+        options.update(lossless=quality == 100, method=4)
+    image.save(path, format=pillow_format, **options)
+    return path
+
+
+def flatten_alpha(rgba: np.ndarray, background: int = 255) -> np.ndarray:
+    """An H x W x 4 ``uint8`` image composited over a plain background (white by default): H x W x 3."""
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    colours = rgba[:, :, :3].astype(np.float32)
+    return np.rint(colours * alpha + background * (1.0 - alpha)).astype(np.uint8)
+
+
 def to_uint8(array: np.ndarray, low: float = -1.0, high: float = 1.0) -> np.ndarray:
     """Map floats in [low, high] to ``uint8`` 0..255 (clipped, rounded); shape unchanged.
 

@@ -84,15 +84,18 @@ def _size(width_height) -> str:
 
 
 @user_errors
-async def restore_photo(photo, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
+async def restore_photo(photo, upscaler, colorizer, render_factor, output_size="", output_format="png",
+                        quality=restore.DEFAULT_QUALITY, request: gr.Request = None, progress=gr.Progress()):
     if not photo:
         raise user_error("Upload a photo first.")
     checked = restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the worker
+    restore.check_output(output_size, output_format, quality)
     fail_fast_if_missing(*checked.checkpoints)
     start = time.perf_counter()
     workdir = new_workdir()
     result = await run_heavy(
         restore.APP, "core.apps.restore:restore_photo_files", photo, upscaler, colorizer, render_factor, str(workdir),
+        output_size=output_size, output_format=output_format, quality=quality,
         request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring"),
     )
     status = (f"{_size(result.size_in)} → {_size(result.size_out)}: {', '.join(result.steps)}. "
@@ -122,15 +125,18 @@ async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Re
 
 
 @user_errors
-async def restore_batch(photos, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
-    """Several photos with the same settings: a gallery of results, a ZIP of the full-size PNGs, a status line."""
+async def restore_batch(photos, upscaler, colorizer, render_factor, output_size="", output_format="png",
+                        quality=restore.DEFAULT_QUALITY, request: gr.Request = None, progress=gr.Progress()):
+    """Several photos with the same settings: a gallery of results, a ZIP of the full-size results, a status line."""
     start = time.perf_counter()
     checked = restore.check_request(upscaler, colorizer, render_factor)
+    restore.check_output(output_size, output_format, quality)
     paths = batch_paths(photos, "photos")
     fail_fast_if_missing(*checked.checkpoints)
     outcome = await run_batch(
         restore.APP, "core.apps.restore:restore_photo_files", paths,
-        job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir)),
+        job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir), output_size,
+                                        output_format, quality),
         result_file=lambda result: result.path, request=request, progress=progress, what="photo",
     )
     gallery = [(result.after_path, f"{Path(path).name}: {_size(result.size_in)} → {_size(result.size_out)}")
@@ -161,6 +167,13 @@ def build(show_title: bool = True) -> gr.Blocks:
                 label=f"Render factor (colour is computed at {restore.RENDER_BASE}× this, in pixels; higher: more detail, slower)",
                 interactive=False, elem_id="restore-render-factor",
             )
+        with gr.Row():
+            output_size = gr.Textbox("", label="Output size (photos)", placeholder=restore.OUTPUT_SIZE_HELP,
+                                     elem_id="restore-output-size")
+            output_format = Dropdown([(label, key) for key, label in restore.OUTPUT_FORMATS.items()], value="png",
+                                     label="Format (photos)", elem_id="restore-output-format")
+            quality = Slider(1, 100, value=restore.DEFAULT_QUALITY, step=1, label="Quality (JPEG, WebP)",
+                             interactive=False, elem_id="restore-quality")
         gr.Markdown(limits_text(), elem_id="restore-limits")
         with gr.Tabs():
             with gr.Tab("Photo", id="restore-photo-tab"):
@@ -177,7 +190,7 @@ def build(show_title: bool = True) -> gr.Blocks:
                             elem_id="restore-compare",
                         )
                         result = gr.Image(label="Result (PNG)", type="filepath", format="png", interactive=False, elem_id="restore-result")
-                        download = gr.File(label="Download PNG", elem_id="restore-download")
+                        download = gr.File(label="Download (the format chosen above)", elem_id="restore-download")
                         status = gr.Markdown(elem_id="restore-status")
                 # Examples whose models run here (no download) come first.
                 examples = ready_first(app.examples, lambda example: [n for n in example.inputs[1:3] if n != restore.NONE])
@@ -212,11 +225,14 @@ def build(show_title: bool = True) -> gr.Blocks:
             lambda choice: gr.update(interactive=choice != restore.NONE), colorizer, render_factor,
             api_visibility="private", queue=False,
         )
+        output_format.change(lambda fmt: gr.update(interactive=fmt != "png"), output_format, quality,
+                             api_visibility="private", queue=False)
         settings = [upscaler, colorizer, render_factor]
+        photo_settings = [*settings, output_size, output_format, quality]
         # Progress and Gradio's error label show on the result only; a failure empties every output.
         for button, handler, inputs, outputs, api_name in (
-            (run_photo, restore_photo, [photo, *settings], [compare, result, download, status], "restore_image"),
-            (run_batch_button, restore_batch, [batch, *settings], [batch_out, batch_zip, batch_status], "restore_batch"),
+            (run_photo, restore_photo, [photo, *photo_settings], [compare, result, download, status], "restore_image"),
+            (run_batch_button, restore_batch, [batch, *photo_settings], [batch_out, batch_zip, batch_status], "restore_batch"),
             (run_video, restore_clip, [video, *settings], [video_result, video_download, video_status], "restore_video"),
         ):
             event = button.click(handler, inputs, outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)

@@ -169,6 +169,80 @@ def check_request(upscaler, colorizer, render_factor=DEFAULT_RENDER_FACTOR) -> R
     return Request(upscaler, colorizer, factor)
 
 
+# ---------------------------------------------------------------- output size and format (photos)
+
+OUTPUT_FORMATS = {"png": "PNG (lossless)", "jpeg": "JPEG", "webp": "WebP (lossless at quality 100)"}
+DEFAULT_QUALITY = 92
+MIN_OUTPUT_SCALE = 1.0
+OUTPUT_SIZE_HELP = "empty: the network's own size; a scale such as 1.5 or x2; or a width such as 1920px"
+
+
+@dataclass(frozen=True)
+class Output:
+    """How a restored photo is written: its size (the network's own, a scale of the input, or a width, the
+    height following) and its format and quality."""
+
+    scale: Optional[float] = None
+    width: Optional[int] = None
+    format: str = "png"
+    quality: int = DEFAULT_QUALITY
+
+    def size_for(self, width: int, height: int, largest_scale: int) -> tuple[int, int]:
+        """The output's (width, height) for an input of width x height whose network enlarges `largest_scale`
+        times; refuses sizes outside [the input's, the network's]."""
+        if self.scale is None and self.width is None:
+            return width * largest_scale, height * largest_scale
+        scale = self.scale if self.scale is not None else self.width / width
+        if not MIN_OUTPUT_SCALE <= scale <= largest_scale + 1e-9:
+            asked = f"x{self.scale:g}" if self.scale is not None else f"{self.width} px wide"
+            limit = (f"from x1 to x{largest_scale} ({width} to {width * largest_scale} px wide for this photo)"
+                     if largest_scale > 1 else "x1 only without an upscaling model (choose one to enlarge)")
+            raise LimitExceeded(f"The output size {asked} is out of range: it can be {limit}.")
+        if self.width is not None:
+            return self.width, max(1, round(height * self.width / width))
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def check_output(size=None, fmt="png", quality=DEFAULT_QUALITY) -> Output:
+    """Parse the output size text and check the format and quality; raise InputError naming what is allowed."""
+    fmt = str(fmt or "png").strip().lower()
+    fmt = {"jpg": "jpeg"}.get(fmt, fmt)
+    if fmt not in OUTPUT_FORMATS:
+        raise InputError(f"Unknown output format {fmt!r}; choose one of: {', '.join(OUTPUT_FORMATS)}.")
+    try:
+        quality = float(DEFAULT_QUALITY if quality in (None, "") else quality)
+    except (TypeError, ValueError):
+        quality = float("nan")
+    if not (quality.is_integer() and 1 <= quality <= 100):
+        raise InputError(f"The quality must be a whole number from 1 to 100; got {quality!r}.")
+    text = str(size if size is not None else "").strip().lower().replace(" ", "")
+    if text in ("", "native", "auto"):
+        return Output(format=fmt, quality=int(quality))
+    try:
+        if text.endswith("px"):
+            width = float(text[:-2])
+            if not width.is_integer() or width < 1:
+                raise ValueError
+            return Output(width=int(width), format=fmt, quality=int(quality))
+        scale = float(text.lstrip("x×*"))
+        if not math.isfinite(scale):
+            raise ValueError
+    except ValueError:
+        raise InputError(f"The output size must be {OUTPUT_SIZE_HELP}; got {str(size)[:40]!r}.") from None
+    return Output(scale=scale, format=fmt, quality=int(quality))
+
+
+def resample(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`image` (uint8, any channel count) resized to width x height: pixel-area averaging to shrink (no
+    aliasing from the network's sharp detail), Lanczos to enlarge."""
+    import cv2
+
+    if (image.shape[1], image.shape[0]) == (width, height):
+        return image
+    shrinking = width * height < image.shape[0] * image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LANCZOS4)
+
+
 def _choice(value, catalogue: dict, what: str) -> Optional[str]:
     if value in (None, "", NONE):
         return None
@@ -419,11 +493,14 @@ def restore_array(
     alpha: Optional[np.ndarray],
     request: Request,
     progress: Optional[ProgressCallback] = None,
+    output: Output = Output(),
 ) -> RestoredImage:
-    """The photo pipeline on decoded pixels: colorize, then upscale; grey stays grey, alpha is kept."""
+    """The photo pipeline on decoded pixels: colorize, then upscale, then resample to the output size; grey stays
+    grey, alpha is kept."""
     # 1. The models (loaded once per process by core.models).
     upscaler = load_upscaler(request.upscaler) if request.upscaler else None
     colorizer = load_colorizer(request.colorizer, request.render_factor) if request.colorizer else None
+    out_width, out_height = output.size_for(rgb.shape[1], rgb.shape[0], upscaler.scale if upscaler else 1)  # refused early
     grey = is_grey(rgb) and colorizer is None
     result, steps = rgb, []
     done, total = 0, int(colorizer is not None) + int(upscaler is not None)
@@ -446,7 +523,13 @@ def restore_array(
         if alpha is not None:
             alpha = upscale_alpha(alpha, upscaler.scale)
         steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}")
-    # 4. The photo's own form back: grey stays grey, transparency is kept.
+    # 4. The size asked for, resampled from the network's output (and the alpha channel alike).
+    if (result.shape[1], result.shape[0]) != (out_width, out_height):
+        result = resample(result, out_width, out_height)
+        if alpha is not None:
+            alpha = resample(alpha, out_width, out_height)
+        steps.append(f"resampled to {out_width}×{out_height} (x{out_width / rgb.shape[1]:.3g})")
+    # 5. The photo's own form back: grey stays grey, transparency is kept.
     if grey:
         # The network's output for a grey photo is grey up to rounding: keep it one channel.
         result = np.rint(result.astype(np.float32).mean(axis=2)).astype(np.uint8)
@@ -462,13 +545,15 @@ def restore_image(
     colorizer=NONE,
     render_factor=DEFAULT_RENDER_FACTOR,
     progress: Optional[ProgressCallback] = None,
+    output_size=None,
 ) -> RestoredImage:
-    """Restore a photo (path, bytes, PIL image or uint8 array): colorize and/or upscale x4."""
+    """Restore a photo (path, bytes, PIL image or uint8 array): colorize and/or upscale (x4, or `output_size`)."""
     from core.media import read_image_rgba
 
     request = check_request(upscaler, colorizer, render_factor)
+    output = check_output(output_size)
     rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
-    return restore_array(rgb, alpha, request, progress)
+    return restore_array(rgb, alpha, request, progress, output)
 
 
 def preview(image: np.ndarray, width: int, height: int, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -486,7 +571,7 @@ def preview(image: np.ndarray, width: int, height: int, side: int = PREVIEW_SIDE
 class PhotoJobResult:
     before_path: str  # the input resized to the result's size (shrunk to PREVIEW_SIDE): before/after views
     after_path: str  # the result, or its preview when larger than PREVIEW_SIDE
-    path: str  # the full-size result (PNG)
+    path: str  # the full-size result, in the format asked for
     size_in: tuple  # (width, height)
     size_out: tuple
     steps: list
@@ -505,25 +590,33 @@ def _load_models(request: Request) -> None:
         load_colorizer(request.colorizer, request.render_factor)
 
 
-def restore_photo_files(source, upscaler, colorizer, render_factor, workdir, progress: Optional[Callable] = None) -> PhotoJobResult:
-    """Restore a photo file and write the result and the before/after previews into `workdir` (run in a worker)."""
-    from core.media import write_png
-
+def restore_photo_files(source, upscaler, colorizer, render_factor, workdir, output_size=None, output_format="png",
+                        quality=DEFAULT_QUALITY, progress: Optional[Callable] = None) -> PhotoJobResult:
+    """Restore a photo file and write the result (in the format asked for) and the before/after previews (PNG)
+    into `workdir` (run in a worker)."""
     from core.estimates import timed_work
-    from core.media import read_image_rgba
+    from core.media import flatten_alpha, read_image_rgba, write_image, write_png
 
     workdir = Path(workdir)
     request = check_request(upscaler, colorizer, render_factor)
+    output = check_output(output_size, output_format, quality)
     rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
     _load_models(request)  # loading is not part of the estimate
     with timed_work(_timing_key(request), rgb.shape[0] * rgb.shape[1] / 1e6, 1, "photo", "Restoring", progress):
         result = restore_array(rgb, alpha, request,
-                               progress=(lambda done, total: progress(done, total, "Restoring")) if progress else None)
+                               progress=(lambda done, total: progress(done, total, "Restoring")) if progress else None,
+                               output=output)
+    image = result.image
+    if output.format == "jpeg" and image.ndim == 3 and image.shape[2] == 4:
+        image = flatten_alpha(image)
+        result.steps.append("transparency flattened onto white (JPEG has none)")
+    if output.format != "png":
+        result.steps.append(f"written as {output.format.upper()} at quality {output.quality}")
     stem = Path(str(source)).stem[:60] or "photo"
-    path = write_png(result.image, workdir / f"{stem}-restored.png")
+    path = write_image(image, workdir / f"{stem}-restored", output.format, output.quality)
     height, width = result.image.shape[:2]
     after = result.image if max(width, height) <= PREVIEW_SIDE else preview(result.image, width, height)
-    after_path = path if after is result.image else write_png(after, workdir / "after-preview.png")
+    after_path = path if after is result.image and output.format == "png" else write_png(after, workdir / "after-preview.png")
     before_path = write_png(preview(result.before, width, height), workdir / "before-preview.png")
     return PhotoJobResult(str(before_path), str(after_path), str(path),
                           (result.before.shape[1], result.before.shape[0]), (width, height), result.steps)

@@ -490,3 +490,29 @@ def test_a_video_whose_sound_ends_early_keeps_every_frame(tmp_path):
             writer.write(frame)
     info = media.probe_video(target)
     assert info.n_frames == 30 and info.has_audio and abs(info.duration_s - 3.0) < 0.15
+
+
+def test_write_image_writes_each_format_with_its_extension_and_refuses_what_it_cannot_hold(tmp_path):
+    from core.media import IMAGE_FORMATS, flatten_alpha, write_image
+
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    for fmt, (extension, pillow_format) in IMAGE_FORMATS.items():
+        path = write_image(rgb, tmp_path / "out.png", fmt, 100)
+        assert path.suffix == extension
+        with Image.open(path) as written:
+            assert written.format == pillow_format and written.size == (16, 12)
+            if fmt != "jpeg":  # PNG, and WebP at quality 100, are lossless
+                np.testing.assert_array_equal(np.asarray(written.convert("RGB")), rgb)
+    grey = rgb[:, :, 0]
+    with Image.open(write_image(grey, tmp_path / "grey", "webp", 100)) as written:
+        np.testing.assert_array_equal(np.asarray(written.convert("L")), grey)
+    rgba = np.dstack([rgb, np.full((12, 16), 128, np.uint8)])
+    with pytest.raises(ValueError, match="JPEG has no transparency"):
+        write_image(rgba, tmp_path / "x", "jpeg")
+    with pytest.raises(ValueError, match="quality must be from 1 to 100"):
+        write_image(rgb, tmp_path / "x", "webp", 0)
+    with pytest.raises(ValueError, match="unknown image format 'gif'"):
+        write_image(rgb, tmp_path / "x", "gif")
+    flat = flatten_alpha(rgba)  # half transparent over white: half way to 255
+    np.testing.assert_array_equal(flat, np.rint(rgb * (128 / 255) + 255 * (127 / 255)).astype(np.uint8))

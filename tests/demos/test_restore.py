@@ -9,6 +9,7 @@ import asyncio
 import platform
 import time
 from fractions import Fraction
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -128,6 +129,81 @@ def test_odd_sized_colour_photo_is_upscaled_four_times(tiny_models):
     assert result.image.dtype == np.uint8 and result.image.shape == (92, 124, 3)
     assert result.before.shape == (23, 31, 3) and steps[-1] == (1, 1)
     assert any("upscaled x4" in s for s in result.steps)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", restore.Output()), ("native", restore.Output()), ("1.5", restore.Output(scale=1.5)),
+    ("x2", restore.Output(scale=2.0)), ("×3", restore.Output(scale=3.0)), (" 2.5 ", restore.Output(scale=2.5)),
+    ("1920px", restore.Output(width=1920)), ("640 PX", restore.Output(width=640)),
+])
+def test_output_sizes_are_read_as_a_scale_or_a_width(text, expected):
+    assert restore.check_output(text) == expected
+
+
+@pytest.mark.parametrize("size, fmt, quality, message", [
+    ("big", "png", 90, "output size must be empty: the network's own size; a scale such as 1.5 or x2; or a width such as 1920px; got 'big'"),
+    ("0px", "png", 90, "output size must be"), ("12.5px", "png", 90, "output size must be"), ("inf", "png", 90, "output size must be"),
+    ("", "gif", 90, "Unknown output format 'gif'; choose one of: png, jpeg, webp"),
+    ("", "jpeg", 0, "quality must be a whole number from 1 to 100"), ("", "webp", "best", "quality must be a whole number"),
+])
+def test_bad_output_settings_are_refused_by_name(size, fmt, quality, message):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        restore.check_output(size, fmt, quality)
+
+
+def test_a_photo_comes_out_at_any_scale_or_width_resampled_from_the_networks_output(tiny_models):
+    source = photo(23, 31)
+    full = restore.restore_image(source, TINY_RRDB, restore.NONE).image  # x4: 124 x 92
+    half_way = restore.restore_image(source, TINY_RRDB, restore.NONE, output_size="x1.5")
+    assert half_way.image.shape == (round(23 * 1.5), round(31 * 1.5), 3)
+    np.testing.assert_array_equal(half_way.image, restore.resample(full, round(31 * 1.5), round(23 * 1.5)))
+    assert half_way.steps[-1] == "resampled to 46×34 (x1.48)"
+    wide = restore.restore_image(source, TINY_RRDB, restore.NONE, output_size="100px").image
+    assert wide.shape == (round(23 * 100 / 31), 100, 3)
+    assert restore.restore_image(source, TINY_RRDB, restore.NONE, output_size="x4").image.shape == full.shape
+    # x1: the network's detail averaged back down to the photo's own size (pixel areas, no aliasing).
+    same_size = restore.restore_image(source, TINY_RRDB, restore.NONE, output_size="1").image
+    np.testing.assert_array_equal(same_size, full.reshape(23, 4, 31, 4, 3).mean(axis=(1, 3)).round().astype(np.uint8))
+
+
+def test_output_sizes_beyond_the_network_or_below_the_photo_are_refused_by_name(tiny_models):
+    with pytest.raises(LimitExceeded, match=r"output size x5 is out of range: it can be from x1 to x4 \(31 to 124 px wide"):
+        restore.restore_image(photo(23, 31), TINY_RRDB, restore.NONE, output_size="x5")
+    with pytest.raises(LimitExceeded, match=r"output size 20 px wide is out of range"):
+        restore.restore_image(photo(23, 31), TINY_RRDB, restore.NONE, output_size="20px")
+    with pytest.raises(LimitExceeded, match="x1 only without an upscaling model"):
+        restore.restore_image(photo(12, 12), restore.NONE, TINY_DEOLDIFY, render_factor=7, output_size="x2")
+
+
+def test_the_result_is_written_in_the_format_and_quality_asked_for(tiny_models, tmp_path):
+    Image.fromarray(photo(40, 48, seed=4)).save(tmp_path / "in.png")
+    lossless = restore.restore_photo_files(tmp_path / "in.png", TINY_RRDB, restore.NONE, 32, tmp_path / "png")
+    reference = np.asarray(Image.open(lossless.path))
+    sizes = {}
+    for fmt, quality, extension in (("jpeg", 95, ".jpg"), ("jpeg", 30, ".jpg"), ("webp", 80, ".webp"), ("webp", 100, ".webp")):
+        out = restore.restore_photo_files(tmp_path / "in.png", TINY_RRDB, restore.NONE, 32, tmp_path / f"{fmt}{quality}",
+                                          None, fmt, quality)
+        assert out.path.endswith(extension) and f"written as {fmt.upper()} at quality {quality}" in out.steps[-1]
+        with Image.open(out.path) as written:
+            assert written.format == {"jpeg": "JPEG", "webp": "WEBP"}[fmt] and written.size == (192, 160)
+            pixels = np.asarray(written.convert("RGB")).astype(float)
+        error = np.mean((pixels - reference) ** 2)
+        psnr = 10 * np.log10(255 ** 2 / error) if error else float("inf")
+        sizes[(fmt, quality)] = (Path(out.path).stat().st_size, psnr)
+        assert out.after_path.endswith(".png")  # the page's preview stays PNG
+    assert sizes[("webp", 100)][1] == float("inf")  # WebP at quality 100 is lossless
+    assert sizes[("jpeg", 95)][1] > 35 and sizes[("jpeg", 95)][1] > sizes[("jpeg", 30)][1]
+    assert sizes[("jpeg", 95)][0] > sizes[("jpeg", 30)][0]
+
+
+def test_a_transparent_photo_saved_as_jpeg_is_flattened_onto_white(tiny_models, tmp_path):
+    alpha = np.zeros((20, 18), np.uint8)  # fully transparent
+    Image.fromarray(np.dstack([photo(20, 18), alpha])).save(tmp_path / "clear.png")
+    out = restore.restore_photo_files(tmp_path / "clear.png", TINY_RRDB, restore.NONE, 32, tmp_path / "out", "x2", "jpg", 95)
+    assert "transparency flattened onto white (JPEG has none)" in out.steps
+    with Image.open(out.path) as written:
+        assert written.mode == "RGB" and written.size == (36, 40)
+        assert np.asarray(written).min() > 245
 
 
 def test_grey_photo_stays_grey_and_rgba_keeps_its_alpha(tiny_models, tmp_path):

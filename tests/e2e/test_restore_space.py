@@ -48,6 +48,13 @@ def test_photo_with_alpha_is_upscaled(space):
     assert image.format == "PNG" and image.size == (84, 60) and image.mode == "RGBA"
     assert Image.open(before).size == Image.open(after).size == (84, 60)
     assert "21×15 → 84×60" in status and "Done in" in status
+    # Any size and the format asked for: twice as large, as WebP; the download is the WebP file.
+    _, result, download, status = client.predict(
+        handle_file(str(tmp / "small.png")), "lesrcnn_x4", "none", 32, "x2", "webp", 80, api_name="/restore_image"
+    )
+    with Image.open(download) as webp:
+        assert webp.format == "WEBP" and webp.size == (42, 30) and webp.mode == "RGBA"
+    assert "21×15 → 42×30" in status and "resampled to 42×30 (x2)" in status and "WEBP at quality 80" in status
 
 
 def test_video_is_upscaled_with_fps_and_audio(space):

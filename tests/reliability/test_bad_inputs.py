@@ -167,6 +167,10 @@ CASES = [
     Case("restore-render-none", "/restore_image", lambda f: (upload("photo.png")(f), "none", "deoldify_stable", None), r"Render factor.*none was given"),
     Case("restore-bomb", "/restore_image", lambda f: (upload("bomb.png")(f), "realesrgan_x4plus", "none", 32), r"400\.0 megapixels; the limit is", FILE_S),
     Case("restore-text", "/restore_image", lambda f: (upload("text.png")(f), "realesrgan_x4plus", "none", 32), r"text\.png isn't a readable image", FILE_S),
+    Case("restore-output-size", "/restore_image", lambda f: (upload("photo.png")(f), "realesrgan_x4plus", "none", 32, "huge", "png", 92),
+         r"output size must be empty: the network's own size; a scale such as 1\.5 or x2; or a width such as 1920px; got 'huge'"),
+    Case("restore-output-format", "/restore_image", lambda f: (upload("photo.png")(f), "realesrgan_x4plus", "none", 32, "", "gif", 92),
+         r"Format \(photos\).*gif is not in the list"),
     Case("restore-video-upscale-frames", "/restore_video", lambda f: (video("resize.ts")(f), "realesr_animevideov3_x4", "none", 32), r"limit", 30),
     # Faces of the translation models: model, picture
     Case("portrait-whole-picture-model", "/translate_portrait", lambda f: ("horse2zebra", upload("photo.png")(f)), r"runs on whole pictures"),
