@@ -4,6 +4,7 @@
     python -m core.train.quality --checkpoint runs/wgan-gp/checkpoint.pdparams   # a training checkpoint
     python -m core.train.quality --weights digits_wgan_div --seed 1             # another 1,000 latents
     python -m core.train.quality --checkpoint runs/wgan/checkpoint.pdparams --critic-ink [--train-critic 500]
+    python -m core.train.quality --checkpoint assets/weights/digits_pggan.pdparams     # PGGAN's 32x32 digits
 
 Reports mean top-class confidence, the share of each predicted class, and for
 a conditional generator how often the requested digit is recognised. ``--critic-ink``
@@ -36,10 +37,17 @@ def classifier():
     return models.network("digits_classifier.mnist_5k")
 
 
+PADDED_SIDE = 32  # PGGAN grows to 32x32: MNIST's 28x28 padded by 2 on each side (core.train.pggan.real_digits)
+
+
 def score(images: np.ndarray, requested: np.ndarray | None = None) -> Quality:
-    """Score generated images (N, 1, 28, 28) in [-1, 1]."""
+    """Score generated images (N, 1, 28, 28) in [-1, 1]; 32x32 digits (PGGAN's) are read at their central 28x28,
+    where their training digits had all their ink."""
     from core.train.classifier import predict
 
+    if images.shape[-2:] == (PADDED_SIDE, PADDED_SIDE):
+        margin = (PADDED_SIDE - 28) // 2
+        images = images[..., margin:margin + 28, margin:margin + 28]
     probabilities = predict(classifier(), images.astype(np.float32))
     predicted = probabilities.argmax(1)
     shares = np.bincount(predicted, minlength=10) / len(predicted)
@@ -71,6 +79,13 @@ def score_checkpoint(path, n: int = 1000, seed: int = 0, trained: bool = False) 
     from core.train.gan import OBJECTIVES, generator_name
 
     saved = weights.load_saved(path)
+    if isinstance(saved.get("meta"), dict) and "generator" in saved["meta"]:  # a PGGAN run's checkpoint or export
+        from core.train.pggan import load_generator
+
+        if trained:
+            raise ValueError("--trained-weights: a PGGAN file is scored with the weights it samples")
+        images, _ = sample_generator(load_generator(path), n, seed)
+        return score(images)
     config = saved["meta"]["config"]
     generator = nets.build(generator_name(config["objective"]), latent_dim=config["latent_dim"], ngf=config["ngf"])
     state = saved.get("netG_live", saved["netG"]) if trained else saved["netG"]
