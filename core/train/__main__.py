@@ -2,7 +2,8 @@
 
 OBJECTIVE is one of the six objectives of ``core.train.gan`` or ``pggan``, progressive growing to 32x32
 (``core.train.pggan``; it takes its own options, --images-per-stage, --fade-fraction and --channels, and
-refuses those of the others).
+refuses those of the others). ``stargan``, ``attgan`` and ``stgan`` train attribute editors
+(``core.train.attributes``, with options of their own: ``python -m core.train stargan --help``).
 
 Several GPUs (data parallel, the batch split across ranks; Paddle's launcher takes a
 script path, not a module, so this file also runs as a script):
@@ -27,6 +28,8 @@ from pathlib import Path  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from core.train.gan import OBJECTIVES, TrainConfig, Trainer  # noqa: E402
+
+ATTRIBUTE_EDITORS = ("stargan", "attgan", "stgan")  # core.train.attributes.MODELS, without importing it here
 
 PGGAN = "pggan"
 # Options of the other objectives that PGGAN does not take (argparse dest: why).
@@ -249,6 +252,10 @@ def main_pggan(args, given: set[str]) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in ATTRIBUTE_EDITORS:  # StarGAN, AttGAN, STGAN: options of their own
+        from core.train import attributes
+
+        return attributes.main(argv)
     args = parse_args(argv)
     given = explicit_options(argv)
     refusal = _refusal(args, given)
