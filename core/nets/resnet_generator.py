@@ -11,13 +11,34 @@ round up, the upsamplings exactly double): a 70 x 90 input gives 72 x 92, as in
 PaddleGAN.
 
 Also home of `make_norm`, the normalisation choice shared with the U-Net.
+
+PaddleCV/gan's CycleGAN (PaddlePaddle/models, ``PaddleCV/gan/network/CycleGAN_network.py``, the
+static-graph library of 2019 whose ``cyclegan_9blocks_G.tar.gz`` is registered below) builds this
+network (``resnet_9block``: ``build_generator_resnet_blocks``) with these differences, read from its
+code and scripts/run_cyclegan.sh (``--g_base_dim 32 --norm_type batch_norm``):
+
+- its two upsamplings are a k3 s2 p1 transposed convolution (2L - 1) followed by ``pad2d`` with
+  ``[0, 1, 0, 1]``: one row and one column of zeros at the bottom and right, where ours computes
+  them (``output_padding=1``). ``upsample_padding="zero_pad"`` here does what it does;
+- 32 base channels and batch norm (``ngf=32, norm_type="batch"``), which normalises with the batch's
+  statistics at inference too (its batch norm is built with ``is_test=False``), as ``make_norm``;
+- its residual blocks take batch norm whatever ``norm_type`` says (``build_resnet_block`` is not
+  passed it), and only its 7x7 head has a bias, as here with batch norm.
+
+One archive holds both generators: ``GA_resnet9block_*`` (domain A -> B) and ``GB_resnet9block_*``
+(B -> A), each ``<scope>_c1``..``_c6`` and ``_r1``..``_r9`` (``_c1``, ``_c2``), with ``_w`` weights,
+``_b`` on the head, and ``_norm_{w,b,mean,var}``; ``paddlecv_cyclegan_names`` maps either onto ours.
+A fluid ``conv2d_transpose`` weight is [in, out, k, k], as ``Conv2DTranspose`` here: no transposes.
 """
 from __future__ import annotations
 
+import functools
+
 import paddle
 import paddle.nn as nn
+import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
 
 _PADDLEGAN_LICENCE = "Apache-2.0 (PaddleGAN)"
 
@@ -67,6 +88,29 @@ def _padded_conv3x3(channels: int, padding_type: str, bias: bool) -> list[nn.Lay
     raise ValueError(f"unknown padding_type {padding_type!r}; expected 'reflect', 'replicate' or 'zero'")
 
 
+class ZeroPaddedConvTranspose(nn.Conv2DTranspose):
+    """A transposed convolution whose output gets one row and one column of zeros appended at the
+    bottom and right: PaddleCV/gan's ``deconv2d(..., padding=[1, 1], outpadding=[0, 1, 0, 1])``.
+    A subclass, so its parameters keep the names a plain ``Conv2DTranspose`` has in the same slot."""
+
+    def forward(self, x):
+        # F.pad of a 4-D tensor with four numbers: [left, right, top, bottom].
+        return F.pad(super().forward(x), [0, 1, 0, 1])
+
+
+_UPSAMPLE_PADDINGS = ("output_padding", "zero_pad")
+
+
+def _upsample_conv(in_channels: int, out_channels: int, bias: bool, upsample_padding: str) -> nn.Layer:
+    """The x2 upsampling: output_padding=1 computes the last row and column (PaddleGAN, PyTorch's
+    CycleGAN); zero_pad leaves them zero (PaddleCV/gan). Both give exactly twice the size."""
+    if upsample_padding == "output_padding":
+        return nn.Conv2DTranspose(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1, bias_attr=bias)
+    if upsample_padding == "zero_pad":
+        return ZeroPaddedConvTranspose(in_channels, out_channels, 3, stride=2, padding=1, bias_attr=bias)
+    raise ValueError(f"unknown upsample_padding {upsample_padding!r}; expected one of {_UPSAMPLE_PADDINGS}")
+
+
 class ResnetBlock(nn.Layer):
     """x + [pad, conv, norm, relu, (dropout), pad, conv, norm](x)."""
 
@@ -92,6 +136,7 @@ class ResnetGenerator(nn.Layer):
         use_dropout: bool = False,
         n_blocks: int = 9,
         padding_type: str = "reflect",
+        upsample_padding: str = "output_padding",
     ):
         super().__init__()
         if n_blocks < 0:
@@ -114,9 +159,9 @@ class ResnetGenerator(nn.Layer):
             channels *= 2
         layers += [ResnetBlock(channels, padding_type, norm_type, use_dropout, bias) for _ in range(n_blocks)]
         for _ in range(2):
-            # output_padding=1 makes each step exactly double the size.
+            # Each step exactly doubles the size (see _upsample_conv).
             layers += [
-                nn.Conv2DTranspose(channels, channels // 2, 3, stride=2, padding=1, output_padding=1, bias_attr=bias),
+                _upsample_conv(channels, channels // 2, bias, upsample_padding),
                 make_norm(norm_type, channels // 2),
                 nn.ReLU(),
             ]
@@ -170,5 +215,66 @@ for _tag, _filename, _url, _key, _description, _note in (
             description=_description,
             licence=_PADDLEGAN_LICENCE,
             source_note=_note + " (key from PaddleGAN's CycleGANModel naming; not checked against the file)",
+        )
+    )
+
+
+# ---------------------------------------------------------------- PaddleCV/gan's CycleGAN (static graph, 2019)
+
+
+def paddlecv_cyclegan_names(generator: str = "GA", n_blocks: int = 9) -> dict[str, str]:
+    """{PaddleCV/gan variable: our parameter} for one of its ResNet generators with batch norm,
+    ``network_G(input, name=generator)`` ("GA": A -> B, "GB": B -> A), scoped ``<generator>_resnet<n>block``.
+
+    Ours sits in one Sequential: c1 conv/norm at [1]/[2], c2 at [4]/[5], c3 at [7]/[8], block i at
+    [10 + i] (conv_block [1]/[2] and [5]/[6]), the upsamplings c4, c5 at [10 + n]/[11 + n] and
+    [13 + n]/[14 + n], the head c6 at [17 + n].
+    """
+    scope = f"{generator}_resnet{n_blocks}block"
+    table: dict[str, str] = {}
+
+    def conv_norm(library: str, conv: str, norm: str) -> None:
+        table[f"{library}_w"] = f"{conv}.weight"
+        for suffix, ours in (("w", "weight"), ("b", "bias"), ("mean", "_mean"), ("var", "_variance")):
+            table[f"{library}_norm_{suffix}"] = f"{norm}.{ours}"
+
+    conv_norm(f"{scope}_c1", "model.1", "model.2")
+    conv_norm(f"{scope}_c2", "model.4", "model.5")
+    conv_norm(f"{scope}_c3", "model.7", "model.8")
+    for i in range(n_blocks):
+        block = f"model.{10 + i}.conv_block"
+        conv_norm(f"{scope}_r{i + 1}_c1", f"{block}.1", f"{block}.2")
+        conv_norm(f"{scope}_r{i + 1}_c2", f"{block}.5", f"{block}.6")
+    conv_norm(f"{scope}_c4", f"model.{10 + n_blocks}", f"model.{11 + n_blocks}")
+    conv_norm(f"{scope}_c5", f"model.{13 + n_blocks}", f"model.{14 + n_blocks}")
+    table[f"{scope}_c6_w"] = f"model.{17 + n_blocks}.weight"
+    table[f"{scope}_c6_b"] = f"model.{17 + n_blocks}.bias"
+    return table
+
+
+# scripts/run_cyclegan.sh trained it on cityscapes (resnet_9block, 32 base channels, batch norm, 200
+# epochs); in PaddleCV/gan's cityscapes A holds the photos and B the colour label maps
+# (download.py: the CycleGAN authors' dataset; scripts/prepare_cityscapes_dataset.py: A photo, B label).
+_PADDLECV_CYCLEGAN_URL = "https://paddle-gan-models.bj.bcebos.com/cyclegan_9blocks_G.tar.gz"
+_PADDLECV_CYCLEGAN = {"ngf": 32, "norm_type": "batch", "upsample_padding": "zero_pad"}
+for _tag, _generator, _description in (
+    ("paddlecv_cityscapes_photo2label", "GA", "street photo -> semantic label map (Cityscapes; PaddleCV/gan CycleGAN)"),
+    ("paddlecv_cityscapes_label2photo", "GB", "semantic label map -> street photo (Cityscapes; PaddleCV/gan CycleGAN)"),
+):
+    register_weights(
+        WeightSpec(
+            name=f"cyclegan_resnet9.{_tag}",
+            aliases=(f"cyclegan_{_tag}",),
+            architecture="cyclegan_resnet9",
+            filename=f"paddlecv_cyclegan_9blocks_{_generator}.pdparams",
+            url=_PADDLECV_CYCLEGAN_URL,
+            net_overrides=dict(_PADDLECV_CYCLEGAN),
+            archive=PublishedArchive("paddle_persistables", "cyclegan_9blocks_G",
+                                     functools.partial(paddlecv_cyclegan_names, _generator, 9)),
+            description=_description,
+            licence="Apache-2.0 (PaddlePaddle/models)",
+            source_note=f"PaddlePaddle/models PaddleCV/gan scripts/run_cyclegan.sh (cityscapes), its {_generator} "
+            "generator; static-graph persistables converted on download (domains from its dataset scripts, "
+            "not checked against the file)",
         )
     )

@@ -12,13 +12,32 @@ With batch norm, PaddleGAN normalises with the current batch's statistics even
 in eval mode (see ``make_norm``): at the 1x1 bottleneck of a single image that
 variance is zero, which is why the fingerprint and the published models use
 256x256 inputs; batch results also depend on the batch's other images.
+
+PaddleCV/gan's pix2pix (PaddlePaddle/models, ``PaddleCV/gan/network/Pix2pix_network.py``, the
+static-graph library of 2019 whose ``pix2pix_G.tar.gz`` is registered below) builds the same
+network (``unet_256``: ``build_generator_Unet`` -> ``UnetSkipConnectionBlock``), with three
+differences, read from its code:
+
+- its outermost transposed convolution has no bias (``deconv2d`` defaults to ``use_bias=False``
+  and the call passes none): ``outermost_bias=False`` here; every other convolution lacks a bias
+  in both (``use_bias = norm == "instance"`` is never true: the norm is named ``batch_norm``);
+- dropout never happens: ``use_dropout`` is not passed to the inner blocks (its
+  ``--dropout True`` in scripts/run_pix2pix.sh has no effect), as with ``use_dropout=False`` here;
+- its batch norm runs with ``is_test=False`` at inference too (``infer.py`` builds the generator
+  without ``is_test``): batch statistics, as ``make_norm("batch")`` here.
+
+Its variables are named ``generator_unet256_u0`` + ``_u1`` ... per level (``_down_conv_w``,
+``_down_conv_norm_{w,b,mean,var}``, ``_up_conv_w``, ``_up_conv_norm_*``); ``paddlecv_pix2pix_names``
+maps them onto ours. Weight layouts agree without transposes: a fluid ``conv2d`` weight is
+[out, in, k, k] and a ``conv2d_transpose`` weight [in, out, k, k], as ``Conv2D`` and
+``Conv2DTranspose`` here.
 """
 from __future__ import annotations
 
 import paddle
 import paddle.nn as nn
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
 from core.nets.resnet_generator import convs_have_bias, make_norm
 
 
@@ -33,7 +52,7 @@ def _up_conv(in_channels: int, out_channels: int, bias: bool) -> nn.Conv2DTransp
 class UnetLevel(nn.Layer):
     """One resolution level: down, `inner` (the deeper levels), up; inner levels return [x, result].
 
-    outermost: [conv, inner, relu, upconv (with bias), tanh], no skip concatenation.
+    outermost: [conv, inner, relu, upconv (with bias unless outermost_bias=False), tanh], no skip concatenation.
     innermost: [leaky relu, conv, relu, upconv, norm] (no inner level, no down norm).
     otherwise: [leaky relu, conv, norm, inner, relu, upconv, norm, (dropout)].
     """
@@ -48,6 +67,7 @@ class UnetLevel(nn.Layer):
         innermost: bool = False,
         norm_type: str = "batch",
         use_dropout: bool = False,
+        outermost_bias: bool = True,
     ):
         super().__init__()
         self.outermost = outermost
@@ -56,7 +76,7 @@ class UnetLevel(nn.Layer):
         # Deeper levels hand back their input concatenated with their result.
         up_in = inner_nc if innermost else inner_nc * 2
         if outermost:
-            layers = [_down_conv(input_nc, inner_nc, bias), inner, nn.ReLU(), _up_conv(up_in, outer_nc, True), nn.Tanh()]
+            layers = [_down_conv(input_nc, inner_nc, bias), inner, nn.ReLU(), _up_conv(up_in, outer_nc, outermost_bias), nn.Tanh()]
         elif innermost:
             layers = [nn.LeakyReLU(0.2), _down_conv(input_nc, inner_nc, bias)]
             layers += [nn.ReLU(), _up_conv(up_in, outer_nc, bias), make_norm(norm_type, outer_nc)]
@@ -82,6 +102,7 @@ class UnetGenerator(nn.Layer):
         ngf: int = 64,
         norm_type: str = "batch",
         use_dropout: bool = False,
+        outermost_bias: bool = True,
     ):
         super().__init__()
         if num_downs < 5:
@@ -93,7 +114,8 @@ class UnetGenerator(nn.Layer):
             level = UnetLevel(ngf * 8, ngf * 8, inner=level, use_dropout=use_dropout, **common)
         for outer, inner in ((ngf * 4, ngf * 8), (ngf * 2, ngf * 4), (ngf, ngf * 2)):
             level = UnetLevel(outer, inner, inner=level, **common)
-        self.model = UnetLevel(output_nc, ngf, input_nc=input_nc, inner=level, outermost=True, **common)
+        self.model = UnetLevel(output_nc, ngf, input_nc=input_nc, inner=level, outermost=True,
+                               outermost_bias=outermost_bias, **common)
 
     def forward(self, x):
         return self.model(x)
@@ -128,3 +150,61 @@ for _tag, _filename, _description, _config in (
             "not checked against the file",
         )
     )
+
+
+# ---------------------------------------------------------------- PaddleCV/gan's pix2pix (static graph, 2019)
+
+
+def _batch_norm_names(library: str, ours: str) -> dict[str, str]:
+    """fluid ``batch_norm`` with PaddleCV/gan's names (``<name>_w``, ``_b``, ``_mean``, ``_var``) -> ``nn.BatchNorm``."""
+    return {f"{library}_w": f"{ours}.weight", f"{library}_b": f"{ours}.bias",
+            f"{library}_mean": f"{ours}._mean", f"{library}_var": f"{ours}._variance"}
+
+
+def paddlecv_pix2pix_names(num_downs: int = 8, name: str = "generator") -> dict[str, str]:
+    """{PaddleCV/gan variable: our parameter} for its ``unet_256`` (num_downs 8) or ``unet_128`` (7)
+    generator built as ``network_G(input, name)`` (the trainer and infer.py use "generator").
+
+    Its level d (0 outermost) is named ``<name>_unet<2**num_downs>_u0_u1..._ud``; ours is the nested
+    ``UnetLevel`` at ``model`` + ``.model.1`` + ``.model.3`` * (d - 1). Outermost: down conv [0],
+    up conv [3]; middle: down conv [1] + norm [2], up conv [5] + norm [6]; innermost: down conv [1]
+    (no norm), up conv [3] + norm [4].
+    """
+    table: dict[str, str] = {}
+    library = f"{name}_unet{2 ** num_downs}_u0"
+    ours = "model.model"
+    table[f"{library}_down_conv_w"] = f"{ours}.0.weight"
+    table[f"{library}_up_conv_w"] = f"{ours}.3.weight"
+    for depth in range(1, num_downs):
+        library += f"_u{depth}"
+        ours += (".1" if depth == 1 else ".3") + ".model"
+        table[f"{library}_down_conv_w"] = f"{ours}.1.weight"
+        if depth == num_downs - 1:  # innermost
+            table[f"{library}_up_conv_w"] = f"{ours}.3.weight"
+            table.update(_batch_norm_names(f"{library}_up_conv_norm", f"{ours}.4"))
+        else:
+            table.update(_batch_norm_names(f"{library}_down_conv_norm", f"{ours}.2"))
+            table[f"{library}_up_conv_w"] = f"{ours}.5.weight"
+            table.update(_batch_norm_names(f"{library}_up_conv_norm", f"{ours}.6"))
+    return table
+
+
+# scripts/run_pix2pix.sh trained it on cityscapes (unet_256, batch norm, 64 base channels, 200
+# epochs); scripts/infer_pix2pix.sh feeds it testB, the colour label maps (A: photos, B: label maps,
+# in download.py's and prepare_cityscapes_dataset.py's cityscapes).
+PADDLECV_PIX2PIX = register_weights(
+    WeightSpec(
+        name="pix2pix_unet256.paddlecv_cityscapes",
+        aliases=("pix2pix_paddlecv_cityscapes",),
+        architecture="pix2pix_unet256",
+        filename="paddlecv_pix2pix_G.pdparams",
+        url="https://paddle-gan-models.bj.bcebos.com/pix2pix_G.tar.gz",
+        net_overrides={"outermost_bias": False},
+        archive=PublishedArchive("paddle_persistables", "pix2pix_G", paddlecv_pix2pix_names),
+        description="Cityscapes label map -> street photo (PaddleCV/gan pix2pix)",
+        licence="Apache-2.0 (PaddlePaddle/models)",
+        source_note="PaddlePaddle/models PaddleCV/gan scripts/run_pix2pix.sh (cityscapes), static-graph "
+        "persistables converted on download; direction from scripts/infer_pix2pix.sh (label maps in), "
+        "not checked against the file",
+    )
+)
