@@ -240,7 +240,7 @@ def test_every_packaged_source_names_a_registered_converter():
 # Every manifest of shared/reference/manifests whose network we implement: each stays a valid network name.
 MANIFEST_NAMES = [
     "animeganv2_hayao", "bisenet_face_parsing", "cond_dcgan_mnist", "cyclegan_resnet9_horse2zebra", "dcgan_mnist",
-    "deepremaster_modelC", "deepremaster_modelR", "deoldify_artistic",
+    "deepremaster_modelC", "deepremaster_modelR", "deoldify_artistic", "gfpgan_v1_512", "gpen512_face_enhance", "gpen_ffhq256",
     "deoldify_stable", "face_blazeface", "face_s3fd", "faceseg_fcn_hrnetw18", "fom_vox_256", "fom_vox_mobile_256",
     "lesrcnn_x4", "photo2cartoon_genA2B", "photopen_spade", "pix2pix_unet256_facades", "realsr_rrdb_x4", "wav2lip_hq",
     "stylegan2_256", "stylegan2_animeface_512", "stylegan2_ffhq_config_f_1024", "ugatit_light_selfie2anime", "wgan_mnist",
