@@ -36,7 +36,7 @@ from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state
+from core.train.gan import StepLog, TrainerBase
 
 DIGITS_SIDE = 32  # MNIST's 28x28 padded by 2: the generators halve the picture down to 4x4
 CELEBA_SIDE = 128
@@ -426,14 +426,7 @@ class AttributeEditorTrainer(TrainerBase):
         return meta
 
     def state(self) -> dict:
-        return {
-            "netG": self.sampler.state_dict(),
-            **({"netG_live": self.g.state_dict()} if self.g_ema is not None else {}),
-            "netD": self.d.state_dict(),
-            "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
-            "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
-            "meta": self._meta(),
-        }
+        return {**self._networks_state(), "meta": self._meta()}
 
     def export_generator(self, path: Path) -> Path:
         """``{"netG": ..., "meta": {"generator": its architecture and arguments, "attributes", ...}}``:
@@ -448,7 +441,6 @@ class AttributeEditorTrainer(TrainerBase):
     def resume(cls, path: str | Path, out_dir=None, data=None, **changes) -> "AttributeEditorTrainer":
         """Continue a checkpoint exactly; ``changes`` may set ``steps``, ``ema`` or ``lr``."""
         from core.checkpoint_io import read_checkpoint_file
-        from core.weights import load_state_strict
 
         unknown = set(changes) - {"steps", "ema", "lr"}
         if unknown:
@@ -462,14 +454,7 @@ class AttributeEditorTrainer(TrainerBase):
             recorded["attributes"] = ()  # the measured ones, measured again
         config = EditorConfig(**{**recorded, **changes})
         trainer = cls(config, out_dir=out_dir, data=data)
-        load_state_strict(trainer.g, saved.get("netG_live", saved["netG"]), str(path))
-        if trainer.g_ema is not None:
-            load_state_strict(trainer.g_ema, saved["netG"], str(path))
-        load_state_strict(trainer.d, saved["netD"], str(path))
-        trainer.opt_g.set_state_dict(_local_optimizer_state(saved["optG"], trainer.g))
-        trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
-        trainer.step = int(meta["step"])
-        trainer._batches_served = int(meta["batches_served"])
+        trainer._restore_networks(saved, path)
         return trainer
 
 

@@ -194,6 +194,30 @@ class TrainerBase:
 
         return save_checkpoint(self.state(), path)
 
+    def _networks_state(self) -> dict:
+        """What every checkpoint here holds: the generator sampled (the moving average when kept) and the trained
+        one, the critic, and both optimizers' state keyed by parameter names (portable across processes)."""
+        return {
+            "netG": self.sampler.state_dict(),
+            **({"netG_live": self.g.state_dict()} if self.g_ema is not None else {}),
+            "netD": self.d.state_dict(),
+            "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
+            "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
+        }
+
+    def _restore_networks(self, saved: dict, path) -> None:
+        """Continue from ``_networks_state``'s entries of a checkpoint, at its step and batches served."""
+        from core.weights import load_state_strict
+
+        load_state_strict(self.g, saved.get("netG_live", saved["netG"]), str(path))
+        if self.g_ema is not None:
+            load_state_strict(self.g_ema, saved["netG"], str(path))  # turned on at resume: starts from the weights
+        load_state_strict(self.d, saved["netD"], str(path))
+        self.opt_g.set_state_dict(_local_optimizer_state(saved["optG"], self.g))
+        self.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], self.d))
+        self.step = int(saved["meta"]["step"])
+        self._batches_served = int(saved["meta"]["batches_served"])
+
 
 class Trainer(TrainerBase):
     """Holds the networks, optimizers and data; ``run()`` yields a log entry per generator step."""
@@ -401,11 +425,7 @@ class Trainer(TrainerBase):
 
     def state(self) -> dict:
         return {
-            "netG": self.sampler.state_dict(),
-            **({"netG_live": self.g.state_dict()} if self.g_ema is not None else {}),
-            "netD": self.d.state_dict(),
-            "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
-            "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
+            **self._networks_state(),
             **({"fake_history": self.fake_history} if self.config.fake_history else {}),
             "meta": {"step": self.step, "batches_served": self._batches_served, "config": asdict(self.config)},
         }
@@ -426,16 +446,7 @@ class Trainer(TrainerBase):
         # Checkpoints written before rmsprop_eps was recorded trained with Paddle's default.
         config = TrainConfig(**{"rmsprop_eps": _PADDLE_RMSPROP_EPS, **meta["config"], **changes})
         trainer = cls(config, out_dir=out_dir, world=world)
-        from core.weights import load_state_strict
-
-        load_state_strict(trainer.g, saved.get("netG_live", saved["netG"]), str(path))
-        if trainer.g_ema is not None:
-            load_state_strict(trainer.g_ema, saved["netG"], str(path))
-        load_state_strict(trainer.d, saved["netD"], str(path))
-        trainer.opt_g.set_state_dict(_local_optimizer_state(saved["optG"], trainer.g))
-        trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
-        trainer.step = int(meta["step"])
-        trainer._batches_served = int(meta["batches_served"])
+        trainer._restore_networks(saved, path)
         # A history turned on at resume starts empty; a smaller one keeps its first entries.
         kept = np.asarray(saved.get("fake_history", trainer.fake_history), np.float32)
         trainer.fake_history = kept[: config.fake_history]

@@ -43,7 +43,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from core.train.data import load_digits
-from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state
+from core.train.gan import StepLog, TrainerBase
 from core.train.objectives import OBJECTIVES
 
 IMAGE_SIZE = 32  # MNIST's 28x28 padded by 2 on each side
@@ -420,11 +420,7 @@ class PGGANTrainer(TrainerBase):
 
     def state(self) -> dict:
         return {
-            "netG": self.sampler.state_dict(),
-            **({"netG_live": self.g.state_dict()} if self.g_ema is not None else {}),
-            "netD": self.d.state_dict(),
-            "optG": _portable_optimizer_state(self.opt_g.state_dict(), self.g),
-            "optD": _portable_optimizer_state(self.opt_d.state_dict(), self.d),
+            **self._networks_state(),
             "stages": self._stages_state(),
             "meta": self._meta(),
         }
@@ -447,7 +443,6 @@ class PGGANTrainer(TrainerBase):
     def resume(cls, path: str | Path, out_dir=None, world=None, **changes) -> "PGGANTrainer":
         """Continue a checkpoint exactly; ``changes`` may set ``steps``, ``ema`` or ``lr``."""
         from core.checkpoint_io import read_checkpoint_file
-        from core.weights import load_state_strict
 
         unknown = set(changes) - {"steps", "ema", "lr"}
         if unknown:
@@ -458,13 +453,6 @@ class PGGANTrainer(TrainerBase):
             raise ValueError(f"{path} is not a PGGAN training checkpoint")
         config = PGGANConfig(**{**meta["config"], **changes})
         trainer = cls(config, out_dir=out_dir, world=world)
-        load_state_strict(trainer.g, saved.get("netG_live", saved["netG"]), str(path))
-        if trainer.g_ema is not None:
-            load_state_strict(trainer.g_ema, saved["netG"], str(path))  # turned on at resume: starts from the weights
-        load_state_strict(trainer.d, saved["netD"], str(path))
-        trainer.opt_g.set_state_dict(_local_optimizer_state(saved["optG"], trainer.g))
-        trainer.opt_d.set_state_dict(_local_optimizer_state(saved["optD"], trainer.d))
-        trainer.step = int(meta["step"])
-        trainer._batches_served = int(meta["batches_served"])
+        trainer._restore_networks(saved, path)
         trainer.stage_snapshots = stage_snapshots(saved)
         return trainer
