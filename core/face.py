@@ -323,8 +323,9 @@ def feather_mask(size: int, feather: float = 0.1, mask: Optional[np.ndarray] = N
 
 def paste_back(image: np.ndarray, crop: np.ndarray, matrix: np.ndarray, feather: float = 0.1,
                mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """`crop` (an edited AlignedFace crop, any size: it is fitted to the aligned crop's) warped back
-    into `image` by the inverse of `matrix`, blended through a feathered mask so no seam shows."""
+    """`crop` (an edited AlignedFace crop, square, of the size `matrix` maps the face to) warped back into
+    `image` by the inverse of `matrix`, blended through a feathered mask so no seam shows. A crop of
+    another size needs its scale folded into `matrix` first."""
     height, width = image.shape[:2]
     inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
     side = crop.shape[0]
