@@ -3,7 +3,8 @@
 OBJECTIVE is one of the six objectives of ``core.train.gan`` or ``pggan``, progressive growing to 32x32
 (``core.train.pggan``; it takes its own options, --images-per-stage, --fade-fraction and --channels, and
 refuses those of the others). ``stargan``, ``attgan`` and ``stgan`` train attribute editors
-(``core.train.attributes``, with options of their own: ``python -m core.train stargan --help``).
+(``core.train.attributes``, with options of their own: ``python -m core.train stargan --help``), and
+``spade`` the semantic image synthesis of "Paint a scene" (``core.train.spade``).
 
 Several GPUs (data parallel, the batch split across ranks; Paddle's launcher takes a
 script path, not a module, so this file also runs as a script):
@@ -256,6 +257,10 @@ def main(argv=None) -> int:
         from core.train import attributes
 
         return attributes.main(argv)
+    if argv and argv[0] == "spade":  # SPADE on digit scenes or label/image pairs: options of its own
+        from core.train import spade
+
+        return spade.main(argv)
     args = parse_args(argv)
     given = explicit_options(argv)
     refusal = _refusal(args, given)
