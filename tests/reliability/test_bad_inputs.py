@@ -202,6 +202,11 @@ CASES = [
          r"599 characters long; the limit is 500 characters"),
     Case("lipsync-weights-missing", "/lip_sync", lambda f: (None, upload("photo.png")(f), upload("audio.m4a")(f), None, "", "hq"),
          r"wav2lip_hq\.pdparams"),
+    # Paint a scene: the painted canvas, an uploaded label map, the model
+    Case("paint-nothing", "/paint_scene", lambda f: (None, None, "digit_scenes"), r"Paint a label map on the canvas or upload one first"),
+    Case("paint-model", "/paint_scene", lambda f: (None, upload("photo.png")(f), "gaugan"), r"Model.*gaugan is not in the list"),
+    Case("paint-untrained", "/paint_scene", lambda f: (None, upload("photo.png")(f), "digit_scenes"), r"not trained yet.*python -m core\.train spade"),
+    Case("paint-weights-missing", "/paint_scene", lambda f: (None, upload("photo.png")(f), "cityscapes"), r"spade_cityscapes\.pdparams"),
     # Several pictures at once: the pictures (a list of files), then the single-picture arguments
     Case("translate-batch-none", "/translate_batch", lambda f: ("vintage", None), r"Upload 1 to 8 pictures first"),
     Case("translate-batch-nine", "/translate_batch", lambda f: ("vintage", [upload("photo.png")(f)] * 9), r"At most 8 pictures go in one request; got 9"),
