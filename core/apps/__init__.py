@@ -107,4 +107,5 @@ def get(name: str) -> App:
 
 
 # Tab order in the gallery: the course's order, from GAN basics to lip sync.
-ORDER = ("digits", "gan_basics", "face_gen", "translate", "scene_painting", "restore", "face_animation", "lip_sync")
+ORDER = ("digits", "gan_basics", "face_gen", "translate", "attribute_editing", "scene_painting", "restore", "face_animation",
+         "lip_sync")
