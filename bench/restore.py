@@ -3,7 +3,9 @@
     python -m bench.restore --only speed       # seconds per image, dygraph and fast path, every network
     python -m bench.restore --only memory      # peak memory of tiled super-resolution, 512² and 2048² inputs
     python -m bench.restore --only video       # fps of a 10 s 256² video, peak memory for 10 s and 60 s clips
-    python -m bench.restore                    # all three
+    python -m bench.restore --only vsr         # the video networks: seconds per frame (PP-MSVSR, BasicVSR++, DeepRemaster)
+    python -m bench.restore --only pipeline    # the composed video pipeline, small networks: peak memory, 10 s vs 60 s
+    python -m bench.restore                    # all five
 
 Networks run at their real configuration with deterministic random weights
 (time and memory do not depend on the values), unless their checkpoint is
@@ -31,10 +33,25 @@ already on this machine. Each number comes from one run of this script:
   each in a fresh process: frames per second and peak memory. The clips' frame
   rate is ``--video-rate`` (default 1 fps: at 25 fps a 10 s clip would take
   LESRCNN about 25 minutes here).
+* vsr: the video networks at their real configuration, random weights: PP-MSVSR
+  and BasicVSR++ on a 10-frame 64² clip (x4), DeepRemaster's restorer and its
+  colorizer (with one reference picture) on a 5-frame block at the size a CPU
+  remasters at (192x144): seconds per frame, in dygraph (the application runs
+  these in dygraph: their Python loops over frames and Paddle's deformable
+  convolution have no fast path here). The floor counts 2D and 3D
+  convolutions, deformable ones included; attention's matrix products are
+  not counted, so DeepRemaster's colorizer sits further above its floor.
+* pipeline: the composed video pipeline (``core.apps.restore.restore_video``:
+  remaster, PP-MSVSR across frames, DeOldify, face enhancement with the real
+  face detector) with small random-weight networks, on generated 64² clips of
+  10 s and 60 s (``--pipeline-rate`` fps, default 2), each in a fresh
+  process: peak RSS, which must stay within +10 % from 10 s to 60 s (the
+  VSR window and DeepRemaster's 5-frame blocks are the only frames held).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -69,17 +86,20 @@ MIB = 1 << 20
 # ---------------------------------------------------------------- measuring
 
 
-def conv_macs(layer: nn.Layer, sample: np.ndarray) -> float:
-    """Multiply-accumulates of every Conv2D for one forward pass on `sample`."""
+def conv_macs(layer: nn.Layer, *samples: np.ndarray) -> float:
+    """Multiply-accumulates of every 2D, 3D and deformable convolution for one forward pass on `samples`."""
+    from paddle.vision.ops import DeformConv2D
+
     total = 0
 
     def count(sub, inputs, output):
         nonlocal total
         total += int(np.prod(output.shape)) * int(np.prod(sub.weight.shape[1:]))
 
-    hooks = [sub.register_forward_post_hook(count) for sub in layer.sublayers() if isinstance(sub, nn.Conv2D)]
+    kinds = (nn.Conv2D, nn.Conv3D, DeformConv2D)
+    hooks = [sub.register_forward_post_hook(count) for sub in layer.sublayers() if isinstance(sub, kinds)]
     with paddle.no_grad():
-        layer(paddle.to_tensor(sample))
+        layer(*[paddle.to_tensor(sample) for sample in samples])
     for hook in hooks:
         hook.remove()
     return float(total)
@@ -295,6 +315,135 @@ def bench_video(network: str, rate: int) -> None:
     print(f"| | 60 s against 10 s | | | {peaks[1] / peaks[0] - 1:+.1%} (target: within +10 %) | | |", flush=True)
 
 
+# ---------------------------------------------------------------- video networks
+
+
+VSR_FRAMES, VSR_SIDE = 10, 64
+
+
+def bench_vsr(repeats: int) -> None:
+    from core.nets import deepremaster
+
+    print("| network | input | GMAC per frame | floor per frame | dygraph per frame |")
+    print("|---|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    cases = []
+    for name in ("ppmsvsr_reds_x4", "basicvsrpp_reds_x4"):
+        clip = rng.random((1, VSR_FRAMES, 3, VSR_SIDE, VSR_SIDE), dtype=np.float32)
+        cases.append((name, f"{VSR_FRAMES} frames, {VSR_SIDE}² → {VSR_SIDE * 4}²", (clip,), VSR_FRAMES))
+    width, height = restore.remaster_frame_size(640, 480, on_gpu=False)
+    grey = rng.random((1, 1, deepremaster.BLOCK_FRAMES, height, width), dtype=np.float32)
+    reference = rng.random((1, 1, 3, 256, 256), dtype=np.float32)
+    cases.append(("deepremaster_modelR", f"5-frame block, {width}x{height}", (grey,), deepremaster.BLOCK_FRAMES))
+    cases.append(("deepremaster_modelC", f"5-frame block, {width}x{height}, 1 reference", (grey, reference),
+                  deepremaster.BLOCK_FRAMES))
+    for name, what, inputs, frames in cases:
+        paddle.seed(0)
+        net = models.create(name)
+        macs = conv_macs(net, *inputs) / frames
+        tensors = [paddle.to_tensor(x) for x in inputs]
+
+        def run():
+            with paddle.no_grad():
+                net(*tensors)
+
+        from bench import median_seconds
+
+        seconds = median_seconds(run, repeats) / frames
+        floor = macs / 1e9 / PEAK_GMAC_PER_S
+        print(f"| {name} (random weights) | {what} | {macs / 1e9:.2f} | {floor:.3f} s | {seconds:.2f} s "
+              f"({seconds / floor:.0f}× floor; median of {repeats}) |", flush=True)
+        del net
+
+
+# ---------------------------------------------------------------- the composed pipeline
+
+# Small networks under the real checkpoint names: time and memory then come from the pipeline's own
+# streaming (decoding, windows, blocks, encoding), not from large weights.
+PIPELINE_NETWORKS = {
+    "ppmsvsr.reds_x4": {"mid_channels": 8, "num_init_blocks": 1, "num_blocks": 1, "num_reconstruction_blocks": 1,
+                        "deform_groups": 2, "stage1_groups": 2, "stage1_blocks": 1},
+    "deepremaster_restorer.paddlegan": {"width": 4},
+    "deepremaster_colorizer.paddlegan": {"width": 8},
+    "deoldify.stable": {"backbone": "resnet18", "encoder_width": 8, "decoder_width": 16},
+}
+PIPELINE_SIDE = 64
+_SMALL_NETWORKS = contextlib.ExitStack()  # the small networks' registrations, kept for the child process's life
+
+
+def pipeline_case(seconds: int, rate: int) -> dict:
+    """Child process: the composed pipeline on a generated clip; peak RSS (VmHWM) and RSS sampled by psutil."""
+    import dataclasses
+    import threading
+
+    import psutil
+
+    from core import face, runtime
+    from core.registry import WEIGHTS
+    from core.errors import WeightsUnavailable
+
+    restore.MAX_VIDEO_SECONDS = max(restore.MAX_VIDEO_SECONDS, seconds)  # the 60 s clip is over the tab's limit
+    restore.REMASTER_CPU_MAX_FRAMES = max(restore.REMASTER_CPU_MAX_FRAMES, seconds * rate)
+    restore.REMASTER_CPU_FRAME_PIXELS = PIPELINE_SIDE * PIPELINE_SIDE  # remastered at 64², then x4
+    with tempfile.TemporaryDirectory(prefix="bench-restore-pipeline-") as tmp:
+        os.environ["GAN_GALLERY_WEIGHTS_DIR"] = tmp
+        os.environ["GAN_GALLERY_CACHE"] = str(Path(tmp) / "cache")
+        os.environ["GAN_GALLERY_ENGINE"] = "dygraph"
+        paddle.seed(0)
+        saved: dict = {}
+        for name, overrides in PIPELINE_NETWORKS.items():
+            real = weights.spec(name)
+            small = dataclasses.replace(real, net_overrides=overrides)
+            _SMALL_NETWORKS.enter_context(WEIGHTS.scoped(real.name, small, real.aliases))  # for this process's life
+            state = weights.build_network(small).state_dict()
+            saved.setdefault(small.filename, {}).update({small.key: state} if small.key else state)
+        for filename, state in saved.items():
+            paddle.save(state, str(Path(tmp) / filename))
+        try:
+            weights.import_packaged(weights.spec(face.DETECTOR))
+        except WeightsUnavailable as exc:
+            raise SystemExit(f"the face detector's weights are needed: {exc}")
+        runtime.models.clear()
+        references = [test_photo(64)]
+        run = dict(upscaler="ppmsvsr_x4", colorizer="deoldify_stable", render_factor=7, face_enhancer="gfpgan",
+                   remaster="deepremaster", references=references)
+        restore.restore_video(make_clip(Path(tmp) / "warm.mp4", 1, rate, PIPELINE_SIDE), Path(tmp) / "warm-out.mp4", **run)
+        clip = make_clip(Path(tmp) / "clip.mp4", seconds, rate, PIPELINE_SIDE)
+        process = psutil.Process()
+        ready = process.memory_info().rss / MIB
+        sampled = [ready]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.05):
+                sampled.append(process.memory_info().rss / MIB)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        reset_peak()
+        sampler.start()
+        start = time.perf_counter()
+        result = restore.restore_video(clip, Path(tmp) / "out.mp4", **run)
+        wall = time.perf_counter() - start
+        done.set()
+        sampler.join()
+    return {"frames": result.frames, "seconds": wall, "ready": ready, "peak": memory_mib("VmHWM"),
+            "sampled_peak": max(sampled), "size_out": list(result.size_out), "steps": result.steps}
+
+
+def bench_pipeline(rate: int) -> None:
+    print("| clip | frames | s per frame (whole pipeline) | peak RSS (VmHWM) | peak RSS (psutil, 50 ms) | RSS when ready |")
+    print("|---|---|---|---|---|---|")
+    peaks = []
+    for seconds in (10, 60):
+        r = in_child("pipeline", "-", str(seconds), str(rate))
+        peaks.append(r["peak"])
+        print(f"| {seconds} s, {PIPELINE_SIDE}² at {rate} fps → {r['size_out'][0]}x{r['size_out'][1]}, with audio | "
+              f"{r['frames']} | {r['seconds'] / r['frames']:.2f} s | {r['peak']:.0f} MiB | {r['sampled_peak']:.0f} MiB | "
+              f"{r['ready']:.0f} MiB |", flush=True)
+    print(f"| 60 s against 10 s | | | {peaks[1] / peaks[0] - 1:+.1%} (target: within +10 %) | | |", flush=True)
+    print(f"\nsteps: {'; '.join(r['steps'])}", flush=True)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
@@ -302,12 +451,15 @@ def main(argv=None) -> int:
         kind, network, *rest = argv[1:]
         if kind == "memory":
             result = memory_case(network, rest[0], int(rest[1]) or None)
+        elif kind == "pipeline":
+            result = pipeline_case(int(rest[0]), int(rest[1]))
         else:
             result = video_case(network, int(rest[0]), int(rest[1]))
         print(json.dumps(result), flush=True)
         return 0
     parser = argparse.ArgumentParser(prog="python -m bench.restore", description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=["speed", "memory", "video"], help="sections to run (default: all)")
+    parser.add_argument("--only", action="append", choices=["speed", "memory", "video", "vsr", "pipeline"],
+                        help="sections to run (default: all)")
     parser.add_argument("--networks", nargs="+", default=[*SR_NETWORKS, *COLORIZE_NETWORKS], choices=[*SR_NETWORKS, *COLORIZE_NETWORKS])
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per path (RRDB: 1)")
     parser.add_argument("--memory-network", default="lesrcnn_x4", choices=list(SR_NETWORKS))
@@ -315,8 +467,9 @@ def main(argv=None) -> int:
     parser.add_argument("--full", action="store_true", help="run every tile of the 2048² input")
     parser.add_argument("--video-network", default="lesrcnn_x4", choices=list(SR_NETWORKS))
     parser.add_argument("--video-rate", type=int, default=1, help="frame rate of the test clips")
+    parser.add_argument("--pipeline-rate", type=int, default=2, help="frame rate of the composed pipeline's clips")
     args = parser.parse_args(argv)
-    sections = args.only or ["speed", "memory", "video"]
+    sections = args.only or ["speed", "memory", "video", "vsr", "pipeline"]
     print(f"# {platform.machine()}, {os.cpu_count()} cores, OMP_NUM_THREADS={THREADS}, paddle {paddle.__version__}, "
           f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
     if "speed" in sections:
@@ -325,6 +478,10 @@ def main(argv=None) -> int:
         bench_memory(args.memory_network, None if args.full else args.memory_tiles)
     if "video" in sections:
         bench_video(args.video_network, args.video_rate)
+    if "vsr" in sections:
+        bench_vsr(args.repeats)
+    if "pipeline" in sections:
+        bench_pipeline(args.pipeline_rate)
     print(f"# load average {os.getloadavg()[0]:.1f} at the end", flush=True)
     return 0
 

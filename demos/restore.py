@@ -1,4 +1,5 @@
-"""Tab "Restore": a photo or a video in, upscaled and/or colourised out (before/after view, PNG or MP4 download)."""
+"""Tab "Restore": a photo or a video in, upscaled, colourised, its faces restored and (videos) remastered
+(before/after view, PNG or MP4 download)."""
 from __future__ import annotations
 
 if __name__ == "__main__":  # run alone (`python demos/restore.py`): find the repository, set threads before Paddle
@@ -22,7 +23,9 @@ from demos.gallery import (
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
-WEIGHTS = [c.weights for c in (*restore.UPSCALERS.values(), *restore.COLORIZERS.values())]
+WEIGHTS = [c.weights for c in (*restore.UPSCALERS.values(), *restore.VIDEO_UPSCALERS.values(),
+                                 *restore.COLORIZERS.values(), *restore.FACE_ENHANCERS.values())]
+WEIGHTS += [restore.REMASTER_RESTORER, restore.REMASTER_COLORIZER]
 
 # Seconds for one 256×256 photo on this repository's 2-core CPU machine: one run each of
 # core.apps.restore.restore_image through the fast path (oneDNN), model already loaded (2026-12-03).
@@ -36,8 +39,20 @@ CPU_SECONDS_256 = {
 
 
 def upscale_choices() -> list[tuple[str, str]]:
-    """(label with the state of its weights here, the choice's key = the API's value)."""
-    return [("No upscaling", restore.NONE)] + [(with_state(c.label, [c.weights]), c.key) for c in restore.UPSCALERS.values()]
+    """(label with the state of its weights here, the choice's key = the API's value); the video networks last."""
+    choices = (*restore.UPSCALERS.values(), *restore.VIDEO_UPSCALERS.values())
+    return [("No upscaling", restore.NONE)] + [(with_state(c.label, [c.weights]), c.key) for c in choices]
+
+
+def face_choices() -> list[tuple[str, str]]:
+    return [("No face enhancement", restore.NONE)] + [(with_state(c.label, [c.weights]), c.key)
+                                                      for c in restore.FACE_ENHANCERS.values()]
+
+
+def remaster_choices() -> list[tuple[str, str]]:
+    label = "DeepRemaster: restore old film (noise, scratches, contrast); colour from reference pictures if given"
+    return [("No remastering", restore.NONE),
+            (with_state(label, [restore.REMASTER_RESTORER, restore.REMASTER_COLORIZER]), restore.REMASTER)]
 
 
 def colorize_choices() -> list[tuple[str, str]]:
@@ -46,6 +61,8 @@ def colorize_choices() -> list[tuple[str, str]]:
 
 UPSCALE_CHOICES = upscale_choices()  # at import; the page refreshes the labels on every load
 COLORIZE_CHOICES = colorize_choices()
+FACE_CHOICES = face_choices()
+REMASTER_CHOICES = remaster_choices()
 
 
 def _seconds(value: float) -> str:
@@ -74,8 +91,16 @@ def limits_text() -> str:
         f"up to {MAX_BATCH_PICTURES} photos at once under “Several photos”. "
         f"Videos: up to **{restore.MAX_VIDEO_SECONDS} seconds**, frames up to "
         f"{restore.MAX_VIDEO_UPSCALE_FRAME_PIXELS:,} pixels (e.g. 320×240) when upscaling, "
-        f"{restore.MAX_VIDEO_FRAME_PIXELS:,} pixels (e.g. 1280×720) for colorization alone. "
-        "Colorization runs first, then upscaling. " + speeds_text()
+        f"{restore.MAX_VIDEO_FRAME_PIXELS:,} pixels (e.g. 1280×720) otherwise. "
+        f"Upscaling across frames (PP-MSVSR, BasicVSR++) needs frames of at least {restore.MIN_VSR_FRAME_SIDE}×"
+        f"{restore.MIN_VSR_FRAME_SIDE}. **Remastering** (DeepRemaster) works at most at "
+        f"{restore.REMASTER_CPU_FRAME_PIXELS:,} pixels a frame (e.g. 192×144; the remastered video keeps that size) "
+        f"and on at most {restore.REMASTER_CPU_MAX_FRAMES} frames on a CPU: its attention grows with the square of "
+        "the frame's area and it took about 90 s a frame at the published 480×352 here (on a GPU it works at the "
+        f"published size); up to {restore.MAX_REFERENCES} reference colour pictures. Faces: the "
+        f"{restore.MAX_FACES} largest per picture. "
+        "Photos: colorization, then upscaling, then faces. Videos: remastering, upscaling, colorization, then faces. "
+        + speeds_text()
     )
 
 
@@ -85,17 +110,19 @@ def _size(width_height) -> str:
 
 @user_errors
 async def restore_photo(photo, upscaler, colorizer, render_factor, output_size="", output_format="png",
-                        quality=restore.DEFAULT_QUALITY, request: gr.Request = None, progress=gr.Progress()):
+                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, request: gr.Request = None,
+                        progress=gr.Progress()):
     if not photo:
         raise user_error("Upload a photo first.")
-    checked = restore.check_request(upscaler, colorizer, render_factor)  # bad choices are refused before the worker
+    # Bad choices are refused before the worker.
+    checked = restore.check_request(upscaler, colorizer, render_factor, face_enhancer)
     restore.check_output(output_size, output_format, quality)
     fail_fast_if_missing(*checked.checkpoints)
     start = time.perf_counter()
     workdir = new_workdir()
     result = await run_heavy(
         restore.APP, "core.apps.restore:restore_photo_files", photo, upscaler, colorizer, render_factor, str(workdir),
-        output_size=output_size, output_format=output_format, quality=quality,
+        output_size=output_size, output_format=output_format, quality=quality, face_enhancer=face_enhancer,
         request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring"),
     )
     status = (f"{_size(result.size_in)} → {_size(result.size_out)}: {', '.join(result.steps)}. "
@@ -103,18 +130,34 @@ async def restore_photo(photo, upscaler, colorizer, render_factor, output_size="
     return (result.before_path, result.after_path), result.path, result.path, status
 
 
+def reference_paths(files) -> list[str]:
+    """The paths of the reference pictures uploaded (none, one or several), at most MAX_REFERENCES."""
+    if files is None:
+        return []
+    if isinstance(files, (str, Path)):
+        files = [files]
+    paths = [str(getattr(f, "path", None) or getattr(f, "name", None) or f) for f in files]
+    if len(paths) > restore.MAX_REFERENCES:
+        raise user_error(f"At most {restore.MAX_REFERENCES} reference pictures go in one request; got {len(paths)}.")
+    return paths
+
+
 @user_errors
-async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Request = None, progress=gr.Progress()):
+async def restore_clip(video, upscaler, colorizer, render_factor, face_enhancer=restore.NONE, remaster=restore.NONE,
+                       references=None, request: gr.Request = None, progress=gr.Progress()):
     if not video:
         raise user_error("Upload a video first.")
-    checked = restore.check_request(upscaler, colorizer, render_factor)
-    fail_fast_if_missing(*checked.checkpoints)
+    checked = restore.check_request(upscaler, colorizer, render_factor, face_enhancer, remaster, video=True)
+    pictures = reference_paths(references)
+    if pictures and not checked.remaster:
+        raise user_error("Reference pictures colour a remastered video: choose remastering too, or remove them.")
+    fail_fast_if_missing(*checked.checkpoints, *([restore.REMASTER_COLORIZER] if pictures else []))
     start = time.perf_counter()
     stem = Path(str(video)).stem[:60] or "video"
     workdir = new_workdir()
     result = await run_heavy(
         restore.APP, "core.apps.restore:restore_video", video, str(workdir / f"{stem}-restored.mp4"),
-        upscaler, colorizer, render_factor,
+        upscaler, colorizer, render_factor, face_enhancer=face_enhancer, remaster=remaster, references=pictures,
         request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring frames", unit="frames"),
     )
     status = (
@@ -126,17 +169,18 @@ async def restore_clip(video, upscaler, colorizer, render_factor, request: gr.Re
 
 @user_errors
 async def restore_batch(photos, upscaler, colorizer, render_factor, output_size="", output_format="png",
-                        quality=restore.DEFAULT_QUALITY, request: gr.Request = None, progress=gr.Progress()):
+                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, request: gr.Request = None,
+                        progress=gr.Progress()):
     """Several photos with the same settings: a gallery of results, a ZIP of the full-size results, a status line."""
     start = time.perf_counter()
-    checked = restore.check_request(upscaler, colorizer, render_factor)
+    checked = restore.check_request(upscaler, colorizer, render_factor, face_enhancer)
     restore.check_output(output_size, output_format, quality)
     paths = batch_paths(photos, "photos")
     fail_fast_if_missing(*checked.checkpoints)
     outcome = await run_batch(
         restore.APP, "core.apps.restore:restore_photo_files", paths,
         job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir), output_size,
-                                        output_format, quality),
+                                        output_format, quality, face_enhancer),
         result_file=lambda result: result.path, request=request, progress=progress, what="photo",
     )
     gallery = [(result.after_path, f"{Path(path).name}: {_size(result.size_in)} → {_size(result.size_out)}")
@@ -150,7 +194,8 @@ async def restore_batch(photos, upscaler, colorizer, render_factor, output_size=
 
 def refresh_models():
     """On page load: the models' labels and the tab's notice, with weights fetched since start."""
-    return gr.update(choices=upscale_choices()), gr.update(choices=colorize_choices()), notice_update(WEIGHTS)
+    return (gr.update(choices=upscale_choices()), gr.update(choices=colorize_choices()), gr.update(choices=face_choices()),
+            gr.update(choices=remaster_choices()), notice_update(WEIGHTS))
 
 
 def build(show_title: bool = True) -> gr.Blocks:
@@ -167,6 +212,8 @@ def build(show_title: bool = True) -> gr.Blocks:
                 label=f"Render factor (colour is computed at {restore.RENDER_BASE}× this, in pixels; higher: more detail, slower)",
                 interactive=False, elem_id="restore-render-factor",
             )
+            face_enhancer = Dropdown(face_choices(), value=restore.NONE, label="Enhance faces (after upscaling)",
+                                     elem_id="restore-face-enhancer")
         with gr.Row():
             output_size = gr.Textbox("", label="Output size (photos)", placeholder=restore.OUTPUT_SIZE_HELP,
                                      elem_id="restore-output-size")
@@ -211,6 +258,14 @@ def build(show_title: bool = True) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         video = gr.Video(label=f"Video (up to {restore.MAX_VIDEO_SECONDS} s)", sources=["upload"], elem_id="restore-video")
+                        remaster = Dropdown(remaster_choices(), value=restore.NONE, label="Remaster first (old film)",
+                                            elem_id="restore-remaster")
+                        # No file_types: core.media reads each picture and names one that is not a picture.
+                        references = gr.File(
+                            label=f"Reference colour pictures for remastering (optional, up to {restore.MAX_REFERENCES}; "
+                            "without them the film is restored, not coloured)", file_count="multiple",
+                            elem_id="restore-references",
+                        )
                         run_video = gr.Button("Restore video", variant="primary", elem_id="restore-video-run")
                     with gr.Column():
                         video_result = gr.Video(label="Result (MP4, source fps and audio kept)", interactive=False, elem_id="restore-video-result")
@@ -228,17 +283,18 @@ def build(show_title: bool = True) -> gr.Blocks:
         output_format.change(lambda fmt: gr.update(interactive=fmt != "png"), output_format, quality,
                              api_visibility="private", queue=False)
         settings = [upscaler, colorizer, render_factor]
-        photo_settings = [*settings, output_size, output_format, quality]
+        photo_settings = [*settings, output_size, output_format, quality, face_enhancer]
+        video_settings = [*settings, face_enhancer, remaster, references]
         # Progress and Gradio's error label show on the result only; a failure empties every output.
         for button, handler, inputs, outputs, api_name in (
             (run_photo, restore_photo, [photo, *photo_settings], [compare, result, download, status], "restore_image"),
             (run_batch_button, restore_batch, [batch, *photo_settings], [batch_out, batch_zip, batch_status], "restore_batch"),
-            (run_video, restore_clip, [video, *settings], [video_result, video_download, video_status], "restore_video"),
+            (run_video, restore_clip, [video, *video_settings], [video_result, video_download, video_status], "restore_video"),
         ):
             event = button.click(handler, inputs, outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)
             clear_on_failure(event, outputs)
-        blocks.load(refresh_models, None, [upscaler, colorizer, notice], api_visibility="private", queue=False,
-                    show_progress="hidden")
+        blocks.load(refresh_models, None, [upscaler, colorizer, face_enhancer, remaster, notice], api_visibility="private",
+                    queue=False, show_progress="hidden")
     return blocks
 
 

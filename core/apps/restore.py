@@ -1,9 +1,20 @@
-"""Restore: make photos and videos larger (super-resolution, x2 to x4) and/or colour them (DeOldify).
+"""Restore: make photos and videos larger (super-resolution, x2 to x4), colour them (DeOldify), restore
+their faces (GFPGAN, GPEN) and remaster old film (DeepRemaster).
 
 One image goes: read (pixel limit checked from the header) -> colorize
-(optional) -> upscale (optional) -> uint8 array ready for PNG. A video runs
-the same per-frame pipeline through ``core.video.map_video``, so frames are
-streamed and never all in memory.
+(optional) -> upscale (optional) -> enhance faces (optional) -> uint8 array
+ready for PNG. Faces come after upscaling as in GFPGAN's own inference: the
+background by the upscaler, the faces by the face network at the output size.
+
+A video goes through a pipeline the user composes, each stage optional, in
+this order: remaster (DeepRemaster, 5-frame blocks, colour from reference
+pictures when given) -> upscale (across frames with a recurrent video
+network, PP-MSVSR or BasicVSR++, through a sliding window; or frame by frame
+with an image network) -> colorize (DeOldify) -> enhance faces. Every stage
+is a generator over frames, so frames stream from the decoder to the encoder
+and memory is that of the largest window (5 frames for DeepRemaster, the VSR
+window), never the video's length. Each stage's time is measured apart and
+kept (``core.estimates``) for the next video's estimate.
 
 Super-resolution is tiled: the image is cut into tiles of at most `tile`
 pixels a side, each tile is run in a window with at least `context` extra
@@ -25,13 +36,14 @@ offer); each names its checkpoint, which the loader (``core.models.runner``) bui
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from core import runtime
+from core import face_enhance, runtime
 from core.apps import App, Example, ModelChoice, catalogue, register
 from core.errors import InputError, LimitExceeded
 from core.examples import PHOTOS, example_path
@@ -55,6 +67,26 @@ RENDER_BASE = 16
 DEFAULT_RENDER_FACTOR = 32  # PaddleGAN's default: 512 x 512
 MIN_RENDER_FACTOR, MAX_RENDER_FACTOR = 7, 45
 COLORIZER_FAST_PATH_MIN_FRAMES = 8  # videos at least this long build DeOldify's fast path
+# Video super-resolution across frames: SPyNet's flow pyramid needs frames of at least this side
+# (core.nets.basicvsr.MIN_FLOW_SIZE; not imported here, so the server process does not load Paddle).
+MIN_VSR_FRAME_SIDE = 64
+# The sliding window of the recurrent networks (core.nets.basicvsr.upscale_in_chunks): at most this many
+# low-resolution frames, and fewer for large frames, so one window's features stay within
+# VSR_WINDOW_PIXELS input pixels (BasicVSR++ keeps about 1.3 kB of features per input pixel and frame).
+VSR_CHUNK = 20
+VSR_OVERLAP = 4  # frames of context kept on each inner side of a window
+VSR_WINDOW_PIXELS = 20 * 320 * 240
+# DeepRemaster: the published use resizes frames to a short side of 360 (about 480x352). Its attention
+# holds [positions x positions] (memory grows with the square of the frame area) and on a CPU it took
+# about 90 s a frame at 480x352: on a CPU frames are remastered at most REMASTER_CPU_FRAME_PIXELS
+# (192x144: about 1/6 of the published area, so about 1/6 of the time and 1/36 of the attention), and at
+# most REMASTER_CPU_MAX_FRAMES frames, so a clip finishes within the request's budget.
+REMASTER_GPU_FRAME_PIXELS = 640 * 400  # the published 360 short side, for 4:3 and 16:9 alike
+REMASTER_CPU_FRAME_PIXELS = 192 * 144
+REMASTER_CPU_MAX_FRAMES = 75
+MAX_REFERENCES = 8  # reference colour pictures; every block attends over all of them
+MAX_REFERENCE_PIXELS = 4096 * 4096  # each is fitted into a 256-pixel canvas, so any photo will do
+MAX_FACES = face_enhance.MAX_FACES
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 # Before/after previews are shrunk to this longest side; the download keeps full size.
@@ -96,17 +128,38 @@ COLORIZERS = catalogue(
     ModelChoice("deoldify_stable", "DeOldify stable: natural colours, fewer artefacts", "deoldify.stable"),
     ModelChoice("deoldify_artistic", "DeOldify artistic: bolder, more varied colours", "deoldify.artistic"),
 )
+# Videos only: x4 across frames (each output frame draws on its neighbours, aligned by optical flow).
+VIDEO_UPSCALERS = catalogue(
+    ModelChoice("ppmsvsr_x4", "PP-MSVSR: video super-resolution across frames, x4 (videos only; small, 1.5 M parameters)",
+                "ppmsvsr.reds_x4"),
+    ModelChoice("basicvsrpp_x4", "BasicVSR++: video super-resolution across frames, x4 (videos only; 7 M parameters)",
+                "basicvsrpp.reds_x4"),
+)
+FACE_ENHANCERS = catalogue(
+    ModelChoice("gfpgan", "GFPGAN v1: restores faces (natural, keeps identity)", face_enhance.FACE_ENHANCERS["gfpgan"]),
+    ModelChoice("gpen", "GPEN 512: restores faces (sharper, may change details)", face_enhance.FACE_ENHANCERS["gpen"]),
+)
+REMASTER = "deepremaster"
+REMASTER_RESTORER = "deepremaster_restorer.paddlegan"
+REMASTER_COLORIZER = "deepremaster_colorizer.paddlegan"  # runs only with reference pictures
 
 APP = register(
     App(
         name="restore",
         title="Restore",
         description="Make old or small photos and videos two to four times larger (Real-ESRGAN, RealSR, ESRGAN, "
-        "LESRCNN) and colour black-and-white ones (DeOldify).",
+        "LESRCNN; videos across frames with PP-MSVSR or BasicVSR++), colour black-and-white ones (DeOldify), "
+        "restore faces (GFPGAN, GPEN) and remaster old film (DeepRemaster).",
         demo="demos.restore",
         endpoints=("restore_image", "restore_video", "restore_batch"),
-        networks=tuple(dict.fromkeys(c.network for c in (*UPSCALERS.values(), *COLORIZERS.values()))),
-        weights=tuple(UPSCALERS) + tuple(COLORIZERS),
+        networks=tuple(dict.fromkeys([
+            *(c.network for c in (*UPSCALERS.values(), *COLORIZERS.values(), *VIDEO_UPSCALERS.values())),
+            "deepremaster_modelR", "deepremaster_modelC", *face_enhance.NETWORKS,
+        ])),
+        weights=tuple(dict.fromkeys([
+            *UPSCALERS, *COLORIZERS, *(c.weights for c in VIDEO_UPSCALERS.values()), REMASTER_RESTORER,
+            REMASTER_COLORIZER, *face_enhance.WEIGHTS,
+        ])),
         examples=(
             Example(inputs=(example_path("astronaut_face"), DEFAULT_PHOTO_UPSCALER, NONE, DEFAULT_RENDER_FACTOR), credit=PHOTOS["astronaut_face"].credit),
             Example(inputs=(example_path("chelsea"), CPU_VIDEO_UPSCALER, NONE, DEFAULT_RENDER_FACTOR), credit=PHOTOS["chelsea"].credit),
@@ -120,7 +173,14 @@ APP = register(
             "max_video_upscale_frame_pixels": MAX_VIDEO_UPSCALE_FRAME_PIXELS,
             "max_video_frame_pixels": MAX_VIDEO_FRAME_PIXELS,
             "render_factor": (MIN_RENDER_FACTOR, MAX_RENDER_FACTOR),
+            "min_vsr_frame_side": MIN_VSR_FRAME_SIDE,
+            "remaster_cpu_frame_pixels": REMASTER_CPU_FRAME_PIXELS,
+            "remaster_cpu_max_frames": REMASTER_CPU_MAX_FRAMES,
+            "max_references": MAX_REFERENCES,
+            "max_faces": MAX_FACES,
         },
+        # Modules the networks' modules import (BasicVSR's EDVR blocks) and the face enhancer itself.
+        assets=("core/nets/edvr.py", "core/face_enhance.py"),
         emoji="🪄",
         hardware="cpu-upgrade",
         # A 10 s video upscaled x4 on two cores takes minutes; a photo at most about two.
@@ -134,11 +194,21 @@ APP = register(
 
 @dataclass(frozen=True)
 class Request:
-    """A checked request: which upscaler and colorizer (None: skip) and the render factor."""
+    """A checked request: which model does each step (None: skip) and the render factor.
+
+    upscaler: an UPSCALERS key (frame by frame) or, for videos, a VIDEO_UPSCALERS key (across frames).
+    remaster: REMASTER or None (videos only).
+    """
 
     upscaler: Optional[str]
     colorizer: Optional[str]
     render_factor: int
+    face_enhancer: Optional[str] = None
+    remaster: Optional[str] = None
+
+    @property
+    def video_upscaler(self) -> bool:
+        return self.upscaler in VIDEO_UPSCALERS
 
     @property
     def max_image_pixels(self) -> int:
@@ -146,27 +216,41 @@ class Request:
 
     @property
     def max_frame_pixels(self) -> int:
-        return MAX_VIDEO_UPSCALE_FRAME_PIXELS if self.upscaler else MAX_VIDEO_FRAME_PIXELS
+        """The most pixels a source frame may have (remastering resizes frames before they are upscaled)."""
+        return MAX_VIDEO_UPSCALE_FRAME_PIXELS if self.upscaler and not self.remaster else MAX_VIDEO_FRAME_PIXELS
 
     @property
     def checkpoints(self) -> list[str]:
-        """The checkpoints this request needs."""
-        return [c.weights for c in (UPSCALERS.get(self.upscaler), COLORIZERS.get(self.colorizer)) if c is not None]
+        """The checkpoints this request needs (DeepRemaster's colorizer only comes with reference pictures)."""
+        chosen = (UPSCALERS.get(self.upscaler), VIDEO_UPSCALERS.get(self.upscaler), COLORIZERS.get(self.colorizer),
+                  FACE_ENHANCERS.get(self.face_enhancer))
+        return ([REMASTER_RESTORER] if self.remaster else []) + [c.weights for c in chosen if c is not None]
 
 
-def check_request(upscaler, colorizer, render_factor=DEFAULT_RENDER_FACTOR) -> Request:
-    """Validate the model choices and render factor; raise InputError naming what is allowed."""
-    upscaler = _choice(upscaler, UPSCALERS, "upscaling model")
+def check_request(upscaler, colorizer, render_factor=DEFAULT_RENDER_FACTOR, face_enhancer=NONE, remaster=NONE,
+                  video: bool = False) -> Request:
+    """Validate the model choices and render factor; raise InputError naming what is allowed.
+
+    video: whether the request is for a video (video upscalers and remastering are for videos only).
+    """
+    offered = {**UPSCALERS, **VIDEO_UPSCALERS} if video else UPSCALERS
+    if not video and upscaler in VIDEO_UPSCALERS:
+        raise InputError(f"{upscaler} upscales a video across its frames; for photos choose one of: "
+                         f"{', '.join([NONE, *UPSCALERS])}.")
+    upscaler = _choice(upscaler, offered, "upscaling model")
     colorizer = _choice(colorizer, COLORIZERS, "colorizer")
-    if upscaler is None and colorizer is None:
-        raise InputError("Choose an upscaling model, a colorizer, or both; with neither there is nothing to do.")
+    face_enhancer = _choice(face_enhancer, FACE_ENHANCERS, "face enhancer")
+    remaster = _choice(remaster, {REMASTER: None} if video else {}, "remastering")
+    if upscaler is None and colorizer is None and face_enhancer is None and remaster is None:
+        raise InputError("Choose an upscaling model, a colorizer, a face enhancer"
+                         f"{' or remastering' if video else ''}; with none there is nothing to do.")
     try:
         factor = int(render_factor if render_factor is not None else DEFAULT_RENDER_FACTOR)
     except (TypeError, ValueError):
         raise InputError(f"The render factor must be a whole number; got {render_factor!r}.") from None
     if not MIN_RENDER_FACTOR <= factor <= MAX_RENDER_FACTOR:
         raise InputError(f"The render factor must be between {MIN_RENDER_FACTOR} and {MAX_RENDER_FACTOR}; got {factor}.")
-    return Request(upscaler, colorizer, factor)
+    return Request(upscaler, colorizer, factor, face_enhancer, remaster)
 
 
 # ---------------------------------------------------------------- output size and format (photos)
@@ -495,15 +579,15 @@ def restore_array(
     progress: Optional[ProgressCallback] = None,
     output: Output = Output(),
 ) -> RestoredImage:
-    """The photo pipeline on decoded pixels: colorize, then upscale, then resample to the output size; grey stays
-    grey, alpha is kept."""
+    """The photo pipeline on decoded pixels: colorize, then upscale, then enhance faces, then resample to the output
+    size; grey stays grey, alpha is kept."""
     # 1. The models (loaded once per process by core.models).
     upscaler = load_upscaler(request.upscaler) if request.upscaler else None
     colorizer = load_colorizer(request.colorizer, request.render_factor) if request.colorizer else None
     out_width, out_height = output.size_for(rgb.shape[1], rgb.shape[0], upscaler.scale if upscaler else 1)  # refused early
     grey = is_grey(rgb) and colorizer is None
     result, steps = rgb, []
-    done, total = 0, int(colorizer is not None) + int(upscaler is not None)
+    done, total = 0, int(colorizer is not None) + int(upscaler is not None) + int(request.face_enhancer is not None)
     # 2. Colour first, at DeOldify's render size, the detail coming back from the photo's own luminance.
     if colorizer is not None:
         result = colorize(result, colorizer, request.render_factor)
@@ -523,13 +607,27 @@ def restore_array(
         if alpha is not None:
             alpha = upscale_alpha(alpha, upscaler.scale)
         steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}")
-    # 4. The size asked for, resampled from the network's output (and the alpha channel alike).
+        done += 1
+    # 4. Faces last, at the upscaled size (GFPGAN's own use: the background by the upscaler, faces by GFPGAN).
+    if request.face_enhancer is not None:
+        step = done
+
+        def face_progress(faces_done, faces):
+            if progress is not None:
+                progress(step + faces_done / faces, total)
+
+        enhanced = face_enhance.enhance_faces(result, request.face_enhancer, MAX_FACES, progress=face_progress)
+        result = enhanced.image
+        steps.append(faces_step(request.face_enhancer, enhanced.faces, enhanced.too_small, enhanced.beyond_limit))
+        if progress is not None:
+            progress(total, total)
+    # 5. The size asked for, resampled from the network's output (and the alpha channel alike).
     if (result.shape[1], result.shape[0]) != (out_width, out_height):
         result = resample(result, out_width, out_height)
         if alpha is not None:
             alpha = resample(alpha, out_width, out_height)
         steps.append(f"resampled to {out_width}×{out_height} (x{out_width / rgb.shape[1]:.3g})")
-    # 5. The photo's own form back: grey stays grey, transparency is kept.
+    # 6. The photo's own form back: grey stays grey, transparency is kept.
     if grey:
         # The network's output for a grey photo is grey up to rounding: keep it one channel.
         result = np.rint(result.astype(np.float32).mean(axis=2)).astype(np.uint8)
@@ -539,6 +637,20 @@ def restore_array(
     return RestoredImage(result, rgb, steps)
 
 
+def faces_step(model: str, faces: int, too_small: int = 0, beyond_limit: int = 0, frames: Optional[int] = None) -> str:
+    """ "enhanced 2 faces with gfpgan" and what was left alone, in words (in `frames` frames, for videos)."""
+    text = f"enhanced {faces} face{'' if faces == 1 else 's'} with {model}"
+    if frames is not None:
+        text += f" in {frames} frame{'' if frames == 1 else 's'}"
+    if faces == 0 and not too_small:
+        text += " (no face found)"
+    if too_small:
+        text += f"; left {too_small} too small to restore (eyes under {face_enhance.MIN_EYE_DISTANCE:g} px apart)"
+    if beyond_limit:
+        text += f"; left {beyond_limit} beyond the {MAX_FACES} largest per picture"
+    return text
+
+
 def restore_image(
     source,
     upscaler=NONE,
@@ -546,11 +658,13 @@ def restore_image(
     render_factor=DEFAULT_RENDER_FACTOR,
     progress: Optional[ProgressCallback] = None,
     output_size=None,
+    face_enhancer=NONE,
 ) -> RestoredImage:
-    """Restore a photo (path, bytes, PIL image or uint8 array): colorize and/or upscale (x4, or `output_size`)."""
+    """Restore a photo (path, bytes, PIL image or uint8 array): colorize and/or upscale (x4, or `output_size`),
+    and/or enhance its faces."""
     from core.media import read_image_rgba
 
-    request = check_request(upscaler, colorizer, render_factor)
+    request = check_request(upscaler, colorizer, render_factor, face_enhancer)
     output = check_output(output_size)
     rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
     return restore_array(rgb, alpha, request, progress, output)
@@ -580,7 +694,8 @@ class PhotoJobResult:
 def _timing_key(request: Request) -> str:
     """Estimates are kept per model combination, in seconds per input megapixel."""
     colour = f"{request.colorizer}@{request.render_factor}" if request.colorizer else "none"
-    return f"restore/{request.upscaler or 'none'}+{colour}"
+    faces = f"+faces:{request.face_enhancer}" if request.face_enhancer else ""
+    return f"restore/{request.upscaler or 'none'}+{colour}{faces}"
 
 
 def _load_models(request: Request) -> None:
@@ -591,14 +706,14 @@ def _load_models(request: Request) -> None:
 
 
 def restore_photo_files(source, upscaler, colorizer, render_factor, workdir, output_size=None, output_format="png",
-                        quality=DEFAULT_QUALITY, progress: Optional[Callable] = None) -> PhotoJobResult:
+                        quality=DEFAULT_QUALITY, face_enhancer=NONE, progress: Optional[Callable] = None) -> PhotoJobResult:
     """Restore a photo file and write the result (in the format asked for) and the before/after previews (PNG)
     into `workdir` (run in a worker)."""
     from core.estimates import timed_work
     from core.media import flatten_alpha, read_image_rgba, write_image, write_png
 
     workdir = Path(workdir)
-    request = check_request(upscaler, colorizer, render_factor)
+    request = check_request(upscaler, colorizer, render_factor, face_enhancer)
     output = check_output(output_size, output_format, quality)
     rgb, alpha = read_image_rgba(source, max_pixels=request.max_image_pixels)
     _load_models(request)  # loading is not part of the estimate
@@ -635,8 +750,35 @@ class RestoredVideo:
     steps: list
 
 
-def check_video(source, request: Request):
-    """Refuse a video over the length or frame-size limit before any model is loaded; return its VideoInfo."""
+def remaster_frame_size(width: int, height: int, on_gpu: Optional[bool] = None) -> tuple[int, int]:
+    """(width, height) DeepRemaster works at for a width x height video: the published size (short side 360,
+    both sides multiples of 16), made smaller until it holds at most REMASTER_CPU_FRAME_PIXELS on a CPU
+    (REMASTER_GPU_FRAME_PIXELS on a GPU, for very wide frames). The remastered video keeps this size."""
+    from core.nets.deepremaster import MINDIM, SIZE_MULTIPLE, frame_size
+
+    if on_gpu is None:
+        on_gpu = runtime.use_best_device().startswith("gpu")
+    limit = REMASTER_GPU_FRAME_PIXELS if on_gpu else REMASTER_CPU_FRAME_PIXELS
+    short = MINDIM
+    size = frame_size(width, height, short)
+    while size[0] * size[1] > limit and short > SIZE_MULTIPLE:
+        short -= SIZE_MULTIPLE // 2
+        size = frame_size(width, height, short)
+    return size
+
+
+@dataclass(frozen=True)
+class VideoPlan:
+    """What a checked video request will do: the source, the frame size each stage sees, and the output's."""
+
+    info: object  # core.media.VideoInfo of the source
+    remaster_size: Optional[tuple]  # (width, height) DeepRemaster works at, or None
+    upscale_in: tuple  # (width, height) of the frames the upscaler (if any) sees
+
+
+def check_video(source, request: Request, references: Sequence = ()) -> VideoPlan:
+    """Refuse, before any model is loaded, a video over the length or a frame-size limit of a stage it goes
+    through, and more reference pictures than allowed; return the plan."""
     from core.media import probe_video
 
     info = probe_video(source)
@@ -645,13 +787,197 @@ def check_video(source, request: Request):
         raise LimitExceeded(f"{name} is {info.duration_s:.1f} seconds long; the limit is {MAX_VIDEO_SECONDS} seconds.")
     pixels = info.width * info.height
     if pixels > request.max_frame_pixels:
-        task = "upscaling" if request.upscaler else "colorizing"
+        task = "upscaling" if request.max_frame_pixels == MAX_VIDEO_UPSCALE_FRAME_PIXELS else "restoring"
+        example = "320x240" if task == "upscaling" else "1280x720"
         raise LimitExceeded(
             f"{name} has {info.width}x{info.height} = {pixels:,} pixels per frame; "
-            f"the limit for {task} is {request.max_frame_pixels:,} pixels (e.g. "
-            f"{'320x240' if request.upscaler else '1280x720'})."
+            f"the limit for {task} is {request.max_frame_pixels:,} pixels (e.g. {example})."
         )
-    return info
+    remaster_size = None
+    if request.remaster:
+        on_gpu = runtime.use_best_device().startswith("gpu")
+        if not on_gpu and info.n_frames > REMASTER_CPU_MAX_FRAMES:
+            raise LimitExceeded(
+                f"{name} has {info.n_frames} frames; on a CPU remastering takes several seconds a frame, so the "
+                f"limit is {REMASTER_CPU_MAX_FRAMES} frames (e.g. {REMASTER_CPU_MAX_FRAMES / 25:g} s at 25 fps)."
+            )
+        if len(references) > MAX_REFERENCES:
+            raise LimitExceeded(f"{len(references)} reference pictures were given; the limit is {MAX_REFERENCES}.")
+        remaster_size = remaster_frame_size(info.width, info.height, on_gpu)
+    elif references:
+        raise InputError("Reference pictures colour a remastered video: choose remastering too, or remove them.")
+    upscale_in = remaster_size or (info.width, info.height)
+    if request.upscaler and upscale_in[0] * upscale_in[1] > MAX_VIDEO_UPSCALE_FRAME_PIXELS:
+        raise LimitExceeded(  # after remastering (a GPU remasters at up to 640x400)
+            f"Remastered, {name} has {upscale_in[0]}x{upscale_in[1]} pixels per frame; the limit for upscaling is "
+            f"{MAX_VIDEO_UPSCALE_FRAME_PIXELS:,} pixels (e.g. 320x240)."
+        )
+    if request.video_upscaler and min(upscale_in) < MIN_VSR_FRAME_SIDE:
+        raise LimitExceeded(
+            f"{name} has frames of {upscale_in[0]}x{upscale_in[1]} at the upscaling step; {request.upscaler} "
+            f"needs at least {MIN_VSR_FRAME_SIDE}x{MIN_VSR_FRAME_SIDE} (its optical flow looks at a pyramid of "
+            "the frame): choose an image upscaler for smaller frames."
+        )
+    return VideoPlan(info, remaster_size, upscale_in)
+
+
+def vsr_window(width: int, height: int) -> tuple[int, int]:
+    """(chunk, overlap) of the VSR sliding window for frames of width x height: VSR_CHUNK frames, fewer for large
+    frames (at least 2 * VSR_OVERLAP + 2, so every window moves on by two frames or more)."""
+    chunk = max(2 * VSR_OVERLAP + 2, min(VSR_CHUNK, VSR_WINDOW_PIXELS // max(1, width * height)))
+    return chunk, VSR_OVERLAP
+
+
+class TimedIterator:
+    """An iterator that adds the time spent getting each item (its source's work included) to `seconds`."""
+
+    def __init__(self, items: Iterable):
+        self._items = iter(items)
+        self.seconds = 0.0
+        self.count = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        start = time.perf_counter()
+        try:
+            item = next(self._items)
+        finally:
+            self.seconds += time.perf_counter() - start
+        self.count += 1
+        return item
+
+
+@dataclass
+class Stage:
+    """One step of the video pipeline: what the progress shows, its estimate key and its frame size.
+
+    run: frames in -> frames out, lazily (a generator over an iterator).
+    """
+
+    label: str  # "Remastering (DeepRemaster)": named in the progress
+    key: str  # core.estimates key, seconds per frame-megapixel of the stage's input
+    frame_size: tuple  # (width, height) of the frames the stage receives
+    run: Callable[[Iterator[np.ndarray]], Iterator[np.ndarray]]
+    seconds: float = 0.0  # its own time so far (not its sources')
+    frames: int = 0  # frames it has given out
+
+    def units(self, frames: int) -> float:
+        return frames * self.frame_size[0] * self.frame_size[1] / 1e6
+
+
+def _chain(frames: TimedIterator, stages: list, report: Callable[["Stage"], None]) -> Iterator[np.ndarray]:
+    """The stages chained over `frames`, each timed on its own: its time minus the time spent in its source."""
+    source = frames
+    for stage in stages:
+        source = _timed_stage(stage, source, report)
+    return source
+
+
+def _timed_stage(stage: Stage, source: TimedIterator, report) -> TimedIterator:
+    produced = TimedIterator(stage.run(source))
+
+    def counted():
+        for frame in produced:
+            stage.frames += 1
+            stage.seconds = produced.seconds - source.seconds
+            report(stage)
+            yield frame
+
+    return TimedIterator(counted())
+
+
+def estimate_text(stages: list, frames: int) -> str:
+    """ "about 3.2 min (remastering about 2 min, ...), measured on this machine", or which stages lack one."""
+    from core.estimates import seconds_per_unit
+
+    known, unknown = [], []
+    for stage in stages:
+        rate = seconds_per_unit(stage.key)
+        (known if rate is not None else unknown).append((stage, rate))
+    if unknown:
+        return (f"{frames} frames; no time estimate yet for "
+                f"{', '.join(s.label for s, _ in unknown)} (not run on this machine)")
+    parts = [(stage.label, rate * stage.units(frames)) for stage, rate in known]
+    total = sum(seconds for _, seconds in parts)
+    told = ", ".join(f"{label} {_duration(seconds)}" for label, seconds in parts)
+    return f"{frames} frames, about {_duration(total)} ({told}; measured on this machine)"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _remaster_stage(plan: VideoPlan, references: np.ndarray | None) -> Stage:
+    from core import models
+    from core.nets import deepremaster
+
+    restorer = models.runner(REMASTER_RESTORER)
+    colorizer = models.runner(REMASTER_COLORIZER) if references is not None else None
+    size = plan.remaster_size
+
+    def run(frames):
+        def remaster(block):
+            with restorer.lock:
+                if colorizer is None:
+                    return deepremaster.remaster_block(restorer.network, None, block)
+                with colorizer.lock:
+                    return deepremaster.remaster_block(restorer.network, colorizer.network, block, references)
+
+        block = []
+        for frame in frames:
+            block.append(deepremaster.resize_frame(frame, size))
+            if len(block) == deepremaster.BLOCK_FRAMES:  # the published walk: blocks of 5, no overlap
+                yield from remaster(block)
+                block = []
+        if block:
+            yield from remaster(block)
+
+    mode = "colour from references" if references is not None else "restoration only"
+    key = f"restore/remaster/{'colour' if references is not None else 'grey'}"
+    return Stage(f"Remastering (DeepRemaster, {mode})", key, (plan.info.width, plan.info.height), run)
+
+
+class _LockedNetwork:
+    """A dygraph network called under its loader's lock (a Layer is not re-entrant)."""
+
+    def __init__(self, runner):
+        self._runner = runner
+
+    def __call__(self, clip):
+        with self._runner.lock:
+            return self._runner.network(clip)
+
+
+def _video_upscale_stage(request: Request, plan: VideoPlan) -> Stage:
+    from core import models
+    from core.nets.basicvsr import upscale_in_chunks
+
+    network = _LockedNetwork(models.runner(VIDEO_UPSCALERS[request.upscaler].weights))
+    chunk, overlap = vsr_window(*plan.upscale_in)
+
+    def run(frames):
+        clip = (np.ascontiguousarray(frame.transpose(2, 0, 1), dtype=np.float32) / 255.0 for frame in frames)
+        for out in upscale_in_chunks(network, clip, chunk, overlap):
+            yield _to_uint8_truncating(out.transpose(1, 2, 0))
+
+    return Stage(f"Upscaling across frames ({request.upscaler})", f"restore/vsr/{request.upscaler}", plan.upscale_in, run)
+
+
+def _map_stage(label: str, key: str, frame_size: tuple, function: Callable) -> Stage:
+    return Stage(label, key, frame_size, lambda frames: (function(frame) for frame in frames))
+
+
+def read_references(references: Sequence) -> Optional[np.ndarray]:
+    """Reference colour pictures (paths, bytes or arrays, each checked by core.media) as the colorizer's input
+    [1, N, 3, H, W], or None when there are none."""
+    from core.media import read_image
+    from core.nets.deepremaster import reference_pictures
+
+    if not references:
+        return None
+    return reference_pictures([read_image(picture, max_pixels=MAX_REFERENCE_PIXELS) for picture in references])
 
 
 def restore_video(
@@ -660,49 +986,97 @@ def restore_video(
     upscaler=NONE,
     colorizer=NONE,
     render_factor=DEFAULT_RENDER_FACTOR,
-    progress: Optional[ProgressCallback] = None,
-    batch_size: int = 4,
+    progress: Optional[Callable] = None,
+    face_enhancer=NONE,
+    remaster=NONE,
+    references: Sequence = (),
 ) -> RestoredVideo:
-    """Restore every frame of a video into `dest` (H.264 mp4), keeping its fps and audio; streamed."""
-    from core.video import map_video
+    """Restore a video into `dest` (H.264 mp4) through the stages chosen, keeping its fps and audio; streamed.
 
-    request = check_request(upscaler, colorizer, render_factor)
-    info = check_video(source, request)
-    upscaler_model = load_upscaler(request.upscaler) if request.upscaler else None
-    colorizer_model = None
+    Stages, in order: remaster (DeepRemaster; with `references`, colour pictures it colours from), upscale
+    (across frames with a VIDEO_UPSCALERS key, or frame by frame), colorize, enhance faces.
+    `progress(done, total[, description])`: the description names the stage that has just worked.
+    """
+    from core.estimates import _takes_a_description, record
+    from core.media import VideoWriter, iter_video_frames
+
+    references = list(references or ())
+    request = check_request(upscaler, colorizer, render_factor, face_enhancer, remaster, video=True)
+    plan = check_video(source, request, references)
+    info = plan.info
+    reference_input = read_references(references) if request.remaster else None
+
+    # The stages, their models loaded now (loading is not part of the estimate).
+    stages, steps, size = [], [], (info.width, info.height)
+    if request.remaster:
+        stages.append(_remaster_stage(plan, reference_input))
+        size = plan.remaster_size
+        steps.append(f"remastered at {size[0]}×{size[1]} with DeepRemaster ("
+                     + (f"coloured from {len(references)} reference picture{'s' if len(references) > 1 else ''})"
+                        if references else "restoration only)"))
+    if request.video_upscaler:
+        stages.append(_video_upscale_stage(request, plan))
+        chunk, overlap = vsr_window(*size)
+        size = (size[0] * 4, size[1] * 4)
+        steps.append(f"upscaled x4 across frames with {request.upscaler} (windows of {chunk} frames, {overlap} of context)")
+    elif request.upscaler:
+        model = load_upscaler(request.upscaler)
+        stages.append(_map_stage(f"Upscaling ({request.upscaler})", f"restore/upscale/{request.upscaler}", size,
+                                 lambda frame: upscale(frame, model)))
+        size = (size[0] * model.scale, size[1] * model.scale)
+        steps.append(f"upscaled x{model.scale} with {request.upscaler}")
     if request.colorizer:
         # Exporting DeOldify costs about as much as colouring a few frames in dygraph.
         fast = info.n_frames >= COLORIZER_FAST_PATH_MIN_FRAMES
         colorizer_model = load_colorizer(request.colorizer, request.render_factor, build_fast_path=fast)
-
-    written = []
-
-    def restore_frames(frames):
-        out = []
-        written.append(len(frames))
-        for frame in frames:
-            if colorizer_model is not None:
-                frame = colorize(frame, colorizer_model, request.render_factor)
-            if upscaler_model is not None:
-                frame = upscale(frame, upscaler_model)
-            out.append(frame)
-        return out
-
-    from core.estimates import timed_work
-
-    with timed_work(_timing_key(request) + "/video", info.n_frames * info.width * info.height / 1e6, info.n_frames,
-                    "frames", "Restoring", progress):
-        path = map_video(
-            source, dest, restore_frames, batch_size=batch_size, max_seconds=MAX_VIDEO_SECONDS,
-            max_pixels=request.max_frame_pixels, progress=progress,
-        )
-    scale = upscaler_model.scale if upscaler_model is not None else 1
-    steps = []
-    if request.colorizer:
+        stages.append(_map_stage(
+            f"Colorizing ({request.colorizer})", f"restore/colorize/{request.colorizer}@{request.render_factor}", size,
+            lambda frame: colorize(frame, colorizer_model, request.render_factor)))
         steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
-    if request.upscaler:
-        steps.append(f"upscaled x{scale} with {request.upscaler}")
-    return RestoredVideo(
-        path=Path(path), frames=sum(written), fps=info.fps, size_in=(info.width, info.height),
-        size_out=(info.width * scale, info.height * scale), steps=steps,
-    )
+    faces = {"enhanced": 0, "too_small": 0, "beyond_limit": 0, "frames": 0}
+    if request.face_enhancer:
+        def enhance(frame):
+            result = face_enhance.enhance_faces(frame, request.face_enhancer, MAX_FACES)
+            faces["enhanced"] += result.faces
+            faces["too_small"] += result.too_small
+            faces["beyond_limit"] += result.beyond_limit
+            faces["frames"] += bool(result.faces)
+            return result.image
+
+        stages.append(_map_stage(f"Enhancing faces ({request.face_enhancer})", f"restore/faces/{request.face_enhancer}",
+                                 size, enhance))
+
+    total = info.n_frames
+    describes = progress is not None and _takes_a_description(progress)
+
+    def report(stage: Stage):
+        if progress is None:
+            return
+        # The bar: the stages' mean progress (it only grows); the text: the stage that has just worked.
+        done = sum(s.frames for s in stages) / len(stages)
+        count = max(total, stage.frames)
+        if describes:
+            progress(done, count, f"{stage.label}: frame {stage.frames} of {count}")
+        else:
+            progress(done, count)
+
+    if progress is not None:
+        if describes:
+            progress(0, total, f"Restoring: {estimate_text(stages, total)}")
+        else:
+            progress(0, total)
+    frames = iter_video_frames(source, max_seconds=MAX_VIDEO_SECONDS, max_pixels=request.max_frame_pixels)
+    written = 0
+    with frames, VideoWriter(dest, info.fps, audio_from=source) as writer:
+        for frame in _chain(TimedIterator(frames), stages, report):
+            writer.write(frame)
+            written += 1
+    for stage in stages:
+        record(stage.key, stage.units(stage.frames), stage.seconds)
+    if progress is not None:
+        progress(written, written)
+    if request.face_enhancer:
+        steps.append(faces_step(request.face_enhancer, faces["enhanced"], faces["too_small"], faces["beyond_limit"],
+                                frames=faces["frames"] or None))
+    return RestoredVideo(path=Path(dest), frames=written, fps=info.fps, size_in=(info.width, info.height),
+                         size_out=size, steps=steps)

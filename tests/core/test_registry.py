@@ -239,7 +239,8 @@ def test_every_packaged_source_names_a_registered_converter():
 
 # Every manifest of shared/reference/manifests whose network we implement: each stays a valid network name.
 MANIFEST_NAMES = [
-    "animeganv2_hayao", "bisenet_face_parsing", "cond_dcgan_mnist", "cyclegan_resnet9_horse2zebra", "dcgan_mnist",
+    "animeganv2_hayao", "basicvsr_reds_x4", "basicvsrpp_reds_x4", "bisenet_face_parsing", "cond_dcgan_mnist",
+    "cyclegan_resnet9_horse2zebra", "dcgan_mnist", "edvr_l_w_tsa_srx4", "iconvsr_reds_x4", "ppmsvsr_l_reds_x4", "ppmsvsr_reds_x4",
     "deepremaster_modelC", "deepremaster_modelR", "deoldify_artistic", "gfpgan_v1_512", "gpen512_face_enhance", "gpen_ffhq256",
     "deoldify_stable", "face_blazeface", "face_s3fd", "faceseg_fcn_hrnetw18", "fom_vox_256", "fom_vox_mobile_256",
     "lesrcnn_x4", "photo2cartoon_genA2B", "photopen_spade", "pix2pix_unet256_facades", "realsr_rrdb_x4", "wav2lip_hq",

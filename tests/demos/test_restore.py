@@ -20,7 +20,7 @@ from PIL import Image
 import contextlib
 import dataclasses
 
-from core import models, runtime, weights
+from core import face_enhance, models, runtime, weights
 from core.apps import restore
 from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
@@ -428,5 +428,234 @@ def test_several_photos_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_path
     assert values == sorted(values)
     with pytest.raises(gr.Error, match="At most 8 photos go in one request; got 9"):
         asyncio.run(restore_tab.restore_batch([str(first)] * 9, TINY_RRDB, restore.NONE, 32))
-    with pytest.raises(gr.Error, match="Choose an upscaling model, a colorizer, or both"):
+    with pytest.raises(gr.Error, match="Choose an upscaling model, a colorizer, a face enhancer; with none"):
         asyncio.run(restore_tab.restore_batch([str(first)], restore.NONE, restore.NONE, 32))
+
+
+# ---------------------------------------------------------------- the composed video pipeline (issue #25)
+
+TINY_VSR = "ppmsvsr_x4"
+TINY_VSR_OVERRIDES = {"mid_channels": 8, "num_init_blocks": 1, "num_blocks": 1, "num_reconstruction_blocks": 1,
+                      "deform_groups": 2, "stage1_groups": 2, "stage1_blocks": 1}
+# Random recurrent weights carry every frame to every other undiminished; trained ones fade with distance.
+# A quarter of the propagation's weights gives that fading, which the sliding window relies on.
+VSR_DAMPING = 0.25
+TINY_REMASTER_OVERRIDES = {restore.REMASTER_RESTORER: {"width": 4}, restore.REMASTER_COLORIZER: {"width": 8}}
+# upscale_in_chunks (windows of 6) against the whole clip, this tiny damped network, the 8-frame 64x64 test
+# pattern below: largest difference 0.027 with 1 frame of overlap, 0.0071 with 2 (outputs up to 3.2).
+CHUNK, OVERLAP, CHUNK_TOLERANCE = 6, 2, 0.01
+
+
+def _tiny_spec(stack, name, overrides):
+    real = weights.spec(name)
+    return stack.enter_context(WEIGHTS.scoped(real.name, dataclasses.replace(real, net_overrides=overrides), real.aliases))
+
+
+@pytest.fixture(scope="module")
+def tiny_video_models(tiny_models):
+    """Tiny PP-MSVSR and DeepRemaster under their real checkpoint names, in the published layouts (DeepRemaster's
+    two networks in one file under 'modelR' and 'modelC'), beside the tiny RRDB and DeOldify."""
+    folder = tiny_models
+    paddle.seed(5)
+    with contextlib.ExitStack() as stack:
+        vsr = _tiny_spec(stack, restore.VIDEO_UPSCALERS[TINY_VSR].weights, TINY_VSR_OVERRIDES)
+        net = weights.build_network(vsr)
+        for name, parameter in net.named_parameters():
+            if name.startswith(("backbone", "deform_align")):
+                parameter.set_value(parameter.numpy() * VSR_DAMPING)
+        paddle.save({vsr.key: net.state_dict()}, str(folder / vsr.filename))
+        remaster = {}
+        for name, overrides in TINY_REMASTER_OVERRIDES.items():
+            spec = _tiny_spec(stack, name, overrides)
+            remaster[spec.key] = weights.build_network(spec).state_dict()
+        paddle.save(remaster, str(folder / spec.filename))
+        runtime.models.clear()
+        yield folder
+    runtime.models.clear()
+
+
+@pytest.fixture
+def face_stand_in(monkeypatch):
+    """core.face_enhance.enhance_faces replaced: one "face" per picture (a grey square drawn in its centre)."""
+    seen = []
+
+    def enhance_faces(image, model="gfpgan", max_faces=8, progress=None):
+        seen.append((image.shape, model, max_faces))
+        out = image.copy()
+        h, w = out.shape[:2]
+        out[h // 2 - 2:h // 2 + 2, w // 2 - 2:w // 2 + 2] = 128
+        if progress is not None:
+            progress(1, 1)
+        return face_enhance.EnhancedFaces(out, 1)
+
+    monkeypatch.setattr(face_enhance, "enhance_faces", enhance_faces)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def square_clip(tmp_path_factory):
+    """1 s, 8 fps, 64x64 (the smallest the flow networks take), with a tone."""
+    return make_clip(tmp_path_factory.mktemp("square") / "square.mp4", 64, 64, 8, 1.0)
+
+
+class CountingFrames:
+    """Frames given out one by one, counting how many were taken."""
+
+    def __init__(self, frames):
+        self.frames, self.taken = iter(frames), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        frame = next(self.frames)
+        self.taken += 1
+        return frame
+
+
+def test_video_upscaling_in_windows_equals_the_whole_clip_and_streams(tiny_video_models, square_clip, monkeypatch):
+    monkeypatch.setattr(restore, "VSR_CHUNK", CHUNK)
+    monkeypatch.setattr(restore, "VSR_OVERLAP", OVERLAP)
+    frames = list(iter_video_frames(square_clip))
+    assert len(frames) == 8  # two windows: frames 0-5 and 2-7
+    request = restore.check_request(TINY_VSR, restore.NONE, video=True)
+    plan = restore.check_video(square_clip, request)
+    source = CountingFrames(frames)
+    stream = restore._video_upscale_stage(request, plan).run(source)
+    first = next(stream)
+    assert source.taken == CHUNK  # one window in memory, not the clip
+    chunked = np.stack([first, *stream]).astype(np.int16)
+    net = models.network(restore.VIDEO_UPSCALERS[TINY_VSR].weights)
+    with paddle.no_grad():
+        clip = np.stack([f.transpose(2, 0, 1) for f in frames]).astype(np.float32)[None] / 255.0
+        whole = net(paddle.to_tensor(clip)).numpy()[0].transpose(0, 2, 3, 1)
+    assert chunked.shape == (8, 256, 256, 3)
+    whole_uint8 = restore._to_uint8_truncating(whole).astype(np.int16)
+    # Within the tolerance in [0, 1], plus one level of uint8 truncation.
+    assert np.abs(chunked - whole_uint8).max() <= 1 + np.ceil(CHUNK_TOLERANCE * 255)
+    assert np.abs(chunked - whole_uint8).mean() < 0.5  # most pixels agree exactly
+
+
+def test_remastering_walks_the_video_in_blocks_of_five_as_published(tiny_video_models):
+    from types import SimpleNamespace
+
+    from core.nets import deepremaster
+
+    rng = np.random.default_rng(7)
+    frames = [rng.integers(0, 256, (64, 80, 3), dtype=np.uint8) for _ in range(7)]
+    references = restore.read_references([photo(40, 30, seed=1), photo(50, 50, seed=2)])
+    plan = restore.VideoPlan(SimpleNamespace(width=80, height=64), (80, 64), (80, 64))
+    for refs in (None, references):
+        streamed = np.stack(list(restore._remaster_stage(plan, refs).run(iter(frames))))
+        restorer = models.network(restore.REMASTER_RESTORER)
+        colorizer = models.network(restore.REMASTER_COLORIZER) if refs is not None else None
+        expected = np.concatenate([deepremaster.remaster_block(restorer, colorizer, frames[:5], refs),
+                                   deepremaster.remaster_block(restorer, colorizer, frames[5:], refs)])
+        np.testing.assert_array_equal(streamed, expected)
+
+
+def test_remastering_works_at_a_smaller_size_on_a_cpu():
+    assert restore.remaster_frame_size(640, 480, on_gpu=True) == (480, 352)  # the published size
+    for width, height in ((640, 480), (1280, 720), (320, 240), (64, 48), (100, 700)):
+        size = restore.remaster_frame_size(width, height, on_gpu=False)
+        assert size[0] * size[1] <= restore.REMASTER_CPU_FRAME_PIXELS
+        assert size[0] % 16 == size[1] % 16 == 0 and min(size) >= 16
+    assert restore.remaster_frame_size(640, 480, on_gpu=False) == (192, 144)
+    assert "27,648 pixels a frame" in restore_tab.limits_text() and "75 frames on a CPU" in restore_tab.limits_text()
+
+
+def test_the_composed_pipeline_streams_every_stage_keeps_fps_and_audio_and_learns_its_time(
+        tiny_video_models, face_stand_in, tmp_path, monkeypatch):
+    from core import estimates
+
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path / "cache"))  # no timings yet
+    monkeypatch.setattr(restore, "REMASTER_CPU_FRAME_PIXELS", 80 * 64)  # tiny frames, so the test is quick
+    clip = make_clip(tmp_path / "old.mp4", 64, 48, 6, 1.0)
+    reports = []
+    result = restore.restore_video(
+        clip, tmp_path / "out.mp4", TINY_VSR, TINY_DEOLDIFY, 7, face_enhancer="gfpgan", remaster=restore.REMASTER,
+        progress=lambda done, total, desc=None: reports.append((done, total, desc)),
+    )
+    out = probe_video(result.path)
+    assert (out.width, out.height) == result.size_out == (320, 256)  # remastered at 80x64, then x4
+    assert out.fps == Fraction(6) and out.has_audio and result.frames == 6
+    assert result.steps == [
+        "remastered at 80×64 with DeepRemaster (restoration only)",
+        f"upscaled x4 across frames with {TINY_VSR} (windows of 20 frames, 4 of context)",
+        f"coloured with {TINY_DEOLDIFY} at render factor 7",
+        "enhanced 6 faces with gfpgan in 6 frames",
+    ]
+    assert {shape for shape, _, _ in face_stand_in} == {(256, 320, 3)}  # faces last, at the output size
+    # Progress: the estimate first, then each stage by name; the bar only grows and ends full.
+    assert reports[0][2].startswith("Restoring: 6 frames; no time estimate yet for Remastering")
+    labels = {desc.split(":")[0] for _, _, desc in reports[1:] if desc}
+    assert labels == {"Remastering (DeepRemaster, restoration only)", f"Upscaling across frames ({TINY_VSR})",
+                      f"Colorizing ({TINY_DEOLDIFY})", "Enhancing faces (gfpgan)"}
+    values = [done for done, _, _ in reports]
+    assert values == sorted(values) and reports[-1][:2] == (6, 6)
+    # Each stage's time was kept apart: the next video is estimated before it starts.
+    for key in ("restore/remaster/grey", f"restore/vsr/{TINY_VSR}", f"restore/colorize/{TINY_DEOLDIFY}@7",
+                "restore/faces/gfpgan"):
+        assert estimates.seconds_per_unit(key) > 0, key
+    reports.clear()
+    restore.restore_video(clip, tmp_path / "again.mp4", restore.NONE, TINY_DEOLDIFY, 7,
+                          progress=lambda d, t, desc=None: reports.append(desc))
+    assert reports[0].startswith("Restoring: 6 frames, about") and "measured on this machine" in reports[0]
+
+
+def test_video_requests_beyond_a_stage_are_refused_by_name_before_models_load(clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(restore, "load_upscaler", lambda name: pytest.fail("loaded a model for a refused video"))
+    with pytest.raises(InputError, match="ppmsvsr_x4 upscales a video across its frames; for photos choose one of"):
+        restore.restore_image(photo(8, 8), "ppmsvsr_x4")
+    with pytest.raises(LimitExceeded, match=r"frames of 24x16 at the upscaling step; ppmsvsr_x4 needs at least 64x64"):
+        restore.restore_video(clip, tmp_path / "no.mp4", "ppmsvsr_x4")
+    with pytest.raises(InputError, match="Reference pictures colour a remastered video"):
+        restore.restore_video(clip, tmp_path / "no.mp4", "lesrcnn_x4", references=[photo(8, 8)])
+    with pytest.raises(LimitExceeded, match="9 reference pictures were given; the limit is 8"):
+        restore.restore_video(clip, tmp_path / "no.mp4", remaster="deepremaster", references=[photo(8, 8)] * 9)
+    with pytest.raises(InputError, match="Unknown remastering 'yes'; choose one of: none, deepremaster"):
+        restore.restore_video(clip, tmp_path / "no.mp4", remaster="yes")
+    with pytest.raises(InputError, match="Unknown face enhancer 'codeformer'; choose one of: none, gfpgan, gpen"):
+        restore.restore_video(clip, tmp_path / "no.mp4", face_enhancer="codeformer")
+    if not runtime.use_best_device().startswith("gpu"):
+        monkeypatch.setattr(restore, "REMASTER_CPU_MAX_FRAMES", 5)
+        with pytest.raises(LimitExceeded, match="12 frames; on a CPU remastering .* the limit is 5 frames"):
+            restore.restore_video(clip, tmp_path / "no.mp4", remaster="deepremaster")
+    assert not (tmp_path / "no.mp4").exists()
+
+
+def test_photo_faces_are_enhanced_after_upscaling_and_counted(tiny_models, face_stand_in, tmp_path, monkeypatch):
+    result = restore.restore_image(photo(16, 21), TINY_RRDB, restore.NONE, face_enhancer="gpen")
+    assert face_stand_in == [((64, 84, 3), "gpen", restore.MAX_FACES)]  # at the upscaled size
+    assert result.image.shape == (64, 84, 3) and (result.image[30:34, 40:44] == 128).all()
+    assert result.steps == [f"upscaled x4 with {TINY_RRDB}", "enhanced 1 face with gpen"]
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
+    checked = []  # the stand-in has no checkpoint: the tab's check is recorded instead
+    monkeypatch.setattr(restore_tab, "fail_fast_if_missing", lambda *names: checked.extend(names))
+    *_, status = asyncio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32, "", "png", 92, "gfpgan"))
+    assert checked == [restore.UPSCALERS[TINY_RRDB].weights, "gfpgan.v1_512"]
+    assert "19×13 → 76×52: upscaled x4" in status and "enhanced 1 face with gfpgan" in status
+    assert restore.faces_step("gfpgan", 0) == "enhanced 0 faces with gfpgan (no face found)"
+
+
+def test_tab_video_takes_the_composed_pipeline_and_old_callers_keep_working(tiny_video_models, face_stand_in, clip,
+                                                                             tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
+    checked = []  # the stand-in has no checkpoint: the tab's check is recorded instead
+    monkeypatch.setattr(restore_tab, "fail_fast_if_missing", lambda *names: checked.extend(names))
+    video, _, status = asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "gfpgan"))
+    assert checked == [restore.UPSCALERS[TINY_RRDB].weights, "gfpgan.v1_512"]
+    assert probe_video(video).width == 96 and "enhanced 12 faces with gfpgan in 12 frames" in status
+    with pytest.raises(gr.Error, match="Reference pictures colour a remastered video"):
+        asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "none", "none", [_png(tmp_path)]))
+    # The endpoints keep their leading parameters; the new ones come last, with defaults.
+    blocks = restore_tab.build()
+    config = blocks.get_config_file()
+    by_id = {c["id"]: c["props"].get("elem_id") for c in config["components"]}
+    endpoints = {d["api_name"]: [by_id[i] for i in d["inputs"]] for d in config["dependencies"] if d.get("api_name")}
+    assert endpoints["restore_image"] == ["restore-photo", "restore-upscaler", "restore-colorizer", "restore-render-factor",
+                                          "restore-output-size", "restore-output-format", "restore-quality",
+                                          "restore-face-enhancer"]
+    assert endpoints["restore_video"] == ["restore-video", "restore-upscaler", "restore-colorizer", "restore-render-factor",
+                                          "restore-face-enhancer", "restore-remaster", "restore-references"]
+    assert endpoints["restore_batch"][:7] == ["restore-batch", *endpoints["restore_image"][1:7]]

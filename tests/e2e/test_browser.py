@@ -86,10 +86,10 @@ def test_attribute_editing_says_which_digit_editors_are_still_to_be_trained(page
     note = page.locator("#attributes-untrained")
     note.wait_for(state="visible", timeout=30_000)
     assert "not trained yet" in note.inner_text().lower() and "python -m core.train" in note.inner_text()
-    page.locator("#attributes-faces-tab-button").click()
-    page.locator("#attributes-face-run").click()  # no photo yet: refused by name, nothing runs
-    toast = page.locator('[data-testid="toast-body"]').filter(has_text="Upload a photo with a face first")
-    toast.first.wait_for(state="visible", timeout=30_000)
+    page.locator("#attributes-digit-run").click()
+    toast = page.locator('[data-testid="toast-body"]').filter(has_text="not trained yet")
+    toast.first.wait_for(state="visible", timeout=60_000)  # refused at once, naming the training command
+    assert "python -m core.train" in toast.first.inner_text()
     page.screenshot(path=str(tmp_path / "attribute_editing.png"), full_page=True)
 
 

@@ -2,7 +2,8 @@
 
 LESRCNN runs at its real configuration (0.8 M parameters) on small inputs, from
 a checkpoint this test writes in the published layout ({'generator': state});
-the server picks its fast path as in production.
+the server picks its fast path as in production. The composed video pipeline
+runs DeepRemaster's restorer and PP-MSVSR at their real sizes on a 2-frame clip.
 """
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from tests.e2e.conftest import running_space
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("restore-space")
-    with running_space("restore", tmp, ["lesrcnn_x4"]) as (server, _):
+    # PP-MSVSR and DeepRemaster's restorer at their real sizes too, for the composed video pipeline.
+    with running_space("restore", tmp, ["lesrcnn_x4", "ppmsvsr.reds_x4", "deepremaster_restorer.paddlegan"]) as (server, _):
         yield Client(server.url, verbose=False), tmp
 
 
@@ -95,3 +97,27 @@ def test_the_imported_frame_model_answers_on_a_real_photo(space):
     source = np.asarray(Image.open(tmp / "cat.png").convert("RGB").resize((128, 96), Image.BICUBIC), dtype=np.float64)
     assert 10 * np.log10(255**2 / ((pixels - source) ** 2).mean()) > 22  # the same picture, enlarged
     assert "upscaled x2 with realesr_animevideov3_x2" in status
+
+
+def test_a_composed_video_pipeline_remasters_then_upscales_across_frames(space):
+    """The /restore_video call of before, with the new parameters at the end: remastering (restoration only, no
+    reference pictures), then PP-MSVSR x4 across frames; no colorizer, no face enhancer."""
+    client, tmp = space
+    clip = tmp / "film.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x64:rate=2:duration=1",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-vf", "format=gray,format=yuv420p", "-c:v", "libx264",
+         "-c:a", "aac", "-shortest", str(clip)],
+        check=True,
+    )
+    video, download, status = client.predict(handle_file(str(clip)), "ppmsvsr_x4", "none", 32, "none", "deepremaster",
+                                             None, api_name="/restore_video")
+    path = video["video"] if isinstance(video, dict) else video
+    info = probe_video(path)
+    # On a CPU DeepRemaster works at up to 192x144 pixels: a 64x64 film at 160x160, then x4.
+    from core.apps import restore
+
+    width, height = restore.remaster_frame_size(64, 64)
+    assert (info.width, info.height) == (4 * width, 4 * height) and info.fps == 2 and info.has_audio
+    assert f"remastered at {width}×{height} with DeepRemaster (restoration only)" in status
+    assert "upscaled x4 across frames with ppmsvsr_x4" in status and "Done in" in status
