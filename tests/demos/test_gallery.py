@@ -68,7 +68,8 @@ def test_every_model_choice_shows_its_state_and_keeps_its_api_value(no_weights_h
     if importers.source_installed(weights.spec("vintage_photo").packaged):
         assert translate_choices["vintage"].endswith(" · converted on first use, no download")
     upscalers = _labels(restore_tab.upscale_choices())
-    assert list(upscalers) == [restore.NONE, *restore.UPSCALERS]
+    assert list(upscalers) == [restore.NONE, *restore.UPSCALERS, *restore.VIDEO_UPSCALERS]
+    assert all("(videos only" in upscalers[name] for name in restore.VIDEO_UPSCALERS)
     assert upscalers[restore.NONE] == "No upscaling"
     assert upscalers["lesrcnn_x4"].endswith(" · unavailable offline")
     colorizers = _labels(restore_tab.colorize_choices())
