@@ -3,7 +3,7 @@
     python -m core.train spade --data digit-scenes|DIR [--steps N] [--out DIR] [--export FILE] [--judge]
 
 The generator is ``core.nets.spade`` (PaddleCV's flavour: batch norm, LeakyReLU, its spectral norm) in the small
-configuration of ``core.nets.spade_scenes`` (64x64, ngf 16, 32 hidden SPADE channels); its input is the label
+configuration of ``core.nets.spade_scenes`` (64x64, ngf 8, 16 hidden SPADE channels); its input is the label
 map one-hot plus one channel of the label map's edges (``semantic_input(..., edges=True)``). The critic is
 ``core.nets.spade_critic``: two PatchGAN scales on (label map, picture) pairs. The losses are Park et al.'s
 (2019) without the parts that do not apply here:
