@@ -37,7 +37,9 @@ run: $(RUN_STAMP)
 test: $(TEST_STAMP)
 	$(VENV)/bin/python -m pytest
 
-# Core and network tests under Paddle 2.6 (the CPU twin of the GPU wheel) with numpy<2.
+# Core and network tests under Paddle 2.6 (the CPU twin of the GPU wheel) with numpy<2. Tests marked slow
+# (the training-loop checks, the largest full-size fingerprints, the librosa reference) ran in `make test`
+# already; here every network's layout, the other fingerprints and the fast checks run again.
 $(COMPAT_STAMP): requirements-compat.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
@@ -45,7 +47,7 @@ $(COMPAT_STAMP): requirements-compat.txt
 	touch $(COMPAT_STAMP)
 
 test-compat: $(COMPAT_STAMP)
-	$(COMPAT_VENV)/bin/python -m pytest tests/core tests/nets
+	$(COMPAT_VENV)/bin/python -m pytest tests/core tests/nets -m "not slow"
 
 bench: $(TEST_STAMP)
 	$(VENV)/bin/python -m bench

@@ -109,6 +109,7 @@ def test_the_mel_bank_formula_is_librosas_slaney_bank():
     assert np.abs(mel_bank() - ours).max() < 1e-6 * np.abs(ours).max()
 
 
+@pytest.mark.slow
 def test_mel_of_two_tones_matches_the_reference():
     wav = two_tones()
     mel = audio.melspectrogram(wav)

@@ -42,6 +42,7 @@ def test_each_model_gets_its_own_condition():
     np.testing.assert_array_equal(condition("stgan", source, target), [[0.0, 1.0, -1.0]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", MODELS)
 def test_a_short_run_lowers_reconstruction_and_teaches_the_critic_the_attributes(model, digits, tmp_path):
     trainer = AttributeEditorTrainer(tiny(model, steps=40, sample_every=40, checkpoint_every=40), out_dir=tmp_path, data=digits)
@@ -147,6 +148,7 @@ def test_a_malformed_attribute_list_is_refused_by_line(tmp_path, text, message):
         read_celeba_attributes(tmp_path / CELEBA_ATTRIBUTE_FILE)
 
 
+@pytest.mark.slow
 def test_the_command_line_trains_resumes_exports_and_refuses(tmp_path, capsys):
     from core.train.__main__ import main
 

@@ -19,6 +19,7 @@ def tiny_cli(out, batch_size: int | None = 8) -> list[str]:
     return [*size, "--ngf", "8", "--ndf", "8", "--latent-dim", "16", "--out", str(out)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["dcgan", "lsgan", "cgan"])
 def test_discriminator_loss_falls_from_its_start(objective):
     trainer = Trainer(TrainConfig(objective=objective, steps=30, **SMALL))
@@ -28,6 +29,7 @@ def test_discriminator_loss_falls_from_its_start(objective):
     assert all(np.isfinite([e.loss_d for e in history] + [e.loss_g for e in history]))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("objective", ["wgan", "wgan-gp", "wgan-div"])
 def test_critic_wasserstein_estimate_rises(objective):
     steps = 12 if objective == "wgan" else 8
@@ -138,6 +140,7 @@ def test_critic_bursts_follow_the_wgan_papers_schedule_from_the_cli_and_on_resum
     assert paddle.load(str(out / "checkpoint.pdparams"))["meta"]["batches_served"] == 5 + 100
 
 
+@pytest.mark.slow
 def test_the_critic_can_train_alone_towards_its_optimum_for_the_current_generator(tmp_path, capsys):
     import json
 
@@ -484,6 +487,7 @@ def test_quality_reports_how_closely_a_checkpoints_critic_scores_real_digits_by_
     assert "needs --checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_history_of_past_fakes_feeds_half_of_each_critic_batch_and_resumes_exactly(tmp_path):
     config = TrainConfig(objective="wgan", steps=6, fake_history=40, **SMALL)  # batches of 32: 16 join a step
     trainer = Trainer(config)
