@@ -119,3 +119,19 @@ def assert_fingerprint(outputs: dict, manifest: dict) -> None:
     for name, ref in recorded.items():
         value = outputs[name]
         assert_matches(name, value.numpy() if hasattr(value, "numpy") else value, ref)
+
+
+def assert_network_matches_reference(name: str) -> None:
+    """The whole check for a network of one output: `name` built, its layout equal to the manifest's, the
+    recipe's weights and inputs through it, its output against the recorded fingerprint."""
+    import paddle
+
+    from core import nets
+
+    manifest = load_manifest(name)
+    net = nets.build(name)
+    assert_same_layout(net, manifest)
+    apply_recipe(net, manifest)
+    with paddle.no_grad():
+        out = net(*[paddle.to_tensor(x) for x in recipe_inputs(manifest)])
+    assert_fingerprint({"output": out}, manifest)

@@ -177,7 +177,28 @@ class TrainerBase:
     def _is_main(self) -> bool:
         return not self.world or self.world[0] == 0
 
-    # ------------------------------------------------------------ outputs
+    # ------------------------------------------------------------ the loop and its outputs
+
+    def run(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[StepLog]:
+        """Train up to ``steps`` more generator steps (default: to config.steps), yielding each log."""
+        target = self.config.steps if steps is None else self.step + steps
+        while self.step < target:
+            if should_stop is not None and should_stop():
+                return
+            entry = self.train_step()
+            self._save_step_outputs(entry, target)
+            yield entry
+
+    def _save_step_outputs(self, entry: StepLog, target: int) -> None:
+        """The step's log line, and every ``sample_every`` / ``checkpoint_every`` steps (and at the last) a sample
+        grid and a checkpoint in ``out_dir`` (rank 0 only)."""
+        if not self.out_dir or not self._is_main():
+            return
+        self._write_log(entry)
+        if self.step % self.config.sample_every == 0 or self.step == target:
+            self.save_samples(self.out_dir / "samples" / f"step_{self.step:06d}.png")
+        if self.step % self.config.checkpoint_every == 0 or self.step == target:
+            self.save(self.out_dir / "checkpoint.pdparams")
 
     def save_samples(self, path: Path) -> Path:
         from core.media import write_png
@@ -397,12 +418,7 @@ class Trainer(TrainerBase):
             if should_stop is not None and should_stop():
                 return
             entry = self.train_step(batches)
-            if self.out_dir and self._is_main():
-                self._write_log(entry)
-                if self.step % self.config.sample_every == 0 or self.step == target:
-                    self.save_samples(self.out_dir / "samples" / f"step_{self.step:06d}.png")
-                if self.step % self.config.checkpoint_every == 0 or self.step == target:
-                    self.save(self.out_dir / "checkpoint.pdparams")
+            self._save_step_outputs(entry, target)
             yield entry
 
     def sample_grid(self, rows: int = 8) -> np.ndarray:

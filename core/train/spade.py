@@ -35,7 +35,6 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -282,21 +281,6 @@ class SceneTrainer(TrainerBase):
                         {"hinge_g": float(adversarial), "feat": float(matching)})
         self.history.append(entry)
         return entry
-
-    def run(self, steps: int | None = None, should_stop: Callable[[], bool] | None = None) -> Iterator[StepLog]:
-        """Train up to ``steps`` more generator steps (default: to config.steps), yielding each log."""
-        target = self.config.steps if steps is None else self.step + steps
-        while self.step < target:
-            if should_stop is not None and should_stop():
-                return
-            entry = self.train_step()
-            if self.out_dir:
-                self._write_log(entry)
-                if self.step % self.config.sample_every == 0 or self.step == target:
-                    self.save_samples(self.out_dir / "samples" / f"step_{self.step:06d}.png")
-                if self.step % self.config.checkpoint_every == 0 or self.step == target:
-                    self.save(self.out_dir / "checkpoint.pdparams")
-            yield entry
 
     # ------------------------------------------------------------ outputs
 

@@ -6,7 +6,7 @@ from paddle.vision.ops import deform_conv2d
 from core import nets, weights
 from core.nets.basicvsr import SPyNet, flow_to_offsets, flow_warp, upsample_x4, upscale_in_chunks
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
-from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
+from tests.reference import assert_network_matches_reference, assert_same_layout, load_manifest
 
 TINY = {
     "basicvsr": {"mid_channels": 8, "num_blocks": 1, "hr_channels": 8},
@@ -16,29 +16,18 @@ TINY = {
 }
 
 
-def _fingerprint(name):
-    manifest = load_manifest(name)
-    net = nets.build(name)
-    assert_same_layout(net, manifest)
-    apply_recipe(net, manifest)
-    (clip,) = recipe_inputs(manifest)
-    with paddle.no_grad():
-        out = net(paddle.to_tensor(clip))
-    assert_fingerprint({"output": out}, manifest)
-
-
 def test_basicvsrpp_matches_reference():
-    _fingerprint("basicvsrpp_reds_x4")
+    assert_network_matches_reference("basicvsrpp_reds_x4")
 
 
 @pytest.mark.slow  # about 9 s of one core
 def test_basicvsr_matches_reference():
-    _fingerprint("basicvsr_reds_x4")
+    assert_network_matches_reference("basicvsr_reds_x4")
 
 
 @pytest.mark.slow  # about 20 s of one core
 def test_iconvsr_matches_reference():
-    _fingerprint("iconvsr_reds_x4")
+    assert_network_matches_reference("iconvsr_reds_x4")
 
 
 @pytest.mark.parametrize("name", ["basicvsr_reds_x4", "iconvsr_reds_x4"])

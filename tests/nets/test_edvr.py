@@ -3,21 +3,14 @@ import pytest
 
 from core import nets, weights
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
-from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
+from tests.reference import assert_network_matches_reference, load_manifest
 
 NAME = "edvr_l_w_tsa_srx4"
 TINY = {"nf": 8, "groups": 2, "front_RBs": 1, "back_RBs": 1}
 
 
 def test_edvr_matches_reference():
-    manifest = load_manifest(NAME)
-    net = nets.build(NAME)
-    assert_same_layout(net, manifest)
-    apply_recipe(net, manifest)
-    (clip,) = recipe_inputs(manifest)
-    with paddle.no_grad():
-        out = net(paddle.to_tensor(clip))
-    assert_fingerprint({"output": out}, manifest)
+    assert_network_matches_reference(NAME)
 
 
 def test_centre_frame_is_upscaled_by_four():

@@ -5,7 +5,7 @@ import pytest
 from core import nets, weights
 from core.nets.basicvsr import upscale_in_chunks
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
-from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
+from tests.reference import assert_network_matches_reference, assert_same_layout, load_manifest
 
 NAME = "ppmsvsr_reds_x4"
 TINY = {
@@ -14,24 +14,13 @@ TINY = {
 }
 
 
-def _fingerprint(name):
-    manifest = load_manifest(name)
-    net = nets.build(name)
-    assert_same_layout(net, manifest)
-    apply_recipe(net, manifest)
-    (clip,) = recipe_inputs(manifest)
-    with paddle.no_grad():
-        out = net(paddle.to_tensor(clip))
-    assert_fingerprint({"output": out}, manifest)
-
-
 def test_ppmsvsr_matches_reference():
-    _fingerprint("ppmsvsr_reds_x4")
+    assert_network_matches_reference("ppmsvsr_reds_x4")
 
 
 @pytest.mark.slow  # about 12 s of one core
 def test_ppmsvsr_l_matches_reference():
-    _fingerprint("ppmsvsr_l_reds_x4")
+    assert_network_matches_reference("ppmsvsr_l_reds_x4")
 
 
 def test_ppmsvsr_l_layout():

@@ -5,21 +5,14 @@ import pytest
 from core import nets, weights
 from core.nets.rrdb import pixel_unshuffle
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
-from tests.reference import apply_recipe, assert_fingerprint, assert_same_layout, load_manifest, recipe_inputs
+from tests.reference import assert_network_matches_reference
 
 NAME = "realsr_rrdb_x4"
 TINY = {"nf": 8, "nb": 1, "gc": 4}
 
 
 def test_rrdb_matches_reference():
-    manifest = load_manifest(NAME)
-    net = nets.build(NAME)
-    assert_same_layout(net, manifest)
-    apply_recipe(net, manifest)
-    (image,) = recipe_inputs(manifest)
-    with paddle.no_grad():
-        out = net(paddle.to_tensor(image))
-    assert_fingerprint({"output": out}, manifest)
+    assert_network_matches_reference(NAME)
 
 
 def test_odd_sizes_upscale_by_four():
