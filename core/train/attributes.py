@@ -36,7 +36,7 @@ from typing import Sequence
 
 import numpy as np
 
-from core.train.gan import StepLog, TrainerBase
+from core.train.gan import StepLog, TrainerBase, train_with_bar
 
 DIGITS_SIDE = 32  # MNIST's 28x28 padded by 2: the generators halve the picture down to 4x4
 CELEBA_SIDE = 128
@@ -546,7 +546,6 @@ def main(argv) -> int:
     import json
     import sys
 
-    from tqdm import tqdm
 
     from core.runtime import use_best_device
 
@@ -570,15 +569,9 @@ def main(argv) -> int:
     except ValueError as refused:
         print(f"python -m core.train: error: {refused}", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=f"{args.model} on {device}", unit="step")
-    for entry in trainer.run():
-        bar.update(1)
-        bar.set_postfix(loss_d=f"{entry.loss_d:.3f}", loss_g=f"{entry.loss_g:.3f}", rec=f"{entry.extra['rec']:.3f}")
-    bar.close()
-    if args.export:
-        trainer.export_generator(Path(args.export))
-    print(f"trained {trainer.step} steps in {time.perf_counter() - start:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
+    seconds = train_with_bar(trainer, f"{args.model} on {device}", lambda e: {"loss_d": f"{e.loss_d:.3f}", "loss_g": f"{e.loss_g:.3f}",
+                                                                         "rec": f"{e.extra['rec']:.3f}"}, args.export)
+    print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and isinstance(trainer.data, DigitEditingData):
         held = np.random.default_rng(12345).permutation(len(trainer.data))[:1000]
         editor = trainer.sampler

@@ -489,5 +489,21 @@ def _local_optimizer_state(state: dict, net) -> dict:
     return _rename_prefixes(state, {"@" + name: p.name for name, p in net.named_parameters()})
 
 
+def train_with_bar(trainer, desc: str, postfix: Callable[[StepLog], dict], export: str | None = None) -> float:
+    """The command lines' loop: ``trainer.run()`` to its end under a tqdm bar (``postfix`` of each log), then the
+    generator exported to `export` if given; the seconds it took."""
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=desc, unit="step")
+    for entry in trainer.run():
+        bar.update(1)
+        bar.set_postfix(**postfix(entry))
+    bar.close()
+    if export:
+        trainer.export_generator(Path(export))
+    return time.perf_counter() - start
+
+
 def losses_are_finite(history: list[StepLog]) -> bool:
     return all(math.isfinite(e.loss_d) and math.isfinite(e.loss_g) for e in history)

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from core.nets.spade_scenes import DIGIT_SCENE_CLASSES, DIGIT_SCENE_COLOURS, SPADE_DIGIT_SCENES, TRAIN_COMMAND
-from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state
+from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state, train_with_bar
 
 DIGIT_SCENES = "digit-scenes"
 LABELS_FOLDER, IMAGES_FOLDER = "labels", "images"
@@ -441,7 +441,6 @@ def main(argv) -> int:
     import json
     import sys
 
-    from tqdm import tqdm
 
     from core.runtime import use_best_device
 
@@ -461,15 +460,9 @@ def main(argv) -> int:
     except ValueError as refused:
         print(f"python -m core.train: error: {refused}", file=sys.stderr)
         return 2
-    start = time.perf_counter()
-    bar = tqdm(total=trainer.config.steps, initial=trainer.step, desc=f"spade on {device}", unit="step")
-    for entry in trainer.run():
-        bar.update(1)
-        bar.set_postfix(loss_d=f"{entry.loss_d:.3f}", hinge_g=f"{entry.extra['hinge_g']:.3f}", feat=f"{entry.extra['feat']:.3f}")
-    bar.close()
-    if args.export:
-        trainer.export_generator(Path(args.export))
-    print(f"trained {trainer.step} steps in {time.perf_counter() - start:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
+    seconds = train_with_bar(trainer, f"spade on {device}", lambda e: {"loss_d": f"{e.loss_d:.3f}", "hinge_g": f"{e.extra['hinge_g']:.3f}",
+                                                               "feat": f"{e.extra['feat']:.3f}"}, args.export)
+    print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and trainer.config.data == DIGIT_SCENES:
         iou = judge_scenes(trainer.g)
         print(json.dumps({"mean_iou": round(iou, 4), "bar": BAR, "passes": iou >= BAR}))
