@@ -39,7 +39,7 @@ test: $(TEST_STAMP)
 
 # Core and network tests under Paddle 2.6 (the CPU twin of the GPU wheel) with numpy<2. Tests marked slow
 # (the training-loop checks, the largest full-size fingerprints, the librosa reference) and the core tests
-# that import no Paddle (media, video, audio, morphometry, scenes, README, import graph) ran in `make test`
+# that import no Paddle (media, video, audio, morphometry, scenes, README, import graph, GPU check script) ran in `make test`
 # already; here every network's layout, the other fingerprints and the fast Paddle checks run again.
 $(COMPAT_STAMP): requirements-compat.txt
 	$(PYTHON) -m venv $(COMPAT_VENV)
@@ -48,7 +48,7 @@ $(COMPAT_STAMP): requirements-compat.txt
 	touch $(COMPAT_STAMP)
 
 NO_PADDLE_CORE_TESTS = test_media.py test_media_hostile.py test_video.py test_audio.py test_morphometry.py \
-	test_digit_scenes.py test_readme.py test_import_graph.py
+	test_digit_scenes.py test_readme.py test_import_graph.py test_gpu_check.py
 
 test-compat: $(COMPAT_STAMP)
 	$(COMPAT_VENV)/bin/python -m pytest tests/core tests/nets -m "not slow" $(addprefix --ignore=tests/core/,$(NO_PADDLE_CORE_TESTS))

@@ -3,7 +3,7 @@
     python -m bench.restore --only speed       # seconds per image, dygraph and fast path, every network
     python -m bench.restore --only memory      # peak memory of tiled super-resolution, 512² and 2048² inputs
     python -m bench.restore --only video       # fps of a 10 s 256² video, peak memory for 10 s and 60 s clips
-    python -m bench.restore --only vsr         # the video networks: seconds per frame (PP-MSVSR, BasicVSR++, DeepRemaster)
+    python -m bench.restore --only vsr         # the video networks: seconds per frame, dygraph and fast path
     python -m bench.restore --only pipeline    # the composed video pipeline, small networks: peak memory, 10 s vs 60 s
     python -m bench.restore                    # all five
 
@@ -36,11 +36,13 @@ already on this machine. Each number comes from one run of this script:
 * vsr: the video networks at their real configuration, random weights: PP-MSVSR
   and BasicVSR++ on a 10-frame 64² clip (x4), DeepRemaster's restorer and its
   colorizer (with one reference picture) on a 5-frame block at the size a CPU
-  remasters at (192x144): seconds per frame, in dygraph (the application runs
-  these in dygraph: their Python loops over frames and Paddle's deformable
-  convolution have no fast path here). The floor counts 2D and 3D
-  convolutions, deformable ones included; attention's matrix products are
-  not counted, so DeepRemaster's colorizer sits further above its floor.
+  remasters at (192x144): seconds per frame in dygraph and on the fast path the
+  application builds (``restore.vsr_export(10)``, ``restore.REMASTER_BLOCKS`` /
+  ``REMASTER_REFERENCED``: the ``core.export`` rewrites, oneDNN where it
+  verifies; else the reason it was refused), each × its compute floor, and
+  their largest difference. The floor counts 2D and 3D convolutions,
+  deformable ones included; attention's matrix products are not counted, so
+  DeepRemaster's colorizer sits further above its floor.
 * pipeline: the composed video pipeline (``core.apps.restore.restore_video``:
   remaster, PP-MSVSR across frames, DeOldify, face enhancement with the real
   face detector) with small random-weight networks, on generated 64² clips of
@@ -53,6 +55,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import statistics
@@ -321,39 +324,75 @@ def bench_video(network: str, rate: int) -> None:
 VSR_FRAMES, VSR_SIDE = 10, 64
 
 
+class _Warnings(logging.Handler):
+    """The warnings core.runtime logs while it builds an engine: why a fast path was refused."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
 def bench_vsr(repeats: int) -> None:
     from core.nets import deepremaster
 
-    print("| network | input | GMAC per frame | floor per frame | dygraph per frame |")
-    print("|---|---|---|---|---|")
+    print("| network | input | GMAC per frame | floor per frame | dygraph per frame | fast path per frame | "
+          "fast vs dygraph: max abs diff / output max |")
+    print("|---|---|---|---|---|---|---|")
     rng = np.random.default_rng(0)
     cases = []
     for name in ("ppmsvsr_reds_x4", "basicvsrpp_reds_x4"):
         clip = rng.random((1, VSR_FRAMES, 3, VSR_SIDE, VSR_SIDE), dtype=np.float32)
-        cases.append((name, f"{VSR_FRAMES} frames, {VSR_SIDE}² → {VSR_SIDE * 4}²", (clip,), VSR_FRAMES))
+        # The application's export for windows of VSR_FRAMES frames (it exports for its window length).
+        cases.append((name, f"{VSR_FRAMES} frames, {VSR_SIDE}² → {VSR_SIDE * 4}²", (clip,), VSR_FRAMES,
+                      restore.vsr_export(VSR_FRAMES)))
     width, height = restore.remaster_frame_size(640, 480, on_gpu=False)
     grey = rng.random((1, 1, deepremaster.BLOCK_FRAMES, height, width), dtype=np.float32)
     reference = rng.random((1, 1, 3, 256, 256), dtype=np.float32)
-    cases.append(("deepremaster_modelR", f"5-frame block, {width}x{height}", (grey,), deepremaster.BLOCK_FRAMES))
+    cases.append(("deepremaster_modelR", f"5-frame block, {width}x{height}", (grey,), deepremaster.BLOCK_FRAMES,
+                  restore.REMASTER_BLOCKS))
     cases.append(("deepremaster_modelC", f"5-frame block, {width}x{height}, 1 reference", (grey, reference),
-                  deepremaster.BLOCK_FRAMES))
-    for name, what, inputs, frames in cases:
+                  deepremaster.BLOCK_FRAMES, restore.REMASTER_REFERENCED))
+    runtime_log = logging.getLogger("core.runtime")
+    for name, what, inputs, frames, export in cases:
         paddle.seed(0)
         net = models.create(name)
         macs = conv_macs(net, *inputs) / frames
-        tensors = [paddle.to_tensor(x) for x in inputs]
-
-        def run():
-            with paddle.no_grad():
-                net(*tensors)
-
-        from bench import median_seconds
-
-        seconds = median_seconds(run, repeats) / frames
         floor = macs / 1e9 / PEAK_GMAC_PER_S
-        print(f"| {name} (random weights) | {what} | {macs / 1e9:.2f} | {floor:.3f} s | {seconds:.2f} s "
-              f"({seconds / floor:.0f}× floor; median of {repeats}) |", flush=True)
-        del net
+        warnings = _Warnings()
+        runtime_log.addHandler(warnings)
+        start = time.perf_counter()
+        try:
+            engine = models.prepare_runner(net, export)
+        finally:
+            runtime_log.removeHandler(warnings)
+        setup = time.perf_counter() - start
+        runners = {"dygraph": models.prepare_runner(net, export, engine="dygraph")}
+        if engine.kind != "dygraph":
+            runners["fast"] = engine
+        times = {label: [] for label in runners}
+        outputs = {label: runner(*inputs)[0] for label, runner in runners.items()}  # warm-up
+        for _ in range(repeats):  # alternating, so a neighbour's load hits both alike
+            for label, runner in runners.items():
+                begin = time.perf_counter()
+                outputs[label] = runner(*inputs)[0]
+                times[label].append(time.perf_counter() - begin)
+        dygraph = statistics.median(times["dygraph"]) / frames
+        if "fast" in runners:
+            fast = statistics.median(times["fast"]) / frames
+            scale = float(np.abs(outputs["dygraph"]).max())
+            difference = float(np.abs(outputs["fast"].astype(np.float64) - outputs["dygraph"]).max())
+            fast_text = (f"{fast:.2f} s ({engine.kind}; {fast / floor:.0f}× floor; {dygraph / fast:.1f}× faster; "
+                         f"set-up {setup:.0f} s)")
+            difference_text = f"{difference / scale:.1e} ({difference:.1e} / {scale:.2g})"
+        else:
+            reason = warnings.messages[-1] if warnings.messages else "see the log"
+            fast_text, difference_text = f"no fast path verified: {reason}", "–"
+        print(f"| {name} (random weights) | {what} | {macs / 1e9:.2f} | {floor:.3f} s | {dygraph:.2f} s "
+              f"({dygraph / floor:.0f}× floor) | {fast_text} | {difference_text}; median of {repeats} |", flush=True)
+        del net, runners, engine, outputs
 
 
 # ---------------------------------------------------------------- the composed pipeline

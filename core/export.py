@@ -11,6 +11,14 @@ the same function as the layer it replaces, up to float rounding:
   ``exportable_super_resolution`` apply it to the x4 RRDBNet.
 - ``NearestDouble`` / ``BilinearDouble``: 2x ``nn.Upsample`` as repeats and
   weighted sums; ``upsample_free`` swaps them into a copy of any network.
+- ``resize_bilinear`` / ``warp_by_flow`` / ``ExportableFlowPyramid``: bilinear
+  resizes as gathers and flow warping with sizes read at run time, for the
+  video networks' SPyNet; ``exportable_video_upscaler`` wraps PP-MSVSR and
+  BasicVSR++ for one clip of a fixed length (their Python loops over frames
+  unroll) and any frame size.
+- ``double_space_trilinear`` / ``exportable_remaster``: DeepRemaster's trilinear
+  2x (in space) as weighted sums, and its attention reshaped by run-time shapes:
+  any block length, frame size and number of references.
 
 Callers keep the original network to run in dygraph when no fast path verifies.
 This module depends on paddle, numpy and the network definitions only.
@@ -162,3 +170,353 @@ class FirstOutput(nn.Layer):
 
     def forward(self, x):
         return self.net(x)[0]
+
+
+# ---------------------------------------------------------------- resizes and warps at run-time sizes
+# The video networks read sizes from `x.shape` in Python; a graph exported with a dynamic H/W sees -1
+# there, so the rewrites below take sizes from ``paddle.shape`` and resample by gathers, not interp ops.
+
+
+def _linear_along(x, axis: int, in_size, out_size, ratio, align_corners: bool):
+    """Linear resampling of `x` along `axis` (`in_size` samples, a tensor) to `out_size`, Paddle's interp rule
+    (align_mode 0): source = ratio * (i + 0.5) - 0.5 (half-pixel) or ratio * i, clamped at 0;
+    the right neighbour clamped at the last sample."""
+    i = paddle.arange(out_size, dtype="float32")
+    source = ratio * i if align_corners else ratio * (i + 0.5) - 0.5
+    source = paddle.clip(source, min=0.0)
+    left = paddle.floor(source)
+    weight = source - left
+    left = left.astype("int64")
+    right = paddle.minimum(left + 1, (in_size - 1).astype("int64"))
+    shape = [1] * len(x.shape)
+    shape[axis] = -1
+    weight = weight.reshape(shape)
+    return paddle.gather(x, left, axis=axis) * (1.0 - weight) + paddle.gather(x, right, axis=axis) * weight
+
+
+def resize_bilinear(x, size=None, scale: Optional[int] = None, align_corners: bool = False):
+    """``F.interpolate(x, size=size or scale_factor=scale, mode="bilinear", align_corners=...)`` on NCHW,
+    as two gathers per axis; `size` may hold tensors (run-time sizes)."""
+    shape = paddle.shape(x)
+    out = x
+    for axis in (2, 3):
+        in_size = shape[axis]
+        out_size = in_size * scale if scale is not None else size[axis - 2]
+        if isinstance(out_size, int):
+            out_size = paddle.full([], out_size, dtype=in_size.dtype)
+        in_f, out_f = in_size.astype("float32"), out_size.astype("float32")
+        if align_corners:
+            ratio = (in_f - 1.0) / paddle.maximum(out_f - 1.0, paddle.ones_like(out_f))
+        else:  # a scale factor gives Paddle's ratio 1 / scale exactly; a size, in / out
+            ratio = 1.0 / scale if scale is not None else in_f / out_f
+        out = _linear_along(out, axis, in_size, out_size, ratio, align_corners)
+    return out
+
+
+def warp_by_flow(x, flow, padding_mode: str = "zeros"):
+    """``core.nets.basicvsr.flow_warp`` with the frame size read at run time (same expression order)."""
+    shape = paddle.shape(x)
+    h, w = shape[2], shape[3]
+    grid_y, grid_x = paddle.meshgrid(paddle.arange(h, dtype="float32"), paddle.arange(w, dtype="float32"))
+    # Frames are at least 64 pixels a side (the flow pyramid's minimum), so max(w - 1, 1) is w - 1.
+    sample_x = 2.0 * (grid_x + flow[:, 0]) / (w - 1).astype("float32") - 1.0
+    sample_y = 2.0 * (grid_y + flow[:, 1]) / (h - 1).astype("float32") - 1.0
+    grid = paddle.stack([sample_x, sample_y], axis=3)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
+
+
+class ExportableFlowPyramid(nn.Layer):
+    """A SPyNet (``core.nets.basicvsr.FlowPyramid``) with its resizes as gathers and its sizes read at run time.
+
+    The network resizes frames to multiples of 32 only when they are not; here they always are,
+    which is exact when the size is already one (ratio 1: every sample lands on a pixel, and the
+    flow is rescaled by 1).
+    """
+
+    def __init__(self, spynet):
+        super().__init__()
+        self.spynet = spynet
+
+    def _coarse_to_fine(self, ref, supp):
+        net = self.spynet
+        refs = [(ref - net.mean) / net.std]
+        supps = [(supp - net.mean) / net.std]
+        for _ in range(net.levels - 1):
+            refs.append(F.avg_pool2d(refs[-1], kernel_size=2, stride=2))
+            supps.append(F.avg_pool2d(supps[-1], kernel_size=2, stride=2))
+        flow = paddle.zeros_like(refs[-1][:, :2])
+        for level, (r, s) in enumerate(zip(refs[::-1], supps[::-1])):
+            if level:
+                flow = resize_bilinear(flow, scale=2, align_corners=True) * 2.0
+            warped = warp_by_flow(s, flow, padding_mode="border")
+            flow = flow + net.refine(level, paddle.concat([r, warped, flow], axis=1))
+        return flow
+
+    def forward(self, ref, supp):
+        shape = paddle.shape(ref)
+        h, w = shape[2], shape[3]
+        h_up, w_up = (h + 31) // 32 * 32, (w + 31) // 32 * 32
+        ref = resize_bilinear(ref, size=[h_up, w_up])
+        supp = resize_bilinear(supp, size=[h_up, w_up])
+        flow = resize_bilinear(self._coarse_to_fine(ref, supp), size=[h, w])
+        return paddle.concat([flow[:, :1] * (w.astype("float32") / w_up.astype("float32")),
+                              flow[:, 1:] * (h.astype("float32") / h_up.astype("float32"))], axis=1)
+
+
+def _clip_flows(spynet, frames: list):
+    """``core.nets.basicvsr.bidirectional_flows`` for one clip given as a list of [1, 3, H, W] frames:
+    (forward, backward) lists of [1, 2, H, W] flows."""
+    earlier, later = paddle.concat(frames[:-1], axis=0), paddle.concat(frames[1:], axis=0)
+    backward = spynet(earlier, later)
+    forward = spynet(later, earlier)
+    t = len(frames)
+    return [forward[i : i + 1] for i in range(t - 1)], [backward[i : i + 1] for i in range(t - 1)]
+
+
+def _x4_residual_base(lr):
+    return resize_bilinear(lr, scale=4)
+
+
+class ExportableMSVSR(nn.Layer):
+    """``core.nets.msvsr.MSVSR`` for one clip [1, T, 3, H, W] of a fixed T, H and W read at run time:
+    the same computation with interpolations as gathers (SPyNet and the x4 bilinear base) and no
+    Python reads of H/W. Every layer is the network's own, shared."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.flow = ExportableFlowPyramid(net.spynet)
+
+    def _local_fusion(self, spatial, flows_forward, flows_backward):
+        net, t = self.net, len(spatial)
+        zeros = paddle.zeros_like(spatial[0])
+        fused = []
+        for i in range(t):
+            current = spatial[i]
+            aligned = []
+            for neighbour, flows in ((i + 1, flows_backward), (i - 1, flows_forward)):
+                if 0 <= neighbour < t:
+                    flow = flows[min(i, neighbour)]
+                    condition = paddle.concat([warp_by_flow(spatial[neighbour], flow), current], axis=1)
+                    aligned.append(net.stage1_align(spatial[neighbour], condition, flow)[0])
+                else:
+                    aligned.append(zeros)
+            fused.append(net.stage1_blocks(paddle.concat([current] + aligned, axis=1)))
+        return fused
+
+    def _propagate(self, name, backward, current_feats, branches, flows, priors=None):
+        net = self.net
+        align, backbone = net.deform_align[name], net.backbone[name]
+        t = len(current_feats)
+        frames = range(t - 1, -1, -1) if backward else range(t)
+        out, used = [None] * t, {}
+        feat_prop = paddle.zeros_like(current_feats[0])
+        for step, frame in enumerate(frames):
+            current = current_feats[frame]
+            if step > 0:
+                flow = flows[frame] if backward else flows[frame - 1]
+                if priors is None:
+                    condition = paddle.concat([warp_by_flow(feat_prop, flow), current], axis=1)
+                    feat_prop, offset, mask = align(feat_prop, condition, flow)
+                    used[frame] = (offset, mask)
+                else:
+                    feat_prop = align(feat_prop, current, flow, *priors[frame])
+            feat = paddle.concat([current] + [b[frame] for b in branches.values()] + [feat_prop], axis=1)
+            feat_prop = feat_prop + backbone(feat)
+            out[frame] = feat_prop
+        return out, used
+
+    def forward(self, lqs):
+        from core.nets.msvsr import STAGE2, STAGE3, _lrelu
+
+        net = self.net
+        t = lqs.shape[1]
+        frames = [lqs[:, i] for i in range(t)]
+        features = net.feat_extract(paddle.concat(frames, axis=0))
+        spatial = [features[i : i + 1] for i in range(t)]
+        flows_forward, flows_backward = _clip_flows(self.flow, frames)
+
+        branches = {"stage1": self._local_fusion(spatial, flows_forward, flows_backward)}
+        priors = {}
+        for name, backward in STAGE2:
+            flows = flows_backward if backward else flows_forward
+            branches[name], priors[name] = self._propagate(name, backward, spatial, branches, flows)
+
+        aux_feats = []
+        for i in range(t):  # MSVSR._auxiliary, without the auxiliary images' output
+            low = net.aux_reconstruction(paddle.concat([spatial[i]] + [b[i] for b in branches.values()], axis=1))
+            mid = _lrelu(net.aux_upsample1(low))
+            high = _lrelu(net.aux_upsample2(mid))
+            image = net.aux_conv_last(high) + _x4_residual_base(frames[i])
+            down = net.aux_block_down1(paddle.concat([image, high], axis=1))
+            down = net.aux_block_down2(paddle.concat([down, mid], axis=1))
+            aux_feats.append(net.aux_fusion(paddle.concat([down, low], axis=1)))
+        for (name, backward), (stage2_name, _) in zip(STAGE3, STAGE2):
+            flows = flows_backward if backward else flows_forward
+            branches[name], _ = self._propagate(name, backward, aux_feats, branches, flows, priors[stage2_name])
+
+        later = [b for name, b in branches.items() if name != "stage1"]
+        outputs = []
+        for i in range(t):  # MSVSR._reconstruct
+            local = branches["stage1"][i]
+            hr = net.reconstruction(paddle.concat([spatial[i], local] + [b[i] for b in later], axis=1))
+            hr = _lrelu(net.upsample1(hr))
+            hr = _lrelu(net.upsample2(hr))
+            if not net.only_last:
+                hr = _lrelu(net.conv_hr(hr))
+            hr = net.conv_last(hr) + _x4_residual_base(frames[i])
+            local_head = _lrelu(net.aux_upsample2(_lrelu(net.aux_upsample1(local))))
+            outputs.append(net.hybrid_conv_last(local_head) + hr)
+        return paddle.stack(outputs, axis=1)
+
+
+class ExportableBasicVSRPlusPlus(nn.Layer):
+    """``core.nets.basicvsr.BasicVSRPlusPlus`` for one clip [1, T, 3, H, W] of a fixed T, H and W read
+    at run time (see ``ExportableMSVSR``)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+        self.flow = ExportableFlowPyramid(net.spynet)
+
+    def _propagate(self, name, backward, spatial, branches, flows):
+        net = self.net
+        align = getattr(net, f"deform_align_{name}")
+        backbone = getattr(net, f"backbone_{name}")
+        t = len(spatial)
+        frames = list(range(t - 1, -1, -1)) if backward else list(range(t))
+
+        def flow_into(frame):
+            return flows[frame] if backward else flows[frame - 1]
+
+        history = []
+        feat_prop = paddle.zeros_like(spatial[0])
+        for step, frame in enumerate(frames):
+            current = spatial[frame]
+            if step > 0:
+                flow_n1 = flow_into(frame)
+                cond_n1 = warp_by_flow(feat_prop, flow_n1)
+                if step > 1:
+                    feat_n2 = history[-2]
+                    flow_n2 = flow_n1 + warp_by_flow(flow_into(frames[step - 1]), flow_n1)
+                    cond_n2 = warp_by_flow(feat_n2, flow_n2)
+                else:
+                    feat_n2, flow_n2 = paddle.zeros_like(feat_prop), paddle.zeros_like(flow_n1)
+                    cond_n2 = paddle.zeros_like(cond_n1)
+                condition = paddle.concat([cond_n1, current, cond_n2], axis=1)
+                feat_prop = align(paddle.concat([feat_prop, feat_n2], axis=1), condition, flow_n1, flow_n2)
+            feat = paddle.concat([current] + [b[frame] for b in branches.values()] + [feat_prop], axis=1)
+            feat_prop = feat_prop + backbone(feat)
+            history.append(feat_prop)
+        return history[::-1] if backward else history
+
+    def forward(self, lqs):
+        from core.nets.basicvsr import _PLUS_PLUS_BRANCHES, _lrelu
+
+        net = self.net
+        t = lqs.shape[1]
+        frames = [lqs[:, i] for i in range(t)]
+        features = net.feat_extract(paddle.concat(frames, axis=0))
+        spatial = [features[i : i + 1] for i in range(t)]
+        flows_forward, flows_backward = _clip_flows(self.flow, frames)
+        branches = {}
+        for name, backward in _PLUS_PLUS_BRANCHES:
+            branches[name] = self._propagate(name, backward, spatial, branches,
+                                             flows_backward if backward else flows_forward)
+        outputs = []
+        for i in range(t):  # _X4Head._to_image
+            feat = net.reconstruction(paddle.concat([spatial[i]] + [b[i] for b in branches.values()], axis=1))
+            out = _lrelu(net.upsample1(feat))
+            out = _lrelu(net.upsample2(out))
+            out = net.conv_last(_lrelu(net.conv_hr(out)))
+            outputs.append(out + _x4_residual_base(frames[i]))
+        return paddle.stack(outputs, axis=1)
+
+
+def exportable_video_upscaler(net: nn.Layer) -> nn.Layer:
+    """The form of a clip network to export for one clip of a fixed length: PP-MSVSR and BasicVSR++
+    wrapped (``ExportableMSVSR``, ``ExportableBasicVSRPlusPlus``); ValueError for others."""
+    from core.nets.basicvsr import BasicVSRPlusPlus
+    from core.nets.msvsr import MSVSR
+
+    if isinstance(net, MSVSR):
+        return ExportableMSVSR(net)
+    if isinstance(net, BasicVSRPlusPlus):
+        return ExportableBasicVSRPlusPlus(net)
+    raise ValueError(f"no exportable form for {type(net).__name__}")
+
+
+# ---------------------------------------------------------------- DeepRemaster
+
+
+def _double_width_linear_5d(x):
+    # _double_width_linear on [B, C, T, H, W] (time untouched).
+    padded = F.pad(x, [1, 1, 0, 0, 0, 0], mode="replicate", data_format="NCDHW")
+    even = 0.75 * x + 0.25 * padded[:, :, :, :, :-2]
+    odd = 0.75 * x + 0.25 * padded[:, :, :, :, 2:]
+    return paddle.stack([even, odd], axis=-1).reshape([0, 0, 0, 0, -1])
+
+
+def double_space_trilinear(x):
+    """DeepRemaster's trilinear resize to [T, 2H, 2W] (align_corners False) without an interp op:
+    in time the ratio is 1 (every sample on a frame), in space a half-pixel bilinear 2x."""
+    x = _double_width_linear_5d(x)
+    return _double_width_linear_5d(x.transpose([0, 1, 2, 4, 3])).transpose([0, 1, 2, 4, 3])
+
+
+class _RemasterUpsample(nn.Layer):
+    """``deepremaster.Upsample`` with ``double_space_trilinear`` (its own layers, shared)."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        return F.elu(self.layer.bn(self.layer.conv3d(double_space_trilinear(x))))
+
+
+class _RemasterUpsampleConcat(nn.Layer):
+    """``deepremaster.UpsampleConcat`` with ``double_space_trilinear``."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x, skip):
+        return self.layer.conv3d(paddle.concat([double_space_trilinear(x), skip], axis=1))
+
+
+class _RemasterAttention(nn.Layer):
+    """``deepremaster.SourceReferenceAttention`` reshaping back by the run-time shape of its source."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, source, reference):
+        layer = self.layer
+        query = layer.query_conv(source).flatten(2).transpose([0, 2, 1])
+        key = layer.key_conv(reference).flatten(2)
+        attention = F.softmax(paddle.bmm(query, key), axis=-1)
+        value = layer.value_conv(reference).flatten(2)
+        read = paddle.reshape(paddle.bmm(value, attention.transpose([0, 2, 1])), paddle.shape(source))
+        return layer.gamma * read + source, attention
+
+
+def exportable_remaster(net: nn.Layer) -> nn.Layer:
+    """A copy of a DeepRemaster network (restorer or colorizer) whose trilinear upsamplings and
+    attention reshapes run at any T, H and W without interp ops or Python-read sizes."""
+    from core.nets.deepremaster import SourceReferenceAttention, Upsample, UpsampleConcat
+
+    swaps = {Upsample: _RemasterUpsample, UpsampleConcat: _RemasterUpsampleConcat,
+             SourceReferenceAttention: _RemasterAttention}
+    targets = [name for name, sub in net.named_sublayers() if type(sub) in swaps]
+    net = copy.deepcopy(net)
+    for name in targets:
+        *path, last = name.split(".")
+        parent = net
+        for part in path:
+            parent = getattr(parent, part)
+        original = getattr(parent, last)
+        setattr(parent, last, swaps[type(original)](original))
+    return net

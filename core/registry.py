@@ -8,8 +8,9 @@ This module imports nothing from ``core``. Every other layer imports it:
   ``shared/reference``).
 - ``WEIGHTS``: checkpoints (``WeightSpec``), named ``architecture.tag`` as timm names them
   (``cyclegan_resnet9.vintage``, ``rrdb_x4.realesrgan_anime``); their older short names
-  (``vintage_photo``) stay valid as aliases. Declared next to their network (``core.nets``) or
-  with their offline import (``core.importers.packaged``).
+  (``vintage_photo``) stay valid as aliases. Declared in ``core.checkpoints`` (one module per network
+  family, importable without paddle, so the web server lists them cheaply) or with their offline
+  import (``core.importers.packaged``).
 - ``CONVERTERS``: functions that turn another framework's files into our state dicts
   (``core.importers``), named by ``PackagedSource.converter`` (called with the wheel's files, they return
   (state dict, network overrides)) or by ``PublishedArchive.format`` (called with the unpacked archive's
@@ -273,13 +274,27 @@ class PublishedArchive:
 
     format: a ``CONVERTERS`` name that reads the unpacked variables (``paddle_persistables``).
     member: the directory (or single file) inside the archive that holds the variables (``stargan_G``).
-    name_table: ``() -> {library variable name: our parameter name}``, every variable the network needs;
-        the network's module defines it, next to the network, from the library's naming rules.
+    name_table: ``"module:function"`` of the function that returns ``{library variable name: our parameter
+        name}``, every variable the network needs (``"core.nets.stargan:paddlecv_name_table"``). The
+        network's module defines it from the library's naming rules; it is named, not referenced, so that
+        declaring a checkpoint imports no paddle (``table()`` imports it when a download is converted).
+    name_table_args: the keyword arguments the function is called with (the published configuration).
     """
 
     format: str
     member: str
-    name_table: Callable[[], Mapping[str, str]]
+    name_table: str
+    name_table_args: Mapping = field(default_factory=dict)
+
+    def __post_init__(self):
+        module, _, function = self.name_table.partition(":")
+        if not module or not function.isidentifier():
+            raise ValueError(f"name_table {self.name_table!r}: expected 'module:function'")
+
+    def table(self) -> dict[str, str]:
+        """``{library variable name: our parameter name}``: the named function, imported now, called with the args."""
+        module, _, function = self.name_table.partition(":")
+        return dict(getattr(importlib.import_module(module), function)(**self.name_table_args))
 
 
 @dataclass(frozen=True)
@@ -338,11 +353,11 @@ class WeightSpec:
         return (self.name, self.filename, self.key, self.prefix_keys, tuple(sorted(self.net_overrides.items())))
 
 
-WEIGHTS: Registry[WeightSpec] = Registry("weights", discover=("core.nets", "core.importers"))
+WEIGHTS: Registry[WeightSpec] = Registry("weights", discover=("core.checkpoints", "core.importers"))
 
 
 def register_weights(spec: WeightSpec) -> WeightSpec:
-    """Declare a checkpoint (at import time, next to its network or its offline import)."""
+    """Declare a checkpoint (at import time, in ``core.checkpoints.<family>`` or with its offline import)."""
     architecture_name, _, tag = spec.name.partition(".")
     if not architecture_name or not tag:
         raise ValueError(f"weights {spec.name!r}: the name must be architecture.tag")

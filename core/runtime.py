@@ -129,10 +129,37 @@ def init_paddle() -> None:
 
     If Paddle is first imported on a worker thread, the other threads are left in
     static-graph mode (seen with Paddle 3.3: ``paddle.in_dynamic_mode()`` is False
-    there), so servers import it on the main thread before serving requests.
+    there), so servers import it on the main thread: right after they start listening
+    (``defer_paddle_import``), their request handlers waiting for it (``wait_for_paddle``).
     """
     configure_process()
     import paddle  # noqa: F401
+
+    _paddle_imported.set()
+
+
+# A server's page answers before Paddle is imported (the import takes about a second): it calls
+# defer_paddle_import() before listening and init_paddle() on its main thread once it listens.
+_paddle_deferred = False
+_paddle_imported = threading.Event()
+PADDLE_IMPORT_WAIT_S = 120.0
+
+
+def defer_paddle_import() -> None:
+    """Announce that this process imports Paddle on its main thread after it starts serving."""
+    global _paddle_deferred
+    _paddle_deferred = True
+
+
+def paddle_ready() -> bool:
+    """Whether code on any thread may use Paddle now (always, unless a server's import is still to come)."""
+    return not _paddle_deferred or _paddle_imported.is_set()
+
+
+def wait_for_paddle(timeout_s: float = PADDLE_IMPORT_WAIT_S) -> None:
+    """Block until ``paddle_ready()``: request handlers call it so that none imports Paddle first."""
+    if not paddle_ready() and not _paddle_imported.wait(timeout_s):
+        raise RuntimeError(f"Paddle was not imported within {timeout_s:.0f} s of the server's start")
 
 
 _device_lock = threading.Lock()

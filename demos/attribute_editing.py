@@ -14,10 +14,11 @@ import gradio as gr
 import numpy as np
 
 from core.apps import attribute_editing as ae
-from core.nets.digit_editors import training_command
+from core.checkpoints.digit_editors import training_command
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Number, Radio, Slider
-from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
+from demos.gallery import (clear_on_failure, notice_update, ready_first, tab_intro, tab_page, unavailable_panel,
+                           with_state)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 FACE_WEIGHTS = [m.weights for m in ae.FACE_MODELS.values()]
@@ -213,10 +214,10 @@ def direction_radio(label: str, elem_id: str, value: str = "keep") -> Radio:
     return Radio([("more", "more"), ("less", "less"), ("keep", "keep")], value=value, label=label, elem_id=elem_id)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = ae.APP
     attribute_choices = [(pretty(a), a) for a in ae.FACE_ATTRIBUTES]
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         gr.Markdown(tab_intro(app, show_title))
         with gr.Tabs():
             with gr.Tab("Faces", elem_id="attributes-faces-tab"):

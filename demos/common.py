@@ -1,6 +1,7 @@
 """What every tab shares: error mapping, per-request work directories, limits, launching alone."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import inspect
@@ -21,6 +22,7 @@ except ImportError:  # not on Windows: there, directories are pruned by age alon
 
 import gradio as gr
 
+from core import runtime
 from core.errors import GalleryError
 
 log = logging.getLogger("gan_gallery")
@@ -238,6 +240,9 @@ def _as_user_error(exc: BaseException, name: str) -> gr.Error:
 def user_errors(fn):
     """Turn core's errors into gr.Error with the same text; hide everything else behind a short message.
 
+    A handler called in the first second of a server's life waits for the server's main thread to
+    import Paddle (``core.runtime.wait_for_paddle``) rather than importing it on its own thread.
+
     Works for plain and async handlers (heavy handlers are async, so that a
     cancelled request can stop its worker).
     """
@@ -246,6 +251,8 @@ def user_errors(fn):
         @functools.wraps(fn)
         async def async_wrapper(*args, **kwargs):
             try:
+                if not runtime.paddle_ready():  # the server has just started: wait off the event loop
+                    await asyncio.to_thread(runtime.wait_for_paddle)
                 return await fn(*args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - mapped for the user, logged when unexpected
                 raise _as_user_error(exc, fn.__name__) from None
@@ -255,6 +262,7 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            runtime.wait_for_paddle()
             return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - mapped for the user, logged when unexpected
             raise _as_user_error(exc, fn.__name__) from None

@@ -17,7 +17,7 @@ from core.apps import digits
 from core.media import write_png
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
-from demos.gallery import clear_on_failure, tab_intro
+from demos.gallery import clear_on_failure, tab_intro, tab_page
 
 DIGIT_CHOICES = ["any"] + [str(d) for d in range(10)]
 
@@ -30,9 +30,9 @@ def generate(seed, count, digit):
     return str(path), str(path), timed(time.perf_counter() - start)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = digits.APP
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         if show_title:
             gr.Markdown(tab_intro(app))
         with gr.Row():

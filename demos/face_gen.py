@@ -16,8 +16,8 @@ import gradio as gr
 from core.apps import face_gen
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Radio, Slider
-from demos.gallery import (choice_rank, clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel,
-                           with_state)
+from demos.gallery import (choice_rank, clear_on_failure, notice_update, ready_first, tab_intro, tab_page,
+                           unavailable_panel, with_state)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 WEIGHTS = [m.weights for m in face_gen.MODELS.values()]
@@ -105,21 +105,19 @@ def default_model() -> str:
         [face_gen.MODELS[face_gen.DEFAULT_MODEL].weights]) else face_gen.DEFAULT_MODEL
 
 
-def refresh_models():
-    """On page load: the models' labels and the tab's notice, with weights fetched since start."""
-    return gr.update(choices=model_choices()), notice_update(WEIGHTS)
+@user_errors  # waits for the server to have imported Paddle (the layer count reads the network registry)
+def refresh_models(model):
+    """On page load: the models' labels and the tab's notice, with weights fetched since start, and the
+    layer sliders' range for the model shown."""
+    return gr.update(choices=model_choices()), notice_update(WEIGHTS), *_layer_sliders(model)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
-    # Import Paddle here, on the main thread, before any request: imported first on a
-    # worker thread, Paddle stays in static-graph mode on every other thread; and the
-    # first request would pay the ~2 s import, while a missing checkpoint must be
-    # reported at once.
-    import paddle  # noqa: F401
-
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = face_gen.APP
-    last_layer = face_gen.layer_count(face_gen.DEFAULT_MODEL) - 1
-    with gr.Blocks(title=app.title) as blocks:
+    # The chosen model's own count comes with the page load (it reads the network registry, which
+    # imports Paddle: not while the server builds its pages).
+    last_layer = face_gen.MAX_LAYERS - 1
+    with tab_page(app, page) as blocks:
         gr.Markdown(tab_intro(app, show_title, LIMITS))
         notice = unavailable_panel(WEIGHTS, elem_id="face-gen-unavailable")
         with gr.Row():
@@ -181,7 +179,8 @@ def build(show_title: bool = True) -> gr.Blocks:
         ):
             event = button.click(handler, inputs, outputs, api_name=api_name, show_progress_on=main, **HEAVY)
             clear_on_failure(event, outputs)
-        blocks.load(refresh_models, None, [model, notice], api_visibility="private", queue=False, show_progress="hidden")
+        blocks.load(refresh_models, model, [model, notice, first_layer, final_layer], api_visibility="private", queue=False,
+                    show_progress="hidden")
     return blocks
 
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import os
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -66,21 +66,10 @@ def prepare_weights_in_background(chosen: Sequence[App]) -> threading.Thread:
     return thread
 
 
-def _build_tab(app: App, alone: bool) -> gr.Blocks:
-    """The app's gr.Blocks. Served alone, the page header carries its title, so the tab leaves its own out."""
-    build = importlib.import_module(app.demo).build
-    if alone and "show_title" in inspect.signature(build).parameters:
-        return build(show_title=False)
-    return build()
-
-
 def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
     """Every selected application as a tab (one application: no tab bar). Loads no weights."""
     chosen = selected_apps(names)
     alone = len(chosen) == 1
-    # Tabs are built outside the parent and rendered inside: building inside and
-    # rendering would show each tab twice (Gradio 6).
-    tabs = [(app, _build_tab(app, alone)) for app in chosen]
     title = f"{chosen[0].title} · GAN Gallery" if alone else "GAN Gallery"
     with gr.Blocks(title=title, delete_cache=(3600, 3600)) as gallery:
         if alone:
@@ -89,19 +78,18 @@ def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
             gr.Markdown(HEADER, elem_id="gallery-header")
         tables = []
         if alone:
-            tabs[0][1].render()
-            _budget_note(tabs[0][0])
-            tables.append(_weights_panel(tabs[0][0]))
+            # Served alone, the page header carries the title, so the tab leaves its own out.
+            _build_tab(chosen[0], gallery, show_title=False)
+            tables.append(_weights_panel(chosen[0]))
         else:
             with gr.Tabs():
-                for app, blocks in tabs:
+                for app in chosen:
                     with gr.Tab(app.title, id=app.name, elem_id=f"tab-{app.name}"):
-                        blocks.render()
-                        _budget_note(app)
+                        _build_tab(app, gallery, show_title=True)
                         tables.append(_weights_panel(app))
 
         def refresh_tables():
-            values = [weights_table(app) for app, _ in tabs]
+            values = [weights_table(app) for app in chosen]
             # One output takes one value: a list of one would be refused (HTTP 500 on every page load).
             return values[0] if len(values) == 1 else values
 
@@ -109,6 +97,12 @@ def build_gallery(names: Sequence[str] | None = None) -> gr.Blocks:
         gallery.load(refresh_tables, None, tables, api_visibility="private", queue=False, show_progress="hidden")
     gallery.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return gallery
+
+
+def _build_tab(app: App, page: gr.Blocks, show_title: bool) -> None:
+    """Lay the app's tab out in `page`, where the gallery is being built, then its budget note."""
+    importlib.import_module(app.demo).build(show_title=show_title, page=page)
+    _budget_note(app)
 
 
 def _budget_note(app: App) -> None:
@@ -129,6 +123,20 @@ def _weights_panel(app: App) -> gr.Markdown:
 # ---------------------------------------------------------------- what every tab shows the same way
 #
 # The tabs import these (a Space carries this module with every application).
+
+
+@contextmanager
+def tab_page(app: App, page: gr.Blocks | None) -> Iterator[gr.Blocks]:
+    """Where a tab's ``build`` puts its components and page-load events: `page`, the gallery being built
+    (they land in its current tab), or, called alone, a new gr.Blocks of the app's own.
+
+    Not one gr.Blocks per tab rendered into the gallery: Gradio builds a whole web app each time a
+    gr.Blocks closes (0.2-0.4 s each here), which made those nested pages most of the gallery's start."""
+    if page is not None:
+        yield page
+        return
+    with gr.Blocks(title=app.title) as blocks:
+        yield blocks
 
 
 def tab_intro(app: App, show_title: bool = True, extra: str = "") -> str:
@@ -488,9 +496,11 @@ def launch(
 
     host/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (127.0.0.1:7860 by default).
     """
-    from core.runtime import init_paddle
+    from core.runtime import defer_paddle_import, init_paddle
 
-    init_paddle()  # on the main thread, before any request thread touches Paddle
+    # Paddle (about a second to import) comes after the page answers: imported here on the main thread
+    # once the server listens; a request handler arriving earlier waits for it (demos.common.user_errors).
+    defer_paddle_import()
     # No image larger than the largest limit of any served app is ever decoded, here or in a worker.
     pixel_cap = largest_image_pixels(selected_apps(names))
     os.environ[serving.IMAGE_PIXEL_CAP_VARIABLE] = str(pixel_cap)
@@ -500,17 +510,20 @@ def launch(
         blocks.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     admit(blocks)
     wait_here = not kwargs.pop("prevent_thread_lock", False)
-    result = blocks.launch(
-        server_name=host,
-        server_port=port,
-        share=share,
-        max_file_size=MAX_UPLOAD,
-        theme=gr.themes.Soft(),
-        footer_links=["api", "gradio"],
-        prevent_thread_lock=True,
-        app_kwargs={"middleware": [Middleware(RequestBodyCap)]},
-        **kwargs,
-    )
+    try:
+        result = blocks.launch(
+            server_name=host,
+            server_port=port,
+            share=share,
+            max_file_size=MAX_UPLOAD,
+            theme=gr.themes.Soft(),
+            footer_links=["api", "gradio"],
+            prevent_thread_lock=True,
+            app_kwargs={"middleware": [Middleware(RequestBodyCap)]},
+            **kwargs,
+        )
+    finally:
+        init_paddle()  # also when the launch failed: no handler may wait for an import that never comes
     if import_weights:
         # Once the page is up: the first visitor need not wait for conversions.
         prepare_weights_in_background(selected_apps(names))

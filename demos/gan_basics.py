@@ -20,7 +20,7 @@ from core.media import write_png
 from core.train.gan import OBJECTIVES
 from demos.common import new_workdir, timed, user_errors
 from demos.components import Dropdown, Number, Slider
-from demos.gallery import clear_on_failure, tab_intro
+from demos.gallery import clear_on_failure, tab_intro, tab_page
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 OBJECTIVE_CHOICES = [(o.title, o.name) for o in OBJECTIVES.values()]
@@ -222,9 +222,9 @@ def poll_live(run):
     return plot, _enlarged(snap.grid), live_status(snap), snap.checkpoint, gr.Timer(active=not snap.finished)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = gan_basics.APP
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         if show_title:
             gr.Markdown(tab_intro(app))
         run = gr.State(None)

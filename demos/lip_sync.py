@@ -16,7 +16,8 @@ from core import audio
 from core.apps import lip_sync
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
-from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
+from demos.gallery import (clear_on_failure, notice_update, ready_first, tab_intro, tab_page, unavailable_panel,
+                           with_state)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 WEIGHTS = [m.weights for m in lip_sync.MODELS.values()]
@@ -87,9 +88,9 @@ def refresh():
     return gr.update(choices=model_choices()), notice_update(WEIGHTS)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = lip_sync.APP
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         gr.Markdown(tab_intro(app, show_title, LIMITS_TEXT))
         notice = unavailable_panel(WEIGHTS, elem_id="lip-sync-unavailable")
         with gr.Row():

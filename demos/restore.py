@@ -19,7 +19,7 @@ from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile, Slider
 from demos.gallery import (
     MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
-    tab_intro, unavailable_panel, with_state,
+    tab_intro, tab_page, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
@@ -198,9 +198,9 @@ def refresh_models():
             gr.update(choices=remaster_choices()), notice_update(WEIGHTS))
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = restore.APP
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         if show_title:
             gr.Markdown(tab_intro(app))
         notice = unavailable_panel(WEIGHTS, elem_id="restore-unavailable")

@@ -19,7 +19,8 @@ import numpy as np
 from core.apps import scene_painting
 from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
-from demos.gallery import clear_on_failure, notice_update, ready_first, tab_intro, unavailable_panel, with_state
+from demos.gallery import (clear_on_failure, notice_update, ready_first, tab_intro, tab_page, unavailable_panel,
+                           with_state)
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
 WEIGHTS = [m.weights for m in scene_painting.MODELS.values()]
@@ -132,10 +133,10 @@ def refresh():
     return gr.update(choices=model_choices()), notice_update(WEIGHTS)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = scene_painting.APP
     first = scene_painting.MODELS[scene_painting.DEFAULT_MODEL]
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         gr.Markdown(tab_intro(app, show_title, LIMITS_TEXT))
         notice = unavailable_panel(WEIGHTS, elem_id="scene-painting-unavailable")
         model = Dropdown(model_choices(), value=scene_painting.DEFAULT_MODEL, label="Model", elem_id="scene-painting-model")

@@ -18,7 +18,7 @@ from demos.common import new_workdir, timed, user_error, user_errors
 from demos.components import Dropdown, ImageFile
 from demos.gallery import (
     MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
-    tab_intro, unavailable_panel, with_state,
+    tab_intro, tab_page, unavailable_panel, with_state,
 )
 from demos.heavy import HEAVY, fail_fast_if_missing, progress_reporter, run_heavy
 
@@ -146,9 +146,9 @@ def refresh_models():
     return gr.update(choices=model_choices()), notice_update(WEIGHTS)
 
 
-def build(show_title: bool = True) -> gr.Blocks:
+def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
     app = translate.APP
-    with gr.Blocks(title=app.title) as blocks:
+    with tab_page(app, page) as blocks:
         gr.Markdown(tab_intro(app, show_title, LIMITS_TEXT))
         notice = unavailable_panel(WEIGHTS, elem_id="translate-unavailable")
         model = Dropdown(model_choices(), value=DEFAULT_MODEL, label="Model", elem_id="translate-model")

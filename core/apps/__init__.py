@@ -61,7 +61,7 @@ class App:
     description: str  # one or two sentences for people
     demo: str  # module with build() -> gr.Blocks, e.g. "demos.digits"
     endpoints: tuple[str, ...]  # every api_name the tab exposes, exactly
-    networks: tuple[str, ...] = ()
+    networks: tuple[str, ...] = ()  # networks it runs besides its checkpoints' architectures (see every_network)
     weights: tuple[str, ...] = ()  # core.weights spec names
     examples: tuple[Example, ...] = ()
     limits: dict = field(default_factory=dict)
@@ -80,6 +80,13 @@ class App:
     @property
     def core_module(self) -> str:
         return f"{__name__}.{self.name}"
+
+    def every_network(self) -> tuple[str, ...]:
+        """The networks named in ``networks`` and the architecture of each checkpoint in ``weights``.
+
+        Looking the checkpoints up imports the network modules, and so paddle: call it where networks run
+        (Space builder, workers, tests), never while the web server builds its pages."""
+        return tuple(dict.fromkeys([*self.networks, *(WEIGHTS.get(name).architecture for name in self.weights)]))
 
 
 APPS: Registry[App] = Registry("application", discover=(__name__,))

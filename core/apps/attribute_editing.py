@@ -23,7 +23,7 @@ Faces, with the published CelebA models (PaddlePaddle/models' PaddleCV/gan, fetc
 5. Each edited 128x128 face is pasted back into the photo through a feathered edge (``core.face.paste_back``):
    nothing outside the face's crop changes.
 
-Digits, with our own editors (``core.nets.digit_editors``, trained by ``core.train.attributes``):
+Digits, with our own editors (``core.checkpoints.digit_editors``, trained by ``core.train.attributes``):
 
 1. The digit is one of the bundled 5,000 MNIST digits (picked by seed and class), or one drawn on a sketchpad
    and normalised as MNIST's were (``normalise_drawing``: its bounding box scaled to fit a 20x20 box, aspect
@@ -49,8 +49,8 @@ import numpy as np
 from core import face as faces
 from core.apps import App, Example, ModelChoice, catalogue, register
 from core.errors import CheckpointMismatch, InputError
-from core.nets.attgan import CELEBA_ATTRIBUTES, THRES_INT, attribute_condition, stgan_difference
-from core.nets.stargan import STARGAN_ATTRIBUTES, flip_attribute
+from core.nets.celeba_labels import (CELEBA_ATTRIBUTES, STARGAN_ATTRIBUTES, THRES_INT, attribute_condition, flip_attribute,
+                                     stgan_difference)
 
 ProgressCallback = Callable[..., None]
 
@@ -129,7 +129,7 @@ APP = register(
         default_budget_s=600.0,
         # The digit editors' checkpoints (by spec), the measures and conditions of core.train, the bundled digits
         # and the classifier's and editors' files.
-        assets=("core/nets/digit_editors.py", "core/train", "assets/digits/mnist_5k.npz", "assets/weights"),
+        assets=("core/nets/celeba_labels.py", "core/train", "assets/digits/mnist_5k.npz", "assets/weights"),
     )
 )
 

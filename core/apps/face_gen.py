@@ -43,6 +43,7 @@ MODELS = catalogue(
                 "dcgan.digiface_faces"),
 )
 STYLEGAN_MODELS = ("ffhq", "anime")  # the models with a W+ latent: style mixing
+MAX_LAYERS = 18  # w vectors in the largest model's W+ latent (FFHQ, 1024²); each model's own: layer_count()
 DEFAULT_MODEL = "ffhq"
 
 # Output sizes: the model's own, or the image resized down (faster to encode and transfer).
@@ -63,7 +64,6 @@ APP = register(
         "truncation ψ; mix the coarse or fine styles of two faces (StyleGAN2); or walk between seeds as a video.",
         demo="demos.face_gen",
         endpoints=("face_generate", "face_mix", "face_walk"),
-        networks=tuple(m.network for m in MODELS.values()),
         weights=tuple(m.weights for m in MODELS.values()),
         examples=(
             Example(inputs=("ffhq", "42", 0.7, "512")),

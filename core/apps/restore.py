@@ -152,10 +152,7 @@ APP = register(
         "restore faces (GFPGAN, GPEN) and remaster old film (DeepRemaster).",
         demo="demos.restore",
         endpoints=("restore_image", "restore_video", "restore_batch"),
-        networks=tuple(dict.fromkeys([
-            *(c.network for c in (*UPSCALERS.values(), *COLORIZERS.values(), *VIDEO_UPSCALERS.values())),
-            "deepremaster_modelR", "deepremaster_modelC", *face_enhance.NETWORKS,
-        ])),
+        networks=("deepremaster_modelR", "deepremaster_modelC", *face_enhance.NETWORKS),
         weights=tuple(dict.fromkeys([
             *UPSCALERS, *COLORIZERS, *(c.weights for c in VIDEO_UPSCALERS.values()), REMASTER_RESTORER,
             REMASTER_COLORIZER, *face_enhance.WEIGHTS,
@@ -909,43 +906,112 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _remaster_inputs(net, references: bool):
+    from paddle.static import InputSpec
+
+    # Any block length, frame size and number of references: the networks have no Python loop over
+    # frames, and the rewrite reads sizes at run time (core.export.exportable_remaster).
+    rng = np.random.default_rng(0)
+    grey = rng.random((1, 1, 5, 48, 64), dtype=np.float32)
+    specs = [InputSpec([1, 1, None, None, None], "float32", name="grey")]
+    if not references:
+        return specs, [grey]
+    refs = rng.random((1, 2, 3, 64, 48), dtype=np.float32)
+    return specs + [InputSpec([1, None, 3, None, None], "float32", name="references")], [grey, refs]
+
+
+def _exportable_remaster(net):
+    from core.export import exportable_remaster
+
+    return exportable_remaster(net)
+
+
+# DeepRemaster on the fast path (oneDNN) where it verifies against dygraph, as the image networks. One run of
+# bench.restore --only vsr (random weights, 5-frame 192x144 block, 2 cores at load 4-11): restorer 2.84 s a
+# frame in dygraph, 0.86 s oneDNN (set-up 5 s); colorizer with a reference 2.16 s, 1.03 s (set-up 11 s);
+# outputs within 1.5e-5. The set-up repays itself within a block, so every clip takes the fast path.
+REMASTER_BLOCKS = Export("blocks", inputs=lambda net: _remaster_inputs(net, references=False), rewrite=_exportable_remaster)
+REMASTER_REFERENCED = Export("referenced", inputs=lambda net: _remaster_inputs(net, references=True),
+                             rewrite=_exportable_remaster)
+
+
+def remaster_block(restorer, colorizer, frames_rgb: Sequence[np.ndarray], references: np.ndarray | None = None) -> np.ndarray:
+    """``core.nets.deepremaster.remaster_block`` through loaded runners (numpy in, numpy out: either engine)."""
+    from core.nets import deepremaster
+
+    if colorizer is None:
+        lightness, chroma = deepremaster.lab_inputs(frames_rgb)
+        (restored,) = restorer(lightness)
+        return deepremaster.colour_from_outputs(restored, chroma)
+    (restored,) = restorer(deepremaster.grey_inputs(frames_rgb))
+    (chroma,) = colorizer(restored, np.asarray(references, dtype=np.float32))
+    return deepremaster.colour_from_outputs(restored, chroma)
+
+
 def _remaster_stage(plan: VideoPlan, references: np.ndarray | None) -> Stage:
     from core import models
     from core.nets import deepremaster
 
-    restorer = models.runner(REMASTER_RESTORER)
-    colorizer = models.runner(REMASTER_COLORIZER) if references is not None else None
+    restorer = models.runner(REMASTER_RESTORER, REMASTER_BLOCKS)
+    colorizer = models.runner(REMASTER_COLORIZER, REMASTER_REFERENCED) if references is not None else None
     size = plan.remaster_size
 
     def run(frames):
-        def remaster(block):
-            with restorer.lock:
-                if colorizer is None:
-                    return deepremaster.remaster_block(restorer.network, None, block)
-                with colorizer.lock:
-                    return deepremaster.remaster_block(restorer.network, colorizer.network, block, references)
-
         block = []
         for frame in frames:
             block.append(deepremaster.resize_frame(frame, size))
             if len(block) == deepremaster.BLOCK_FRAMES:  # the published walk: blocks of 5, no overlap
-                yield from remaster(block)
+                yield from remaster_block(restorer, colorizer, block, references)
                 block = []
         if block:
-            yield from remaster(block)
+            yield from remaster_block(restorer, colorizer, block, references)
 
     mode = "colour from references" if references is not None else "restoration only"
     key = f"restore/remaster/{'colour' if references is not None else 'grey'}"
     return Stage(f"Remastering (DeepRemaster, {mode})", key, (plan.info.width, plan.info.height), run)
 
 
-class _LockedNetwork:
-    """A dygraph network called under its loader's lock (a Layer is not re-entrant)."""
+def _exportable_video_upscaler(net):
+    from core.export import exportable_video_upscaler
 
-    def __init__(self, runner):
-        self._runner = runner
+    return exportable_video_upscaler(net)
+
+
+# PP-MSVSR and BasicVSR++ on the fast path (oneDNN) where it verifies against dygraph. One run of
+# bench.restore --only vsr (random weights, 10 frames of 64², 2 cores at load 4-11): PP-MSVSR 1.34 s a frame
+# in dygraph, 0.57 s oneDNN; BasicVSR++ 3.74 s, 1.50 s; outputs within 6e-6 of their magnitude. Exporting
+# a 10-frame window (to_static unrolls the recurrences frame by frame) and verifying it took 66 s and 149 s,
+# about twice that for the 20-frame windows used here. PP-MSVSR saves 0.77 s per 64² frame (about 190 s per
+# megapixel of frames) against about 130 s of set-up, BasicVSR++ about 550 s per megapixel against about
+# 300 s: the export repays itself from 0.6-0.7 megapixels of frames, so shorter clips stay in dygraph.
+VSR_FAST_PATH_MIN_MEGAPIXELS = 1.0
+
+
+def vsr_export(frames: int) -> Export:
+    """PP-MSVSR or BasicVSR++ on windows of `frames` frames (any frame size): the recurrences are
+    unrolled over a fixed number of frames when exported (core.export.exportable_video_upscaler)."""
+
+    def inputs(net):
+        from paddle.static import InputSpec
+
+        clip = np.random.default_rng(0).random((1, frames, 3, MIN_VSR_FRAME_SIDE, MIN_VSR_FRAME_SIDE), dtype=np.float32)
+        return [InputSpec([1, frames, 3, None, None], "float32", name="clip")], [clip]
+
+    return Export(f"window{frames}", inputs=inputs, rewrite=_exportable_video_upscaler)
+
+
+class _ClipNetwork:
+    """What ``upscale_in_chunks`` calls: a window of `frames` frames on the fast path (`fast`), any
+    other (a clip shorter than one window) on the dygraph network under its loader's lock."""
+
+    def __init__(self, runner, fast=None, frames: int = 0):
+        self._runner, self._fast, self._frames = runner, fast, frames
 
     def __call__(self, clip):
+        import paddle
+
+        if self._fast is not None and self._fast.kind != "dygraph" and clip.shape[0] == 1 and clip.shape[1] == self._frames:
+            return paddle.to_tensor(self._fast(clip.numpy())[0])
         with self._runner.lock:
             return self._runner.network(clip)
 
@@ -954,8 +1020,14 @@ def _video_upscale_stage(request: Request, plan: VideoPlan) -> Stage:
     from core import models
     from core.nets.basicvsr import upscale_in_chunks
 
-    network = _LockedNetwork(models.runner(VIDEO_UPSCALERS[request.upscaler].weights))
+    checkpoint = VIDEO_UPSCALERS[request.upscaler].weights
     chunk, overlap = vsr_window(*plan.upscale_in)
+    # Every window of a clip at least `chunk` frames long has `chunk` frames (a shorter clip is one window of
+    # its own length, run in dygraph); the export pays for itself on clips of VSR_FAST_PATH_MIN_MEGAPIXELS.
+    megapixels = plan.info.n_frames * plan.upscale_in[0] * plan.upscale_in[1] / 1e6
+    worth_it = plan.info.n_frames >= chunk and megapixels >= VSR_FAST_PATH_MIN_MEGAPIXELS
+    fast = models.runner(checkpoint, vsr_export(chunk)) if worth_it else None
+    network = _ClipNetwork(models.runner(checkpoint), fast, chunk)
 
     def run(frames):
         clip = (np.ascontiguousarray(frame.transpose(2, 0, 1), dtype=np.float32) / 255.0 for frame in frames)

@@ -28,8 +28,8 @@ import numpy as np
 
 from core.apps import App, Example, ModelChoice, catalogue, pick, register
 from core.errors import InputError, WeightsUnavailable
-from core.nets.spade import CITYSCAPES_LABEL_NC, CITYSCAPES_LABELS, PHOTOPEN_LABEL_NC
-from core.nets.spade_scenes import DIGIT_SCENE_CLASSES, DIGIT_SCENE_COLOURS, TRAIN_COMMAND
+from core.nets.spade_labels import CITYSCAPES_LABEL_NC, CITYSCAPES_LABELS, PHOTOPEN_LABEL_NC
+from core.checkpoints.spade_scenes import DIGIT_SCENE_CLASSES, DIGIT_SCENE_COLOURS, TRAIN_COMMAND
 
 MAX_PIXELS = 2048 * 2048  # the painted map, decoded; it is resized to the model's size anyway
 TOLERANCE = 40.0  # RGB distance from a class colour, or from the blend of two, still counted as painted
@@ -115,7 +115,7 @@ APP = register(
         limits={"max_label_map_pixels": MAX_PIXELS, "max_unpainted_share": MAX_UNPAINTED_SHARE},
         emoji="🖌️",
         default_budget_s=300.0,
-        assets=("core/nets/spade_scenes.py", EXAMPLE_MAP),  # our model's configuration and checkpoint spec
+        assets=("core/nets/spade_labels.py", EXAMPLE_MAP),  # the published models' label sets
     )
 )
 

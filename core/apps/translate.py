@@ -215,7 +215,7 @@ APP = register(
         "for one picture or every frame of a short video.",
         demo="demos.translate",
         endpoints=("translate_image", "translate_video", "translate_batch", "translate_portrait"),
-        networks=(*dict.fromkeys(t.network for t in TRANSLATIONS.values()), *face_pipeline.NETWORKS, "fcn_hrnet_w18"),
+        networks=(*face_pipeline.NETWORKS, "fcn_hrnet_w18"),
         weights=(*(t.weights for t in TRANSLATIONS.values()), *face_pipeline.WEIGHTS, "fcn_hrnet_w18.faceseg"),
         examples=(
             Example(("vintage", "assets/examples/rocket.jpg"), "SpaceX; CC0 (public domain)"),

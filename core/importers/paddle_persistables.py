@@ -443,7 +443,7 @@ def convert_published_archive(unpacked: Path, spec) -> dict[str, np.ndarray]:
     """An unpacked archive of static-graph persistables -> our state dict, by ``spec.archive``.
 
     ``spec.archive.member`` names the folder (or combined file) of the variables;
-    ``spec.archive.name_table()`` maps each library variable onto our parameter name. Every variable
+    ``spec.archive.table()`` maps each library variable onto our parameter name. Every variable
     of the table must be there. Also accepted, and left out: training state (the learning rate and
     its schedule's counter, optimizer accumulators of saved variables, intermediate results marked
     persistable; ``training_only``) and the variables of other networks the trainer saved alongside
@@ -454,8 +454,8 @@ def convert_published_archive(unpacked: Path, spec) -> dict[str, np.ndarray]:
     archive = spec.archive
     if archive is None:
         raise ValueError(f"{spec.name} names no published archive")
-    variables, _ = read_archive_variables(unpacked, archive.member, archive.name_table())
-    table = dict(archive.name_table())
+    table = archive.table()  # imports the network module whose function names the variables
+    variables, _ = read_archive_variables(unpacked, archive.member, table)
     state = {}
     for library, variable in variables.items():
         array = variable.array

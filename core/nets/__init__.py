@@ -1,9 +1,11 @@
 """The networks: one file per family, each a pure ``paddle.nn.Layer`` registered in ``core.registry.NETWORKS``.
 
 A file declares its architectures with ``@architecture("cyclegan_resnet9", default_weights=...)``
-(and the manifest names of ``shared/reference`` as named configurations), and its published
-checkpoints with ``register_weights(WeightSpec("cyclegan_resnet9.horse2zebra", ...))``. Network
-files import only ``core.registry``, paddle and one another; adding a network is adding a file.
+(and the manifest names of ``shared/reference`` as named configurations). Its published checkpoints
+are declared apart, in ``core.checkpoints.<family>`` (``register_weights(WeightSpec(
+"cyclegan_resnet9.horse2zebra", ...))``), so that listing them imports no paddle. Network files import
+only ``core.registry``, their family's ``core.checkpoints`` module (the configurations they share with
+it), paddle and one another; adding a network is adding a file (and its checkpoints' file).
 
 ``build(name)`` makes a network without weights; ``core.models.create(name, pretrained=...)``
 loads a checkpoint into it.

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 
 class ConvNormLReLU(nn.Layer):
@@ -89,18 +89,3 @@ def animeganv2(**overrides):
     config = dict(ngf=32)
     config.update(overrides)
     return AnimeGenerator(**config)
-
-
-register_weights(
-    WeightSpec(
-        name="animeganv2.hayao",
-        aliases=("animeganv2_hayao",),
-        architecture="animeganv2",
-        filename="animeganv2_hayao.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/animeganv2_hayao.pdparams",
-        key="netG",
-        description="photo -> anime in the style of Hayao Miyazaki (AnimeGANv2)",
-        licence="PaddleGAN port of AnimeGANv2 (TachibanaYoshino/AnimeGANv2): its authors restrict commercial use",
-        source_note="key 'netG' as read by PaddleGAN's ppgan/apps/animegan_predictor.py",
-    )
-)

@@ -43,7 +43,7 @@ Read from PaddlePaddle/models, ``PaddleCV/gan`` (its last state, the parent of c
   ``flip_attribute`` (one attribute flipped, conflicts cleared); for AttGAN it then doubles the edited
   attribute (+-1.0: the test intensity ``test_int`` = 1.0, AttGAN's ``test_int`` / ``thres_int``
   scaling), for STGAN it does not, so STGAN's difference is +-1 where an attribute changes and 0 elsewhere.
-  ``attribute_condition`` and ``stgan_difference`` compute these.
+  ``core.nets.celeba_labels.attribute_condition`` and ``stgan_difference`` compute these.
 - The published models (README, ``https://paddle-gan-models.bj.bcebos.com/attgan_G.tar.gz`` and
   ``stgan_G.tar.gz``): CelebA at 128x128 (crop 170 for training, ``infer.py``'s default crop 178,
   bilinear resize, [-1, 1]) with the 13 ``CELEBA_ATTRIBUTES`` (``--selected_attrs`` of ``infer.py`` and
@@ -62,57 +62,14 @@ encoder_slope=0.01`` is v1.5's network (whose condition was ``attribute_conditio
 """
 from __future__ import annotations
 
-import functools
-from typing import Sequence
-
-import numpy as np
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.nets.stargan import PADDLECV_GAN, PADDLECV_LICENCE, flip_attribute
-from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
+from core.checkpoints.attgan import ATTGAN_CELEBA_128, STGAN_CELEBA_128
+from core.registry import architecture
 
-__all__ = [  # flip_attribute too: infer.py's targets for AttGAN and STGAN are made as for StarGAN
-    "CELEBA_ATTRIBUTES", "MAX_DIM", "THRES_INT", "TEST_INT", "AttGANGenerator", "STGANGenerator", "SelectiveTransferUnit",
-    "attribute_condition", "flip_attribute", "paddlecv_name_table", "stgan_difference",
-]
-
-# The published models' attributes, in the order of their condition vectors (infer.py --selected_attrs).
-CELEBA_ATTRIBUTES = (
-    "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses", "Male",
-    "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin", "Young",
-)
 MAX_DIM = 64 * 16  # AttGAN_network.MAX_DIM / STGAN_network.MAX_DIM: no layer is wider
-THRES_INT = 0.5  # trainers' --thres_int: a 0/1 label becomes -0.5 / +0.5
-TEST_INT = 1.0  # infer.py's AttGAN edit: the edited attribute doubled, +-1.0
-
-
-def attribute_condition(labels, thres_int: float = THRES_INT, edited: Sequence[int] = (), test_int: float = TEST_INT) -> np.ndarray:
-    """0/1 `labels` [..., c_dim] as the generators' condition: ``(2 * label - 1) * thres_int``, and
-    ``(2 * label - 1) * test_int`` in the `edited` columns (the edit's intensity).
-
-    AttGAN as ``infer.py`` runs it: ``attribute_condition(flip_attribute(labels, name, attrs),
-    edited=[attrs.index(name)])`` (test_int 1.0 is its doubling of thres_int 0.5); a larger or smaller
-    test_int strengthens or weakens the edit, a negative one reverses it.
-    """
-    labels = np.asarray(labels, dtype=np.float32)
-    condition = (labels * 2.0 - 1.0) * np.float32(thres_int)
-    for column in edited:
-        condition[..., column] = (labels[..., column] * 2.0 - 1.0) * np.float32(test_int)
-    return condition.astype(np.float32)
-
-
-def stgan_difference(source, target, thres_int: float = THRES_INT, edited: Sequence[int] = (), test_int: float | None = None) -> np.ndarray:
-    """STGAN's condition: ``attribute_condition(target) - attribute_condition(source)``.
-
-    As ``infer.py`` runs it (edited empty, test_int None): +-1 where target and source differ, 0
-    elsewhere. With `edited` and `test_int`, the target's edited columns use test_int instead of
-    thres_int, as STGAN's authors' test intensity does (test_int 1.0: +-1.5 where ``infer.py`` gives +-1).
-    """
-    target_condition = attribute_condition(target, thres_int, edited if test_int is not None else (),
-                                           test_int if test_int is not None else thres_int)
-    return (target_condition - attribute_condition(source, thres_int)).astype(np.float32)
 
 
 def _tile(condition, like):
@@ -342,11 +299,6 @@ def paddlecv_name_table(c_dim: int = 13, dim: int = 64, n_layers: int = 5, short
     return table
 
 
-ATTGAN_CELEBA_128 = {"c_dim": len(CELEBA_ATTRIBUTES), "dim": 64, "n_layers": 5, "shortcut_layers": 1, "inject_layers": 1}
-STGAN_CELEBA_128 = {"c_dim": len(CELEBA_ATTRIBUTES), "dim": 64, "n_layers": 5, "shortcut_layers": 4, "inject_layers": 4,
-                    "stu_layers": 4}
-
-
 @architecture(
     "attgan", "AttGAN generator: encoder-decoder editing face attributes by a target attribute vector (PaddleCV/gan layout)",
     default_weights="attgan.celeba",
@@ -368,33 +320,3 @@ def stgan(c_dim=13, dim=64, n_layers=5, shortcut_layers=4, inject_layers=4, enco
                           inject_layers=inject_layers, encoder_slope=encoder_slope, max_dim=max_dim,
                           stu_layers=stu_layers, stu_inject_layers=stu_inject_layers, stu_kernel=stu_kernel,
                           stu_residual=stu_residual)
-
-
-def _weights(model: str, title: str, config: dict, description: str, note: str = "") -> WeightSpec:
-    return WeightSpec(
-        name=f"{model}.celeba",
-        architecture=f"{model}_celeba_128",
-        filename=f"{model}_celeba_128.pdparams",
-        url=f"https://paddle-gan-models.bj.bcebos.com/{model}_G.tar.gz",
-        description=description,
-        licence=PADDLECV_LICENCE,
-        source_note=(f"{PADDLECV_GAN}: the README's pretrained {title} generator, "
-                     f"static-graph persistables converted by name (attgan.paddlecv_name_table); the directory inside the "
-                     f"archive is inferred from infer.py (init_model + '/net_G'), not read from the file{note}"),
-        archive=PublishedArchive(
-            format="paddle_persistables",
-            member="net_G",
-            name_table=functools.partial(paddlecv_name_table, **config),
-        ),
-    )
-
-
-register_weights(_weights(
-    "attgan", "AttGAN", ATTGAN_CELEBA_128,
-    "CelebA faces at 128x128, 13 attributes (bald, bangs, hair colours, eyebrows, glasses, male, mouth open, "
-    "moustache, no beard, pale skin, young); the condition is the target attributes (-0.5 / +0.5, the edited one +-1)"))
-register_weights(_weights(
-    "stgan", "STGAN", STGAN_CELEBA_128,
-    "CelebA faces at 128x128, the same 13 attributes as AttGAN; the condition is target minus source (+-1 where an attribute changes)",
-    "; run with the library's final STGAN code (no sum in the STUs, encoder slope 0.2): the v1.5 code the URL was "
-    "first published with differs there, which the file cannot tell"))

@@ -56,13 +56,10 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 from core.nets.edvr import EDVRFeatureExtractor, ModulatedDeformConv2D, named_blocks
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # PaddleGAN refuses smaller frames: SPyNet's pyramid (and its published weights) expect at least this.
 MIN_FLOW_SIZE = 64
-
-_LICENCE = "Apache-2.0 (PaddleGAN)"
-_ZOO = "PaddleGAN model zoo (docs/en_US/tutorials/video_super_resolution.md)"
 
 
 def _lrelu(x):
@@ -536,28 +533,3 @@ def basicvsrpp(mid_channels=64, num_blocks=7, extract_blocks=5, reconstruction_b
                hr_channels=64):
     return BasicVSRPlusPlus(mid_channels=mid_channels, num_blocks=num_blocks, extract_blocks=extract_blocks,
                             reconstruction_blocks=reconstruction_blocks, deform_groups=deform_groups, hr_channels=hr_channels)
-
-
-def _spec(name, configuration, filename, url, description):
-    return WeightSpec(
-        name=name,
-        architecture=configuration,
-        filename=filename,
-        url=url,
-        key="generator",
-        description=description,
-        licence=_LICENCE,
-        source_note=f"{_ZOO}; the video SR model saves the network under 'generator' (manifest {configuration}; "
-                    "not checked against the file, a flat file is accepted too)",
-    )
-
-
-register_weights(_spec("basicvsr.reds_x4", "basicvsr_reds_x4", "BasicVSR_reds_x4.pdparams",
-                       "https://paddlegan.bj.bcebos.com/models/BasicVSR_reds_x4.pdparams",
-                       "BasicVSR x4 trained on REDS (bicubic-downsampled video)"))
-register_weights(_spec("iconvsr.reds_x4", "iconvsr_reds_x4", "IconVSR_reds_x4.pdparams",
-                       "https://paddlegan.bj.bcebos.com/models/IconVSR_reds_x4.pdparams",
-                       "IconVSR x4 trained on REDS (at least 5 frames per clip)"))
-register_weights(_spec("basicvsrpp.reds_x4", "basicvsrpp_reds_x4", "BasicVSR++_reds_x4.pdparams",
-                       "https://paddlegan.bj.bcebos.com/models/BasicVSR%2B%2B_reds_x4.pdparams",
-                       "BasicVSR++ x4 trained on REDS"))

@@ -29,7 +29,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 INPUT_SIZE = 128
 NUM_ANCHORS = 896
@@ -151,24 +151,6 @@ def blazeface(**overrides):
     if overrides:
         raise TypeError(f"blazeface takes no arguments, got {sorted(overrides)}")
     return BlazeFace()
-
-
-register_weights(
-    WeightSpec(
-        name="blazeface.paddlegan",
-        architecture="blazeface",
-        filename="blazeface.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/blazeface.pdparams",
-        key=None,
-        description="BlazeFace front-camera face detector as published by PaddleGAN (face_detection)",
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note=(
-            "PaddleGAN's faceutils BlazeFace checkpoint (a flat state dict; its anchors file "
-            "https://paddlegan.bj.bcebos.com/models/anchors.npy is not needed: blazeface.anchors() computes them); "
-            "layout checked against shared/reference face_blazeface, not against the file"
-        ),
-    )
-)
 
 
 # ==================================================================================== helpers

@@ -31,7 +31,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # ---------------------------------------------------------------- ResNet encoder
 
@@ -420,34 +420,3 @@ class DeOldify(nn.Layer):
 )
 def deoldify(model_type="stable", backbone="resnet101", nf_factor=2, **overrides):
     return DeOldify(model_type=model_type, backbone=backbone, nf_factor=nf_factor, **overrides)
-
-
-_SOURCE_NOTE = "PaddleGAN ppgan/apps/deoldify_predictor.py; loaded there as a flat state dict (model.load_dict)"
-
-register_weights(
-    WeightSpec(
-        name="deoldify.stable",
-        aliases=("deoldify_stable",),
-        architecture="deoldify_stable",
-        filename="DeOldify_stable.pdparams",
-        url="https://paddlegan.bj.bcebos.com/applications/DeOldify_stable.pdparams",
-        key=None,
-        description="DeOldify stable: conservative colours, fewer artefacts (portraits, landscapes)",
-        licence="MIT (DeOldify, Jason Antic); PaddleGAN port Apache-2.0",
-        source_note=_SOURCE_NOTE,
-    )
-)
-
-register_weights(
-    WeightSpec(
-        name="deoldify.artistic",
-        aliases=("deoldify_artistic",),
-        architecture="deoldify_artistic",
-        filename="DeOldify_art.pdparams",
-        url="https://paddlegan.bj.bcebos.com/applications/DeOldify_art.pdparams",
-        key=None,
-        description="DeOldify artistic: bolder, more varied colours",
-        licence="MIT (DeOldify, Jason Antic); PaddleGAN port Apache-2.0",
-        source_note=_SOURCE_NOTE,
-    )
-)

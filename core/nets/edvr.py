@@ -35,7 +35,7 @@ import paddle.nn as nn
 import paddle.nn.functional as F
 from paddle.vision.ops import DeformConv2D
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 
 class ModulatedDeformConv2D(DeformConv2D):
@@ -313,20 +313,3 @@ class EDVRFeatureExtractor(nn.Layer):
 )
 def edvr(nf=64, nframes=5, groups=8, front_RBs=5, back_RBs=10, center=None, w_TSA=True):
     return EDVRNet(nf=nf, nframes=nframes, groups=groups, front_RBs=front_RBs, back_RBs=back_RBs, center=center, w_TSA=w_TSA)
-
-
-register_weights(
-    WeightSpec(
-        name="edvr.l_w_tsa_srx4",
-        architecture="edvr_l_w_tsa_srx4",
-        filename="EDVR_L_w_tsa_SRx4.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/EDVR_L_w_tsa_SRx4.pdparams",
-        key="generator",
-        description="EDVR-L with TSA, x4 video super-resolution trained on REDS (5 frames in, the centre one out)",
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note=(
-            "PaddleGAN model zoo (docs/en_US/tutorials/video_super_resolution.md); EDVRModel saves the network "
-            "under 'generator' (manifest edvr_l_w_tsa_srx4; not checked against the file, a flat file is accepted too)"
-        ),
-    )
-)

@@ -31,7 +31,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # ============================================================================ FCN on HRNet-W18
 
@@ -292,23 +292,6 @@ def fcn_hrnet_w18(num_classes: int = 2):
     return FCNHRNet(num_classes=num_classes)
 
 
-register_weights(
-    WeightSpec(
-        name="fcn_hrnet_w18.faceseg",
-        architecture="fcn_hrnet_w18",
-        filename="faceseg_FCN-HRNetW18.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/faceseg_FCN-HRNetW18.pdparams",
-        key=None,
-        description="Face vs background segmentation used by PaddleGAN's photo2cartoon (FaceSeg)",
-        licence="Apache-2.0 (PaddleGAN); its training data is not stated",
-        source_note=(
-            "PaddleGAN ppgan/faceutils/face_segmentation (FaceSeg loads it with set_state_dict as a flat "
-            "state dict); layout checked against shared/reference faceseg_fcn_hrnetw18, not against the file"
-        ),
-    )
-)
-
-
 # ============================================================================ BiSeNet
 
 BISENET_NUM_CLASSES = 19
@@ -448,26 +431,6 @@ class BiSeNet(nn.Layer):
 def bisenet(n_classes: int = BISENET_NUM_CLASSES, auxiliary_outputs: bool = False):
     """BiSeNet; PaddleGAN's face parser has 19 classes (``BISENET_CLASSES``)."""
     return BiSeNet(n_classes=n_classes, auxiliary_outputs=auxiliary_outputs)
-
-
-register_weights(
-    WeightSpec(
-        name="bisenet.face_parsing",
-        architecture="bisenet",
-        filename="bisenet.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/bisenet.pdparams",
-        key=None,
-        description="BiSeNet face parsing (19 CelebAMask-HQ parts) used by PaddleGAN's face parsing and makeup",
-        licence=(
-            "PaddleGAN port (Apache-2.0) of PSGAN / face-parsing.PyTorch (MIT); trained on CelebAMask-HQ, "
-            "whose images are for non-commercial research and education"
-        ),
-        source_note=(
-            "PaddleGAN ppgan/faceutils/mask (FaceParser loads it with set_dict as a flat state dict); "
-            "layout checked against shared/reference bisenet_face_parsing, not against the file"
-        ),
-    )
-)
 
 
 # ============================================================================ helpers

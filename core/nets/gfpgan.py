@@ -37,7 +37,7 @@ import paddle.nn.functional as F
 
 from core.nets.gpen import ConvLayer, EqualConv2D, ScaledLeakyReLUNoBias
 from core.nets.stylegan2 import EqualLinear, ModulatedConv2D, PixelNorm, ScaledLeakyReLU, Upsample2x
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # ---------------------------------------------------------------- pre/post-processing (for the apps)
 
@@ -54,7 +54,6 @@ INPUT_CHANNEL_ORDER = "RGB"
 INPUT_RANGE = (-1.0, 1.0)
 OUTPUT_RANGE = (-1.0, 1.0)
 IMAGE_OUTPUT = 0  # forward returns (image, intermediate RGB images)
-CHECKPOINT_KEY = "net_g_ema"  # GFPGAN.pdparams holds net_g and net_g_ema; PaddleGAN infers with the EMA one
 
 
 # ---------------------------------------------------------------- U-Net blocks
@@ -335,28 +334,3 @@ _V1_512 = {"out_size": 512, "num_style_feat": 512, "channel_multiplier": 1, "res
 )
 def gfpgan(**config):
     return GFPGANv1(**{**_V1_512, **config})
-
-
-register_weights(
-    WeightSpec(
-        name="gfpgan.v1_512",
-        aliases=("gfpgan_v1_512", "gfpgan"),
-        architecture="gfpgan_v1_512",
-        filename="GFPGAN.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/GFPGAN.pdparams",
-        key=CHECKPOINT_KEY,
-        description="GFPGAN v1 512x512 blind face restoration, trained by PaddleGAN on FFHQ",
-        licence=(
-            "Apache-2.0 (PaddleGAN; GFPGAN by TencentARC is Apache-2.0 except third-party parts: its StyleGAN2 code "
-            "from rosinality/stylegan2-pytorch (MIT) with NVIDIA's StyleGAN2 licence (non-commercial) for the "
-            "original ops, and DFDNet-derived code under CC BY-NC-SA 4.0); trained on FFHQ (dataset CC BY-NC-SA 4.0)"
-        ),
-        source_note=(
-            "PaddleGAN ppgan/faceutils/face_enhancement/gfpgan_enhance.py: GFPGANv1(out_size=512, channel_multiplier=1, "
-            "input_is_latent=True, different_w=True, sft_half=True) loads model_weights['net_g_ema'] (the file also "
-            "holds 'net_g'; docs/en_US/tutorials/gfpgan.md); PaddleGAN trained it (configs/gfpgan_ffhq1024.yaml) from a "
-            "frozen StyleGAN2 FFHQ-512 decoder (StyleGAN2_FFHQ512_Cmul1.pdparams). Layout checked against "
-            "shared/reference gfpgan_v1_512, not against the file"
-        ),
-    )
-)

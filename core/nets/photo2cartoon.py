@@ -16,7 +16,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 from core.nets.ugatit import InstanceLayerNorm, class_activation
 
 
@@ -251,18 +251,3 @@ def ugatit_p2c(**overrides):
     config = dict(input_nc=3, output_nc=3, ngf=32, img_size=256, n_blocks=4, light=True)
     config.update(overrides)
     return ResnetUGATITP2CGenerator(**config)
-
-
-register_weights(
-    WeightSpec(
-        name="ugatit_p2c.photo2cartoon",
-        aliases=("photo2cartoon",),
-        architecture="ugatit_p2c",
-        filename="photo2cartoon_genA2B_weight.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/photo2cartoon_genA2B_weight.pdparams",
-        key=None,
-        description="aligned face photo -> cartoon portrait (photo2cartoon)",
-        licence="PaddleGAN port of minivision-ai/photo2cartoon (MIT)",
-        source_note="flat state dict, as loaded by PaddleGAN's ppgan/apps/photo2cartoon_predictor.py",
-    )
-)

@@ -32,15 +32,11 @@ A fluid ``conv2d_transpose`` weight is [in, out, k, k], as ``Conv2DTranspose`` h
 """
 from __future__ import annotations
 
-import functools
-
 import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
-
-_PADDLEGAN_LICENCE = "Apache-2.0 (PaddleGAN)"
+from core.registry import architecture
 
 
 def make_norm(norm_type: str, channels: int) -> nn.Layer:
@@ -186,39 +182,6 @@ def cyclegan_resnet9(**overrides):
     return ResnetGenerator(**config)
 
 
-# One CycleGAN file holds both directions: netG_A maps domain A to B, netG_B maps back.
-_HORSE2ZEBRA_URL = "https://paddlegan.bj.bcebos.com/models/CycleGAN_horse2zebra.pdparams"
-_CITYSCAPES_URL = "https://paddlegan.bj.bcebos.com/models/CycleGAN_cityscapes.pdparams"
-# In the CycleGAN cityscapes dataset (prepare_cityscapes_dataset.py of the CycleGAN
-# authors, used by PaddleGAN's configs/cyclegan_cityscapes.yaml) trainA holds the
-# photos and trainB the colour label maps.
-_CITYSCAPES_NOTE = "PaddleGAN configs/cyclegan_cityscapes.yaml; domain A = street photos, B = colour label maps"
-
-for _tag, _filename, _url, _key, _description, _note in (
-    ("horse2zebra", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_A", "horse -> zebra",
-     "PaddleGAN configs/cyclegan_horse2zebra.yaml; domain A = horses"),
-    ("zebra2horse", "CycleGAN_horse2zebra.pdparams", _HORSE2ZEBRA_URL, "netG_B", "zebra -> horse",
-     "PaddleGAN configs/cyclegan_horse2zebra.yaml; domain B = zebras"),
-    ("cityscapes_photo2label", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_A",
-     "street photo -> semantic label map (Cityscapes)", _CITYSCAPES_NOTE),
-    ("cityscapes_label2photo", "CycleGAN_cityscapes.pdparams", _CITYSCAPES_URL, "netG_B",
-     "semantic label map -> street photo (Cityscapes)", _CITYSCAPES_NOTE),
-):
-    register_weights(
-        WeightSpec(
-            name=f"cyclegan_resnet9.{_tag}",
-            aliases=(f"cyclegan_{_tag}",),
-            architecture="cyclegan_resnet9",
-            filename=_filename,
-            url=_url,
-            key=_key,
-            description=_description,
-            licence=_PADDLEGAN_LICENCE,
-            source_note=_note + " (key from PaddleGAN's CycleGANModel naming; not checked against the file)",
-        )
-    )
-
-
 # ---------------------------------------------------------------- PaddleCV/gan's CycleGAN (static graph, 2019)
 
 
@@ -250,31 +213,3 @@ def paddlecv_cyclegan_names(generator: str = "GA", n_blocks: int = 9) -> dict[st
     table[f"{scope}_c6_w"] = f"model.{17 + n_blocks}.weight"
     table[f"{scope}_c6_b"] = f"model.{17 + n_blocks}.bias"
     return table
-
-
-# scripts/run_cyclegan.sh trained it on cityscapes (resnet_9block, 32 base channels, batch norm, 200
-# epochs); in PaddleCV/gan's cityscapes A holds the photos and B the colour label maps
-# (download.py: the CycleGAN authors' dataset; scripts/prepare_cityscapes_dataset.py: A photo, B label).
-_PADDLECV_CYCLEGAN_URL = "https://paddle-gan-models.bj.bcebos.com/cyclegan_9blocks_G.tar.gz"
-_PADDLECV_CYCLEGAN = {"ngf": 32, "norm_type": "batch", "upsample_padding": "zero_pad"}
-for _tag, _generator, _description in (
-    ("paddlecv_cityscapes_photo2label", "GA", "street photo -> semantic label map (Cityscapes; PaddleCV/gan CycleGAN)"),
-    ("paddlecv_cityscapes_label2photo", "GB", "semantic label map -> street photo (Cityscapes; PaddleCV/gan CycleGAN)"),
-):
-    register_weights(
-        WeightSpec(
-            name=f"cyclegan_resnet9.{_tag}",
-            aliases=(f"cyclegan_{_tag}",),
-            architecture="cyclegan_resnet9",
-            filename=f"paddlecv_cyclegan_9blocks_{_generator}.pdparams",
-            url=_PADDLECV_CYCLEGAN_URL,
-            net_overrides=dict(_PADDLECV_CYCLEGAN),
-            archive=PublishedArchive("paddle_persistables", "cyclegan_9blocks_G",
-                                     functools.partial(paddlecv_cyclegan_names, _generator, 9)),
-            description=_description,
-            licence="Apache-2.0 (PaddlePaddle/models)",
-            source_note=f"PaddlePaddle/models PaddleCV/gan scripts/run_cyclegan.sh (cityscapes), its {_generator} "
-            "generator; static-graph persistables converted on download (domains from its dataset scripts, "
-            "not checked against the file)",
-        )
-    )

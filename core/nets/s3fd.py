@@ -30,7 +30,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # VGG-16 stages: (name prefix, output channels, convolutions); a 2x2 max pool follows each.
 VGG_STAGES = (("conv1", 64, 2), ("conv2", 128, 2), ("conv3", 256, 3), ("conv4", 512, 3), ("conv5", 512, 3))
@@ -123,23 +123,6 @@ def s3fd(**overrides):
     if overrides:
         raise TypeError(f"s3fd takes no arguments, got {sorted(overrides)}")
     return S3FD()
-
-
-register_weights(
-    WeightSpec(
-        name="s3fd.paddlegan",
-        architecture="s3fd",
-        filename="s3fd_paddle.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/s3fd_paddle.pdparams",
-        key=None,
-        description="S3FD face detector as published by PaddleGAN (faceutils face_detection, sfd)",
-        licence="Apache-2.0 (PaddleGAN); S3FD by Shifeng Zhang et al.",
-        source_note=(
-            "PaddleGAN ppgan/faceutils/face_detection/detection/sfd (flat state dict; not checked against the file); "
-            "layout and numbers checked against shared/reference face_s3fd"
-        ),
-    )
-)
 
 
 # ==================================================================================== helpers

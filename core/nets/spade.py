@@ -59,7 +59,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
+from core.nets.spade_labels import CITYSCAPES_LABEL_NC, PHOTOPEN_LABEL_NC
+from core.registry import architecture
 
 # Both references hard-code SPADE's hidden width; tests shrink it.
 NHIDDEN = 128
@@ -67,35 +68,12 @@ NHIDDEN = 128
 # ---------------------------------------------------------------- PaddleCV/gan's Cityscapes SPADE (spade_G.tar.gz)
 # PaddlePaddle/models, PaddleCV/gan (PaddleCV/PaddleGAN before 2020-02): network/SPADE_network.py, trainer/SPADE.py,
 # infer.py, scripts/run_SPADE.sh and infer_SPADE.sh. The archive was published 2019-10-29 (README, #3795); the
-# network's variable names have not changed since 2019-09-26 (#3400).
-PADDLECV_SOURCE = "PaddlePaddle/models PaddleCV/gan/network/SPADE_network.py:SPADE_model.network_G"
-PADDLECV_URL = "https://paddle-gan-models.bj.bcebos.com/spade_G.tar.gz"
-# infer.py reads the generator with fluid.io.load_persistables(<init_model>/net_G), one file per variable. That the
-# archive holds net_G at its top is an inference (not checked: no network here); the converter looks for the one
-# folder holding the table's variables when the declared member is absent.
-PADDLECV_ARCHIVE_MEMBER = "net_G"
+# network's variable names have not changed since 2019-09-26 (#3400). Its URL and archive folder are declared with
+# its checkpoint (core.checkpoints.spade).
 PADDLECV_PREFIX = "generator"  # GTrainer and infer.py: model.network_G(input, "generator", ...)
-# run_SPADE.sh / infer_SPADE.sh: --label_nc 36 --crop_height 512 --crop_width 1024; ngf keeps its default 64
-# (trainer/SPADE.py, infer.py). The reader one-hots the label image's pixel values into label_nc channels
-# (Cityscapes labelIds are 0-33; channels 34 and 35 stay empty) and, since --no_instance defaults to False,
-# appends one channel of instance-map edges: 37 input channels.
-CITYSCAPES_LABEL_NC = 36
 CITYSCAPES_INSTANCE_EDGES = True
 CITYSCAPES_HEIGHT, CITYSCAPES_WIDTH = 512, 1024
 CITYSCAPES_NGF = 64
-# Cityscapes' labelIds (cityscapesScripts, helpers/labels.py), channel i = labelId i.
-CITYSCAPES_LABELS = (
-    "unlabeled", "ego vehicle", "rectification border", "out of roi", "static", "dynamic", "ground", "road",
-    "sidewalk", "parking", "rail track", "building", "wall", "fence", "guard rail", "bridge", "tunnel", "pole",
-    "polegroup", "traffic light", "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
-    "truck", "bus", "caravan", "trailer", "train", "motorcycle", "bicycle",
-)
-
-# ---------------------------------------------------------------- PaddleGAN's PhotoPen SPADE (photopen.pdparams)
-# configs/photopen.yaml: label_nc 12 with contain_dontcare_label (13 one-hot channels) and the edges of the
-# label map itself (ppgan/utils/photopen.py data_onehot_pro): semantic_nc 14.
-PHOTOPEN_LABEL_NC = 13
-PHOTOPEN_URL = "https://paddlegan.bj.bcebos.com/models/photopen.pdparams"
 
 SPADE_CITYSCAPES = dict(
     semantic_nc=CITYSCAPES_LABEL_NC + int(CITYSCAPES_INSTANCE_EDGES), ngf=CITYSCAPES_NGF, num_upsampling_layers="normal",
@@ -104,6 +82,7 @@ SPADE_CITYSCAPES = dict(
     # What PaddleCV hard-codes, in the SPADE code base's notation: batch norm, 3x3 SPADE convs, spectral norm.
     norm_G="spectralspadebatch3x3", use_vae=False, nef=16, flavour="paddlecv",
 )
+# ---------------------------------------------------------------- PaddleGAN's PhotoPen SPADE (photopen.pdparams)
 # The manifest's config (shared/reference/manifests/photopen_spade.json) and the flavour.
 PHOTOPEN_SPADE = dict(
     ngf=24, num_upsampling_layers="normal", crop_size=256, aspect_ratio=1.0, norm_G="spectralspadebatch3x3",
@@ -396,10 +375,6 @@ def paddlecv_name_table(num_upsampling_layers: str = "normal", use_vae: bool = F
     return table
 
 
-def _cityscapes_name_table() -> dict[str, str]:
-    return paddlecv_name_table(**SPADE_CITYSCAPES)
-
-
 # ---------------------------------------------------------------- registration
 
 
@@ -414,32 +389,3 @@ def _cityscapes_name_table() -> dict[str, str]:
 def spade(**overrides):
     """SPADE generator; without arguments PaddleGAN's PhotoPen configuration."""
     return SPADEGenerator(**{**PHOTOPEN_SPADE, **overrides})
-
-
-register_weights(
-    WeightSpec(
-        name="spade.cityscapes",
-        architecture="spade_cityscapes",
-        filename="spade_cityscapes.pdparams",
-        url=PADDLECV_URL,
-        description="SPADE on Cityscapes (36 label ids + instance edges -> 1024x512 street scene)",
-        licence="Apache-2.0 (PaddlePaddle/models)",
-        source_note=f"{PADDLECV_SOURCE}; static-graph persistables converted by name "
-        f"(paddlecv_name_table); archive folder {PADDLECV_ARCHIVE_MEMBER!r} inferred from infer.py, not checked",
-        archive=PublishedArchive(format="paddle_persistables", member=PADDLECV_ARCHIVE_MEMBER, name_table=_cityscapes_name_table),
-    )
-)
-
-register_weights(
-    WeightSpec(
-        name="spade.photopen",
-        architecture="photopen_spade",
-        filename="photopen.pdparams",
-        url=PHOTOPEN_URL,
-        key="net_gen",
-        description="PhotoPen (PaddleGAN: SPADE with SimAM): 12 landscape classes, don't-care and edges -> 256x256 photo",
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note="PaddleGAN configs/photopen.yaml; the URL is documented in docs/zh_CN/tutorials/photopen.md, "
-        "not hard-coded in PaddleGAN; key net_gen from PhotoPenModel (its predictor also accepts a flat file)",
-    )
-)

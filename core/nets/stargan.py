@@ -26,67 +26,22 @@ written out by hand, became ``fluid.layers.instance_norm``, with the same parame
 - Labels: 0 or 1 per attribute (``data_reader.celeba_reader_creator``: the CelebA list's "1" is 1,
   "-1" is 0), no rescaling. ``infer.py`` builds each target from the source labels by flipping one
   attribute (``1 - x``) and then resolving conflicts (``util/utility.check_attribute_conflict``); see
-  ``flip_attribute``.
+  ``core.nets.celeba_labels.flip_attribute``.
 - The published model (README's "StarGAN的预训练模型", ``https://paddle-gan-models.bj.bcebos.com/
   stargan_G.tar.gz``): CelebA at 128x128, ``c_dim`` 5, attributes ``STARGAN_ATTRIBUTES``
   (``scripts/infer_stargan.sh`` and ``trainer/StarGAN.py``'s ``--selected_attrs``). Pictures are
   centre-cropped (178 for training, ``infer.py``'s default ``crop_size``), resized bilinearly to 128
   and scaled to [-1, 1] (``(x / 255 - 0.5) / 0.5``).
 
-Also home of ``flip_attribute``, the target labels as ``infer.py`` makes them (AttGAN and STGAN use it too).
+The attribute names and ``flip_attribute`` (``infer.py``'s target labels) are in ``core.nets.celeba_labels``.
 """
 from __future__ import annotations
 
-import functools
-from typing import Sequence
-
-import numpy as np
 import paddle
 import paddle.nn as nn
 
-from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
-
-# The published model's attributes, in the order of its label vector (scripts/infer_stargan.sh).
-STARGAN_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
-
-PADDLECV_LICENCE = "Apache-2.0 (PaddlePaddle/models)"
-PADDLECV_GAN = "PaddlePaddle/models PaddleCV/gan"
-
-# util/utility.check_attribute_conflict (after AttGAN-Tensorflow): switching one of these clears the others.
-_HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
-_HAIR_SHAPES = ("Straight_Hair", "Wavy_Hair")
-
-
-def flip_attribute(labels, attribute: str, attributes: Sequence[str]) -> np.ndarray:
-    """The target labels ``infer.py`` gives the generator to edit `attribute`: a copy of the 0/1
-    `labels` ([N, len(attributes)] or [len(attributes)]) with that column flipped (``1 - x``), then the
-    attributes it conflicts with set to 0 (``util/utility.check_attribute_conflict``: Bald or
-    Receding_Hairline clears Bangs, Bangs clears both, a hair colour clears the other colours,
-    Straight_Hair and Wavy_Hair clear each other). As in the library, the conflicts are cleared whether
-    the attribute is switched on or off (its test compares the attribute's name with 0, which is always
-    unequal)."""
-    attributes = list(attributes)
-    if attribute not in attributes:
-        raise ValueError(f"unknown attribute {attribute!r}; the model knows {', '.join(attributes)}")
-    target = np.array(labels, dtype=np.float32, copy=True)
-    if target.shape[-1] != len(attributes):
-        raise ValueError(f"labels have {target.shape[-1]} columns for {len(attributes)} attributes")
-    column = attributes.index(attribute)
-    target[..., column] = 1.0 - target[..., column]
-    if attribute in ("Bald", "Receding_Hairline"):
-        cleared = ("Bangs",)
-    elif attribute == "Bangs":
-        cleared = ("Bald", "Receding_Hairline")
-    elif attribute in _HAIR_COLOURS:
-        cleared = tuple(a for a in _HAIR_COLOURS if a != attribute)
-    elif attribute in _HAIR_SHAPES:
-        cleared = tuple(a for a in _HAIR_SHAPES if a != attribute)
-    else:
-        cleared = ()
-    for other in cleared:
-        if other in attributes:
-            target[..., attributes.index(other)] = 0.0
-    return target
+from core.checkpoints.stargan import STARGAN_CELEBA_128
+from core.registry import architecture
 
 
 class _ConvNormReLU(nn.Layer):
@@ -189,9 +144,6 @@ def paddlecv_name_table(c_dim: int = 5, conv_dim: int = 64, repeat_num: int = 6)
     return table
 
 
-STARGAN_CELEBA_128 = {"c_dim": len(STARGAN_ATTRIBUTES), "conv_dim": 64, "repeat_num": 6}
-
-
 @architecture(
     "stargan", "StarGAN generator: one network edits several face attributes (PaddleCV/gan layout)",
     default_weights="stargan.celeba",
@@ -199,23 +151,3 @@ STARGAN_CELEBA_128 = {"c_dim": len(STARGAN_ATTRIBUTES), "conv_dim": 64, "repeat_
 )
 def stargan(c_dim=5, conv_dim=64, repeat_num=6):
     return StarGANGenerator(c_dim=c_dim, conv_dim=conv_dim, repeat_num=repeat_num)
-
-
-register_weights(
-    WeightSpec(
-        name="stargan.celeba",
-        architecture="stargan_celeba_128",
-        filename="stargan_celeba_128.pdparams",
-        url="https://paddle-gan-models.bj.bcebos.com/stargan_G.tar.gz",
-        description="CelebA faces at 128x128: black, blond or brown hair, male, young (0/1 target attributes)",
-        licence=PADDLECV_LICENCE,
-        source_note=(f"{PADDLECV_GAN}: the README's pretrained StarGAN generator, static-graph persistables "
-                     "converted by name (stargan.paddlecv_name_table); the directory inside the archive is "
-                     "inferred from infer.py (init_model + '/net_G'), not read from the file"),
-        archive=PublishedArchive(
-            format="paddle_persistables",
-            member="net_G",
-            name_table=functools.partial(paddlecv_name_table, **STARGAN_CELEBA_128),
-        ),
-    )
-)

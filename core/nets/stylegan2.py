@@ -24,7 +24,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 
 # ---------------------------------------------------------------- FIR filtering
 
@@ -459,32 +459,3 @@ class StyleGAN2Generator(nn.Layer):
 )
 def stylegan2(size=1024, style_dim=512, n_mlp=8, channel_multiplier=2, **overrides):
     return StyleGAN2Generator(size, style_dim, n_mlp, channel_multiplier=channel_multiplier, **overrides)
-
-
-register_weights(
-    WeightSpec(
-        name="stylegan2.ffhq_1024",
-        aliases=("stylegan2_ffhq_1024",),
-        architecture="stylegan2_ffhq_config_f_1024",
-        filename="stylegan2-ffhq-config-f.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/stylegan2-ffhq-config-f.pdparams",
-        key=None,
-        description="StyleGAN2 FFHQ config-f: random 1024x1024 faces",
-        licence="NVIDIA Source Code License-NC (StyleGAN2 FFHQ weights; non-commercial), converted by PaddleGAN",
-        source_note="PaddleGAN model zoo (applications/tools/styleganv2.py, model_type ffhq-config-f); flat state dict",
-    )
-)
-
-register_weights(
-    WeightSpec(
-        name="stylegan2.animeface_512",
-        aliases=("stylegan2_animeface_512",),
-        architecture="stylegan2_animeface_512",
-        filename="stylegan2-animeface-512.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/stylegan2-animeface-512.pdparams",
-        key=None,
-        description="StyleGAN2 anime faces, 512x512",
-        licence="as published by PaddleGAN (model zoo; the weights' own licence is not stated)",
-        source_note="PaddleGAN model zoo (applications/tools/styleganv2.py, model_type animeface-512); flat state dict",
-    )
-)

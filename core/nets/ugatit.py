@@ -19,7 +19,7 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
-from core.registry import WeightSpec, architecture, register_weights
+from core.registry import architecture
 from core.nets.resnet_generator import ResnetBlock, make_norm
 
 
@@ -183,19 +183,3 @@ def ugatit_light(**overrides):
     config = dict(input_nc=3, output_nc=3, ngf=64, n_blocks=4, img_size=256, light=True)
     config.update(overrides)
     return ResnetUGATITGenerator(**config)
-
-
-register_weights(
-    WeightSpec(
-        name="ugatit_light.selfie2anime",
-        aliases=("ugatit_selfie2anime",),
-        architecture="ugatit_light",
-        filename="ugatit_light.pdparams",
-        url="https://paddlegan.bj.bcebos.com/models/ugatit_light.pdparams",
-        key="genA2B",
-        description="selfie -> anime face (U-GAT-IT light)",
-        licence="Apache-2.0 (PaddleGAN)",
-        source_note="PaddleGAN configs/ugatit_selfie2anime_light.yaml; key from PaddleGAN's UGATITModel naming "
-        "(genA2B: selfie -> anime), not checked against the file",
-    )
-)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import paddle
 import paddle.nn as nn
 
-from core.registry import PublishedArchive, WeightSpec, architecture, register_weights
+from core.registry import architecture
 from core.nets.resnet_generator import convs_have_bias, make_norm
 
 
@@ -130,28 +130,6 @@ def pix2pix_unet256(**overrides):
     return UnetGenerator(**config)
 
 
-# Both PaddleGAN pix2pix configs train with direction b2a: the right half of the paired
-# images (label map) is the input and the left half (photo) the target.
-for _tag, _filename, _description, _config in (
-    ("facades", "Pixel2Pixel_facades.pdparams", "facade label map -> facade photo", "configs/pix2pix_facades.yaml"),
-    ("cityscapes", "Pix2Pix_cityscapes.pdparams", "Cityscapes label map -> street photo", "configs/pix2pix_cityscapes.yaml"),
-):
-    register_weights(
-        WeightSpec(
-            name=f"pix2pix_unet256.{_tag}",
-            aliases=(f"pix2pix_{_tag}",),
-            architecture="pix2pix_unet256",
-            filename=_filename,
-            url=f"https://paddlegan.bj.bcebos.com/models/{_filename}",
-            key="netG",
-            description=_description,
-            licence="Apache-2.0 (PaddleGAN)",
-            source_note=f"PaddleGAN {_config} (direction b2a); key from PaddleGAN's Pix2PixModel naming, "
-            "not checked against the file",
-        )
-    )
-
-
 # ---------------------------------------------------------------- PaddleCV/gan's pix2pix (static graph, 2019)
 
 
@@ -187,24 +165,3 @@ def paddlecv_pix2pix_names(num_downs: int = 8, name: str = "generator") -> dict[
             table[f"{library}_up_conv_w"] = f"{ours}.5.weight"
             table.update(_batch_norm_names(f"{library}_up_conv_norm", f"{ours}.6"))
     return table
-
-
-# scripts/run_pix2pix.sh trained it on cityscapes (unet_256, batch norm, 64 base channels, 200
-# epochs); scripts/infer_pix2pix.sh feeds it testB, the colour label maps (A: photos, B: label maps,
-# in download.py's and prepare_cityscapes_dataset.py's cityscapes).
-PADDLECV_PIX2PIX = register_weights(
-    WeightSpec(
-        name="pix2pix_unet256.paddlecv_cityscapes",
-        aliases=("pix2pix_paddlecv_cityscapes",),
-        architecture="pix2pix_unet256",
-        filename="paddlecv_pix2pix_G.pdparams",
-        url="https://paddle-gan-models.bj.bcebos.com/pix2pix_G.tar.gz",
-        net_overrides={"outermost_bias": False},
-        archive=PublishedArchive("paddle_persistables", "pix2pix_G", paddlecv_pix2pix_names),
-        description="Cityscapes label map -> street photo (PaddleCV/gan pix2pix)",
-        licence="Apache-2.0 (PaddlePaddle/models)",
-        source_note="PaddlePaddle/models PaddleCV/gan scripts/run_pix2pix.sh (cityscapes), static-graph "
-        "persistables converted on download; direction from scripts/infer_pix2pix.sh (label maps in), "
-        "not checked against the file",
-    )
-)

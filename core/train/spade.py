@@ -3,7 +3,7 @@
     python -m core.train spade --data digit-scenes|DIR [--steps N] [--out DIR] [--export FILE] [--judge]
 
 The generator is ``core.nets.spade`` (PaddleCV's flavour: batch norm, LeakyReLU, its spectral norm) in the small
-configuration of ``core.nets.spade_scenes`` (64x64, ngf 8, 16 hidden SPADE channels); its input is the label
+configuration of ``core.checkpoints.spade_scenes`` (64x64, ngf 8, 16 hidden SPADE channels); its input is the label
 map one-hot plus one channel of the label map's edges (``semantic_input(..., edges=True)``). The critic is
 ``core.nets.spade_critic``: two PatchGAN scales on (label map, picture) pairs. The losses are Park et al.'s
 (2019) without the parts that do not apply here:
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.nets.spade_scenes import DIGIT_SCENE_CLASSES, DIGIT_SCENE_COLOURS, SPADE_DIGIT_SCENES, TRAIN_COMMAND
+from core.checkpoints.spade_scenes import DIGIT_SCENE_CLASSES, DIGIT_SCENE_COLOURS, SPADE_DIGIT_SCENES, TRAIN_COMMAND
 from core.train.gan import StepLog, TrainerBase, _local_optimizer_state, _portable_optimizer_state, train_with_bar
 
 DIGIT_SCENES = "digit-scenes"

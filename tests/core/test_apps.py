@@ -17,7 +17,7 @@ def test_every_application_is_complete_and_consistent():
         for net in app.networks:
             assert net in nets.names(), f"{app.name}: unknown network {net}"
         for name in app.weights:
-            assert weights.spec(name).architecture in app.networks, f"{app.name}: weights {name} fit no network of the app"
+            assert weights.spec(name).architecture in app.every_network(), f"{app.name}: weights {name} fit no network of the app"
 
 
 def test_get_refuses_an_unknown_name_with_the_known_ones():

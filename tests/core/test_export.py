@@ -205,3 +205,131 @@ def test_upsample_free_networks_give_the_same_numbers(make):
     for g, w in zip(got, want):
         assert_close(g.numpy(), w.numpy())
     assert all(np.array_equal(value.numpy(), original[key]) for key, value in net.state_dict().items())
+
+
+# ---------------------------------------------------------------- video networks: resizes, warps, flow
+
+
+@pytest.mark.parametrize("height,width", [(64, 72), (65, 70)])
+@pytest.mark.parametrize(
+    "kwargs,interpolate",
+    [
+        (dict(scale=4), dict(scale_factor=4, align_corners=False)),
+        (dict(scale=2, align_corners=True), dict(scale_factor=2, align_corners=True)),
+        (dict(size=[96, 64]), dict(size=[96, 64], align_corners=False)),  # up in H, down in W
+    ],
+    ids=["x4", "x2_corners", "size"],
+)
+def test_bilinear_resize_by_gathers_equals_interpolate(height, width, kwargs, interpolate):
+    from core.export import resize_bilinear
+
+    x = random_input(2, 3, height, width, seed=width)
+    with paddle.no_grad():
+        want = F.interpolate(x, mode="bilinear", **interpolate).numpy()
+        got = resize_bilinear(x, **kwargs).numpy()
+    assert_close(got, want)
+
+
+def test_bilinear_resize_to_the_same_size_is_the_identity():
+    from core.export import resize_bilinear
+
+    x = random_input(1, 2, 64, 96)
+    np.testing.assert_array_equal(resize_bilinear(x, size=[64, 96]).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+def test_warp_by_flow_equals_flow_warp(padding_mode):
+    from core.export import warp_by_flow
+    from core.nets.basicvsr import flow_warp
+
+    x, flow = random_input(2, 4, 9, 11, seed=1), random_input(2, 2, 9, 11, seed=2) * 3
+    with paddle.no_grad():
+        assert_close(warp_by_flow(x, flow, padding_mode).numpy(), flow_warp(x, flow, padding_mode).numpy())
+
+
+@pytest.mark.parametrize("height,width", [(64, 64), (66, 70)])  # a multiple of 32, and a resize on both sides
+@pytest.mark.parametrize("tiny", [True, False], ids=["modified_spynet", "spynet"])
+def test_exportable_flow_pyramid_equals_spynet(height, width, tiny):
+    from core.export import ExportableFlowPyramid
+    from core.nets.basicvsr import SPyNet
+    from core.nets.msvsr import ModifiedSPyNet
+
+    paddle.seed(6)
+    spynet = ModifiedSPyNet(num_blocks=3, tiny=True) if tiny else SPyNet()
+    spynet.eval()
+    ref, supp = (paddle.to_tensor(np.random.default_rng(s).random((1, 3, height, width), dtype=np.float32)) for s in (1, 2))
+    with paddle.no_grad():
+        assert_close(ExportableFlowPyramid(spynet)(ref, supp).numpy(), spynet(ref, supp).numpy(), rtol=1e-4)
+
+
+def tiny_video_net(name):
+    from core import nets
+
+    paddle.seed(7)
+    overrides = {
+        "ppmsvsr_reds_x4": {"mid_channels": 8, "num_init_blocks": 1, "num_blocks": 1, "num_reconstruction_blocks": 1,
+                            "deform_groups": 2, "stage1_groups": 2, "stage1_blocks": 1},
+        "basicvsrpp": {"mid_channels": 8, "num_blocks": 1, "extract_blocks": 1, "reconstruction_blocks": 1,
+                       "deform_groups": 2, "hr_channels": 8},
+        "basicvsr": {"mid_channels": 8, "num_blocks": 1, "hr_channels": 8},
+    }[name]
+    net = nets.build(name, **overrides)
+    net.eval()
+    return net
+
+
+@pytest.mark.parametrize("name", ["ppmsvsr_reds_x4", "basicvsrpp"])
+def test_exportable_video_upscalers_compute_the_same_function(name):
+    from core.export import exportable_video_upscaler
+
+    net = tiny_video_net(name)
+    exportable = exportable_video_upscaler(net)
+    assert exportable.net is net  # shared: build_engine copies the whole before exporting
+    clip = paddle.to_tensor(np.random.default_rng(3).random((1, 3, 3, 64, 70), dtype=np.float32))
+    with paddle.no_grad():
+        want = net(clip).numpy()
+        got = exportable(clip).numpy()
+    assert got.shape == (1, 3, 3, 256, 280)
+    assert_close(got, want)
+
+
+def test_other_video_networks_have_no_exportable_form():
+    from core.export import exportable_video_upscaler
+
+    with pytest.raises(ValueError, match="BasicVSRNet"):
+        exportable_video_upscaler(tiny_video_net("basicvsr"))
+
+
+# ---------------------------------------------------------------- DeepRemaster
+
+
+@pytest.mark.parametrize("frames,height,width", [(1, 5, 7), (3, 6, 8)])
+def test_double_space_trilinear_equals_interpolate(frames, height, width):
+    from core.export import double_space_trilinear
+    from core.nets.deepremaster import _double_space
+
+    x = paddle.to_tensor(np.random.default_rng(frames).uniform(-2, 2, (2, 3, frames, height, width)).astype(np.float32))
+    with paddle.no_grad():
+        assert_close(double_space_trilinear(x).numpy(), _double_space(x).numpy())
+
+
+@pytest.mark.parametrize("name", ["deepremaster_restorer", "deepremaster_colorizer"])
+def test_exportable_remaster_copies_compute_the_same_function(name):
+    from core import nets
+    from core.export import exportable_remaster
+    from core.nets.deepremaster import SourceReferenceAttention, Upsample
+
+    paddle.seed(8)
+    net = nets.build(name, width=8)
+    net.eval()
+    for sub in net.sublayers():  # open the attention (0 at initialisation), so it counts
+        if isinstance(sub, SourceReferenceAttention):
+            sub.gamma.set_value(paddle.to_tensor([0.5]))
+    exportable = exportable_remaster(net)
+    assert exportable is not net and any(isinstance(sub, Upsample) for sub in net.sublayers())
+    rng = np.random.default_rng(4)
+    inputs = [paddle.to_tensor(rng.random((1, 1, 3, 32, 48), dtype=np.float32))]
+    if name == "deepremaster_colorizer":
+        inputs.append(paddle.to_tensor(rng.random((1, 2, 3, 32, 32), dtype=np.float32)))
+    with paddle.no_grad():
+        assert_close(exportable(*inputs).numpy(), net(*inputs).numpy())

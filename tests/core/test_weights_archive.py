@@ -94,7 +94,7 @@ def tar_gz(files: dict[str, bytes], links: dict[str, tuple[bytes, str]] | None =
 
 def archive_spec(url, **fields):
     fields.setdefault("net_overrides", dict(TINY))
-    fields.setdefault("archive", PublishedArchive("paddle_persistables", MEMBER, tiny_table))
+    fields.setdefault("archive", PublishedArchive("paddle_persistables", MEMBER, f"{__name__}:tiny_table"))
     return spec_for(fields.pop("filename", "test_archive.pdparams"), url=url, **fields)
 
 

@@ -24,7 +24,7 @@ from skimage import data
 from core import face, runtime, weights
 from core.apps import attribute_editing as ae
 from core.errors import CheckpointMismatch, InputError, WeightsUnavailable
-from core.nets import digit_editors
+from core.checkpoints import digit_editors
 from core.registry import WEIGHTS
 from core.train.morphometry import ATTRIBUTES, MEASURES
 from demos import attribute_editing as tab

@@ -74,7 +74,7 @@ def test_models_default_to_the_published_checkpoints():
         "stylegan2_animeface_512", "stylegan2-animeface-512.pdparams", None, {})
     assert face_gen.DEFAULT_MODEL == "ffhq"
     assert not hasattr(face_gen, "OVERRIDES_ENV") and not hasattr(face_gen, "net_overrides")  # no test hook in production code
-    assert (face_gen.layer_count("ffhq"), face_gen.layer_count("anime")) == (18, 16)
+    assert (face_gen.layer_count("ffhq"), face_gen.layer_count("anime")) == (face_gen.MAX_LAYERS, 16) == (18, 16)
 
 
 def test_without_weights_the_message_names_the_file_at_once(monkeypatch, tmp_path):

@@ -149,7 +149,7 @@ def test_labels_and_notices_are_refreshed_on_every_page_load(no_weights_here):
     assert _labels(choices["choices"])["hq"] == "Wav2Lip HQ (sharper mouths) · ready"
     assert notice["visible"] is False and notice["value"] == ""
     _place(no_weights_here, "stylegan2_animeface_512")
-    assert _labels(face_gen_tab.refresh_models()[0]["choices"])["anime"] == "Anime faces (512²) · ready"
+    assert _labels(face_gen_tab.refresh_models("ffhq")[0]["choices"])["anime"] == "Anime faces (512²) · ready"
 
 
 def test_a_tab_whose_every_model_is_unavailable_says_so_with_the_command(no_weights_here):

@@ -554,6 +554,50 @@ def test_remastering_walks_the_video_in_blocks_of_five_as_published(tiny_video_m
         np.testing.assert_array_equal(streamed, expected)
 
 
+class _StandIn:
+    """A loaded runner's stand-in: `network` and a fast path of kind `kind` that record their calls."""
+
+    def __init__(self, kind="onednn"):
+        import threading
+
+        self.kind, self.lock, self.calls = kind, threading.Lock(), []
+
+    def network(self, clip):
+        self.calls.append(("dygraph", clip.shape[1]))
+        return clip + 1.0
+
+    def __call__(self, clip):
+        self.calls.append(("fast", clip.shape[1]))
+        return [clip * 2.0]
+
+
+def test_vsr_windows_of_the_exported_length_take_the_fast_path():
+    runner, fast = _StandIn(), _StandIn()
+    network = restore._ClipNetwork(runner, fast, frames=4)
+    with paddle.no_grad():
+        window = network(paddle.ones([1, 4, 3, 2, 2]))
+        shorter = network(paddle.ones([1, 3, 3, 2, 2]))
+    assert float(window.numpy().max()) == 2.0 and float(shorter.numpy().max()) == 2.0
+    assert fast.calls == [("fast", 4)] and runner.calls == [("dygraph", 3)]
+    refused = restore._ClipNetwork(runner, _StandIn(kind="dygraph"), frames=4)  # no fast path verified
+    refused(paddle.ones([1, 4, 3, 2, 2]))
+    assert runner.calls[-1] == ("dygraph", 4)
+
+
+@pytest.mark.parametrize("frames,width,height,exported", [(19, 320, 240, False), (20, 320, 240, True), (200, 64, 64, False),
+                                                   (300, 64, 64, True)])
+def test_vsr_fast_path_is_built_only_for_clips_that_repay_the_export(frames, width, height, exported, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(restore, "VSR_FAST_PATH_MIN_MEGAPIXELS", 1.0)
+    asked = []
+    monkeypatch.setattr(models, "runner", lambda checkpoint, export=None, engine="auto": asked.append(export) or _StandIn())
+    plan = restore.VideoPlan(SimpleNamespace(width=width, height=height, n_frames=frames), None, (width, height))
+    restore._video_upscale_stage(restore.check_request(TINY_VSR, restore.NONE, video=True), plan)
+    exports = [export.name for export in asked if export is not None]
+    assert exports == ([f"window{restore.VSR_CHUNK}"] if exported else [])
+
+
 def test_remastering_works_at_a_smaller_size_on_a_cpu():
     assert restore.remaster_frame_size(640, 480, on_gpu=True) == (480, 352)  # the published size
     for width, height in ((640, 480), (1280, 720), (320, 240), (64, 48), (100, 700)):

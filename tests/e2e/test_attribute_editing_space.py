@@ -82,7 +82,8 @@ def space(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("attribute-editing-space")
     out = build("attribute_editing", tmp / "space")
-    for module in ("core/face.py", "core/nets/stargan.py", "core/nets/attgan.py", "core/nets/digit_editors.py",
+    for module in ("core/face.py", "core/nets/stargan.py", "core/nets/attgan.py", "core/checkpoints/digit_editors.py",
+                   "core/nets/celeba_labels.py",
                    "core/nets/digit_classifier.py", "core/nets/blazeface.py", "core/train/morphometry.py",
                    "core/train/attributes.py", "assets/digits/mnist_5k.npz", "assets/weights/digits_classifier.pdparams",
                    "assets/examples/astronaut.jpg", "demos/attribute_editing.py"):

@@ -75,7 +75,6 @@ def test_gan_basics_paints_eyes_in_every_colour(page, tmp_path):
 
 def test_attribute_editing_says_which_digit_editors_are_still_to_be_trained(page, tmp_path):
     from core import weights
-    from core.nets import digit_editors  # noqa: F401  (registers the digit editors' checkpoints)
 
     page.get_by_role("tab", name="Attribute editing").click()
     page.locator("#attributes-digits-tab-button").click()  # "Digits" alone is also the first tab's name

@@ -7,6 +7,7 @@ runs DeepRemaster's restorer and PP-MSVSR at their real sizes on a 2-frame clip.
 """
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
@@ -121,3 +122,42 @@ def test_a_composed_video_pipeline_remasters_then_upscales_across_frames(space):
     assert (info.width, info.height) == (4 * width, 4 * height) and info.fps == 2 and info.has_audio
     assert f"remastered at {width}×{height} with DeepRemaster (restoration only)" in status
     assert "upscaled x4 across frames with ppmsvsr_x4" in status and "Done in" in status
+
+
+@pytest.mark.browser
+def test_the_composed_video_pipeline_in_a_browser(browser, space, tmp_path):
+    """What a visitor does: the Video tab, "Remaster first" and PP-MSVSR picked from their lists, a grey film
+    uploaded, Restore video: a colour-free film comes back remastered and four times larger, with its status."""
+    server_client, tmp = space
+    clip = tmp_path / "film.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=48x48:rate=2:duration=1",
+         "-vf", "format=gray,format=yuv420p", "-c:v", "libx264", str(clip)],
+        check=True,
+    )
+    page = browser.new_context(viewport={"width": 1280, "height": 1200}).new_page()
+    page.goto(server_client.src, wait_until="domcontentloaded")
+    page.get_by_role("tab", name="Video").click()
+    page.locator("#restore-remaster input").click()
+    page.get_by_role("option", name=re.compile("^DeepRemaster")).click()
+    page.locator("#restore-upscaler input").click()
+    page.get_by_role("option", name=re.compile("^PP-MSVSR")).click()
+    page.locator("#restore-video input[type=file]").set_input_files(str(clip))
+    page.locator("#restore-video video").wait_for(state="attached", timeout=30_000)
+    page.locator("#restore-video-run").click()
+    page.locator("#restore-video-result video").wait_for(state="attached", timeout=120_000)
+    status = page.locator("#restore-video-status")
+    page.wait_for_function("() => document.querySelector('#restore-video-status').innerText.includes('Done in')",
+                           timeout=30_000)
+    from core.apps import restore
+
+    width, height = restore.remaster_frame_size(48, 48)
+    text = status.inner_text()
+    assert f"remastered at {width}×{height} with DeepRemaster (restoration only)" in text
+    assert "upscaled x4 across frames with ppmsvsr_x4" in text
+    # The download link's file, fetched as the browser would.
+    href = page.locator("#restore-video-download a").first.get_attribute("href")
+    result = tmp_path / "result.mp4"
+    result.write_bytes(page.request.get(href).body())
+    info = probe_video(result)
+    assert (info.width, info.height) == (4 * width, 4 * height) and info.fps == 2

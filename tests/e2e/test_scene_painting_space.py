@@ -22,7 +22,8 @@ EXAMPLE = str(ROOT / scene_painting.EXAMPLE_MAP)
 def space(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scene-painting-space")
     with running_space("scene_painting", tmp, ["spade.digit_scenes"]) as (server, out):
-        for module in ("core/apps/scene_painting.py", "core/nets/spade.py", "core/nets/spade_scenes.py",
+        for module in ("core/apps/scene_painting.py", "core/nets/spade.py", "core/nets/spade_labels.py",
+                       "core/checkpoints/spade_scenes.py",
                        scene_painting.EXAMPLE_MAP):
             assert (out / module).is_file(), module
         yield server, tmp

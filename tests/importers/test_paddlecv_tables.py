@@ -60,7 +60,7 @@ def test_name_tables_cover_every_variable_exactly_and_shapes_agree(archive):
     covered: set[str] = set()
     for s in specs:
         assert s.archive.format == "paddle_persistables" and s.archive.member == m["archive_member"]
-        table = s.archive.name_table()
+        table = s.archive.table()
         assert set(table) <= set(variables), sorted(set(table) - set(variables))[:5]
         assert not covered & set(table), "two checkpoints claim one variable"
         covered |= set(table)

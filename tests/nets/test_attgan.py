@@ -20,7 +20,7 @@ import pytest
 
 from core import nets, weights
 from core.nets import attgan
-from core.nets.attgan import CELEBA_ATTRIBUTES, attribute_condition, flip_attribute, stgan_difference
+from core.nets.celeba_labels import CELEBA_ATTRIBUTES, attribute_condition, flip_attribute, stgan_difference
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
 from tests.nets.test_stargan import LAYOUTS, assert_layout_maps, derive_in_subprocess, load_layout, load_twin
 
@@ -89,7 +89,7 @@ def test_the_registered_checkpoint_is_the_manifests_archive(model):
     assert nets.network(model).default_weights == spec.name
     assert spec.url == manifest["weight_url"] and spec.key is None and spec.filename.endswith(".pdparams")
     assert spec.archive.format == "paddle_persistables" and spec.archive.member == manifest["archive_member"]
-    assert spec.archive.name_table() == attgan.paddlecv_name_table(**network.config)
+    assert spec.archive.table() == attgan.paddlecv_name_table(**network.config)
     assert spec.licence.startswith("Apache-2.0")
 
 

@@ -199,3 +199,31 @@ def test_weight_specs(spec_name, network):
 @pytest.mark.parametrize("key", ["generator", None])
 def test_published_layout_loads_strictly(name, key, tmp_path, monkeypatch, registered):
     assert_checkpoint_roundtrip(name, key, TINY[name], tmp_path, monkeypatch, registered)
+
+
+@pytest.mark.slow  # about 15 s of one core: to_static unrolls the recurrences frame by frame
+def test_exported_basicvsrpp_window_runs_on_onednn_like_dygraph(tmp_path):
+    """Three frames (the second-order alignment composes flows from the third on), two frame sizes."""
+    import copy
+
+    from paddle.static import InputSpec
+
+    from core import runtime
+    from core.export import exportable_video_upscaler
+    from core.models import Export
+
+    paddle.seed(2)
+    net = nets.build("basicvsrpp", **TINY["basicvsrpp"])
+    net.eval()
+    prefix = str(tmp_path / "model")
+    static = paddle.jit.to_static(copy.deepcopy(exportable_video_upscaler(net)),
+                                  input_spec=[InputSpec([1, 3, 3, None, None], "float32")], full_graph=True)
+    paddle.jit.save(static, prefix)
+    fast = runtime.PredictorRunner(prefix, "onednn", 1, runtime.passes_to_skip(prefix))
+    for size in ((64, 64), (72, 64)):
+        clip = np.random.default_rng(size[0]).random((1, 3, 3, *size), dtype=np.float32)
+        with paddle.no_grad():
+            want = net(paddle.to_tensor(clip)).numpy()
+        got = fast(clip)
+        assert got[0].shape == want.shape
+        assert runtime._max_relative_error(got, [want]) <= Export.tolerance

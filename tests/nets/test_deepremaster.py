@@ -261,3 +261,38 @@ def test_one_file_holds_both_networks(tmp_path, monkeypatch, registered):
         expected = original.state_dict()
         for name, tensor in loaded.state_dict().items():
             np.testing.assert_array_equal(tensor.numpy(), expected[name].numpy(), err_msg=f"{key} {name}")
+
+
+@pytest.mark.parametrize("name", [RESTORER, COLORIZER])
+def test_exported_networks_run_on_onednn_like_dygraph(name, tmp_path):
+    """The Restore tab's fast path: any block length and frame size (and number of references),
+    equal to dygraph within the tolerance the runtime verifies with (core.models.Export.tolerance)."""
+    import copy
+
+    from paddle.static import InputSpec
+
+    from core import runtime
+    from core.export import exportable_remaster
+    from core.models import Export
+
+    net = _tiny(name, seed=3)
+    net.eval()
+    for sub in net.sublayers():  # open the attention (0 at initialisation), so it counts
+        if isinstance(sub, dr.SourceReferenceAttention):
+            sub.gamma.set_value(paddle.to_tensor([0.5]))
+    specs = [InputSpec([1, 1, None, None, None], "float32")]
+    if name == COLORIZER:
+        specs.append(InputSpec([1, None, 3, None, None], "float32"))
+    prefix = str(tmp_path / "model")
+    paddle.jit.save(paddle.jit.to_static(copy.deepcopy(exportable_remaster(net)), input_spec=specs, full_graph=True), prefix)
+    fast = runtime.PredictorRunner(prefix, "onednn", 1, runtime.passes_to_skip(prefix))
+    rng = np.random.default_rng(5)
+    for frames, height, width, refs in ((5, 32, 48, 1), (2, 48, 32, 3)):
+        inputs = [rng.random((1, 1, frames, height, width), dtype=np.float32)]
+        if name == COLORIZER:
+            inputs.append(rng.random((1, refs, 3, 32, 48), dtype=np.float32))
+        with paddle.no_grad():
+            want = net(*[paddle.to_tensor(a) for a in inputs]).numpy()
+        got = fast(*inputs)
+        assert got[0].shape == want.shape
+        assert runtime._max_relative_error(got, [want]) <= Export.tolerance

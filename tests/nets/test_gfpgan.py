@@ -3,6 +3,7 @@ import paddle
 import pytest
 
 from core import nets, weights
+from core.checkpoints.gfpgan import CHECKPOINT_KEY
 from core.export import FirstOutput
 from core.nets import gfpgan as gfpgan_module
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
@@ -156,7 +157,7 @@ def test_weight_spec():
     manifest = load_manifest(NAME)
     spec = weights.spec(NAME)
     assert spec.name == "gfpgan.v1_512" and spec.architecture == NAME
-    assert spec.key == manifest["checkpoint_key"] == gfpgan_module.CHECKPOINT_KEY == "net_g_ema"
+    assert spec.key == manifest["checkpoint_key"] == CHECKPOINT_KEY == "net_g_ema"
     assert spec.url == manifest["weight_url"] == "https://paddlegan.bj.bcebos.com/models/GFPGAN.pdparams"
     assert "Apache-2.0" in spec.licence and "non-commercial" in spec.licence
     assert nets.network(NAME).architecture == "gfpgan"

@@ -97,3 +97,37 @@ def test_chunks_of_a_long_clip_match_the_whole_clip_within_the_measured_toleranc
     chunked = np.stack(list(upscale_in_chunks(net, iter(frames), chunk=6, overlap=2)))
     assert chunked.shape == whole.shape
     assert np.abs(chunked - whole).max() <= 2e-3
+
+
+def exported_predictor(layer, input_spec, tmp_path):
+    """`layer` exported as build_engine exports it, run by a oneDNN predictor in this process."""
+    import copy
+
+    from core import runtime
+
+    prefix = str(tmp_path / "model")
+    paddle.jit.save(paddle.jit.to_static(copy.deepcopy(layer), input_spec=input_spec, full_graph=True), prefix)
+    return runtime.PredictorRunner(prefix, "onednn", 1, runtime.passes_to_skip(prefix))
+
+
+@pytest.mark.slow  # about 15 s of one core: to_static unrolls the recurrences frame by frame
+def test_exported_window_runs_on_onednn_like_dygraph(tmp_path):
+    """The fast path of the Restore tab: a window of fixed length, any frame size, equal to dygraph
+    within the tolerance the runtime verifies with (core.models.Export.tolerance)."""
+    from paddle.static import InputSpec
+
+    from core import runtime
+    from core.export import exportable_video_upscaler
+    from core.models import Export
+
+    paddle.seed(2)
+    net = nets.build(NAME, **TINY)
+    net.eval()
+    fast = exported_predictor(exportable_video_upscaler(net), [InputSpec([1, 2, 3, None, None], "float32")], tmp_path)
+    for size in ((64, 64), (64, 80)):
+        clip = np.random.default_rng(size[1]).random((1, 2, 3, *size), dtype=np.float32)
+        with paddle.no_grad():
+            want = net(paddle.to_tensor(clip)).numpy()
+        got = fast(clip)
+        assert got[0].shape == want.shape
+        assert runtime._max_relative_error(got, [want]) <= Export.tolerance

@@ -10,10 +10,8 @@ import paddle.nn.functional as F
 import pytest
 
 from core import nets, weights
-from core.nets.spade import (
-    CITYSCAPES_LABEL_NC, CITYSCAPES_LABELS, PHOTOPEN_LABEL_NC, SPADE, SpectralNormConv2D, paddlecv_name_table,
-    semantic_input, settle_spectral_norms,
-)
+from core.nets.spade import SPADE, SpectralNormConv2D, paddlecv_name_table, semantic_input, settle_spectral_norms
+from core.nets.spade_labels import CITYSCAPES_LABEL_NC, CITYSCAPES_LABELS, PHOTOPEN_LABEL_NC
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
 from tests.reference import REPO_ROOT, assert_same_layout, load_manifest
 
@@ -81,7 +79,7 @@ def test_every_paddlecv_variable_maps_onto_spade_cityscapes():
     assert {layer.update for layer in _spectral_convs(net)} == {"op"}
     spec = weights.spec("spade.cityscapes")
     assert (spec.url, spec.archive.member) == (layout["weight_url"], layout["archive_member"])
-    assert spec.archive.format == "paddle_persistables" and spec.archive.name_table() == table
+    assert spec.archive.format == "paddle_persistables" and spec.archive.table() == table
 
 
 def test_the_layout_file_is_what_the_derive_script_writes():

@@ -31,7 +31,7 @@ import pytest
 
 from core import nets, weights
 from core.nets import stargan
-from core.nets.stargan import STARGAN_ATTRIBUTES, flip_attribute
+from core.nets.celeba_labels import STARGAN_ATTRIBUTES, flip_attribute
 from tests.nets.checkpoint_roundtrip import assert_checkpoint_roundtrip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -127,7 +127,7 @@ def test_the_registered_checkpoint_is_the_manifests_archive():
     assert spec.architecture == "stargan_celeba_128" and nets.network("stargan_celeba_128").default_weights == spec.name
     assert spec.url == manifest["weight_url"] and spec.key is None and spec.filename.endswith(".pdparams")
     assert spec.archive.format == "paddle_persistables" and spec.archive.member == manifest["archive_member"]
-    assert spec.archive.name_table() == stargan.paddlecv_name_table(**nets.network("stargan_celeba_128").config)
+    assert spec.archive.table() == stargan.paddlecv_name_table(**nets.network("stargan_celeba_128").config)
     assert spec.licence.startswith("Apache-2.0")
 
 

@@ -1,4 +1,4 @@
-"""Our SPADE for digit scenes (``core.train.digit_scenes``): its small configuration and its checkpoint.
+"""Checkpoint of our SPADE for digit scenes (``core.train.digit_scenes``), with the small configuration it needs.
 
 PaddleCV's SPADE generator (``core.nets.spade``, flavour ``paddlecv``: batch norm, LeakyReLU, the static-graph
 spectral norm) at 64x64 with narrow widths: three classes (sky, ground, digit) plus one channel of the label
@@ -21,6 +21,7 @@ SPADE_DIGIT_SCENES = dict(
 )
 TRAIN_COMMAND = ("python -m core.train spade --data digit-scenes --steps 6000 "
                  "--export assets/weights/digit_scenes_spade.pdparams")
+
 
 register_weights(
     WeightSpec(

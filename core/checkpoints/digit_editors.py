@@ -1,4 +1,4 @@
-"""Our own attribute editors of handwritten digits: StarGAN, AttGAN and STGAN trained here on MNIST.
+"""Checkpoints of our own attribute editors of handwritten digits: StarGAN, AttGAN and STGAN trained here on MNIST.
 
 The networks are those of ``core/nets/stargan.py`` and ``core/nets/attgan.py`` at a CPU size (32x32 digits,
 three attributes measured by ``core.train.morphometry``: thick, slanted_right, wide); this module only declares
@@ -7,7 +7,7 @@ their checkpoints. Each file is an export of ``core.train.attributes.AttributeEd
 set's medians per digit class, where each attribute is cut).
 
 The constructor arguments below are ``core.train.attributes.RECIPES[model].digits_config`` plus ``c_dim`` 3
-(a network module imports nothing of ``core.train``; a test checks that they agree).
+(a checkpoint module imports nothing of ``core.train``; a test checks that they agree).
 """
 from __future__ import annotations
 
