@@ -34,8 +34,10 @@ setup-test: $(TEST_STAMP)
 run: $(RUN_STAMP)
 	$(VENV)/bin/python app.py
 
+# Two processes (pytest-xdist; a test file stays on one), then the tests that time the server alone.
 test: $(TEST_STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile -m "not serial"
+	$(VENV)/bin/python -m pytest -m serial
 
 # Core and network tests under Paddle 2.6 (the CPU twin of the GPU wheel) with numpy<2. Tests marked slow
 # (the training-loop checks, the largest full-size fingerprints, the librosa reference) and the core tests
@@ -51,7 +53,7 @@ NO_PADDLE_CORE_TESTS = test_media.py test_media_hostile.py test_video.py test_au
 	test_digit_scenes.py test_readme.py test_import_graph.py test_gpu_check.py
 
 test-compat: $(COMPAT_STAMP)
-	$(COMPAT_VENV)/bin/python -m pytest tests/core tests/nets -m "not slow" $(addprefix --ignore=tests/core/,$(NO_PADDLE_CORE_TESTS))
+	$(COMPAT_VENV)/bin/python -m pytest -n 2 --dist loadfile tests/core tests/nets -m "not slow" $(addprefix --ignore=tests/core/,$(NO_PADDLE_CORE_TESTS))
 
 bench: $(TEST_STAMP)
 	$(VENV)/bin/python -m bench

@@ -5,7 +5,8 @@ from pathlib import Path
 # Tests never touch the network: hub lookups fail at once, URL sources are skipped.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GAN_GALLERY_OFFLINE", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "2")
+# Two cores: two threads, or one per process when pytest-xdist runs two (make test).
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, 2 // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
 # In-process tests run heavy targets inline (they register tiny models in this process);
 # the servers that tests/e2e and tests/reliability launch use real worker processes.
 os.environ.setdefault("GAN_GALLERY_WORKERS", "0")

@@ -8,7 +8,6 @@ astronaut photo.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import importlib.metadata
@@ -28,6 +27,7 @@ from core.checkpoints import digit_editors
 from core.registry import WEIGHTS
 from core.train.morphometry import ATTRIBUTES, MEASURES
 from demos import attribute_editing as tab
+from tests import aio
 
 try:
     importlib.metadata.distribution("mediapipe")
@@ -220,13 +220,13 @@ def test_face_refusals_name_the_problem_before_a_model_loads(tiny, astronaut):
 def test_missing_celeba_weights_are_named_at_once(tiny, astronaut, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(tiny / "empty"))
     with pytest.raises(gr.Error, match="attgan_celeba_128.pdparams"):
-        asyncio.run(tab.run_face_edit(astronaut, ["attgan"], ["Bald"], [], 1.0, False))
+        aio.run(tab.run_face_edit(astronaut, ["attgan"], ["Bald"], [], 1.0, False))
     with pytest.raises(WeightsUnavailable, match="attgan_G.tar.gz"):
         ae.edit_faces(astronaut, ["attgan"], ["Bald"])
 
 
 def test_the_face_endpoint_answers_with_pictures_of_the_photos_size(tiny, astronaut):
-    pictures, crops, status = asyncio.run(tab.run_face_edit(astronaut, ["stargan", "attgan"], ["Bald", "Young"],
+    pictures, crops, status = aio.run(tab.run_face_edit(astronaut, ["stargan", "attgan"], ["Bald", "Young"],
                                                             ["Young"], 1.0, True))
     assert [caption for _, caption in pictures] == ["original", "StarGAN: -Young; ignores Bald", "AttGAN: +Bald, -Young"]
     assert all(Image.open(path).size == (512, 512) for path, _ in pictures)
@@ -240,7 +240,7 @@ def test_the_face_endpoint_answers_with_pictures_of_the_photos_size(tiny, astron
         ((None, ["attgan"], ["Bald"], [], 1.0, False), "Upload a photo with a face first"),
     ]:
         with pytest.raises(gr.Error, match=message):
-            asyncio.run(tab.run_face_edit(*args))
+            aio.run(tab.run_face_edit(*args))
 
 
 # ---------------------------------------------------------------- digits: the digit
@@ -373,11 +373,11 @@ def test_untrained_editors_are_named_with_the_command_that_trains_them(tiny, tmp
     if weights.locate(weights.spec("stargan.digits")) is None:  # nothing trained in this checkout
         with pytest.raises(gr.Error, match=r"StarGAN digit editor is not trained yet: train and export it with "
                                            r"python -m core.train stargan .*digits_stargan.pdparams"):
-            asyncio.run(tab.run_digit_edit("bundled", 1, "any", None, "more", "keep", "keep", ["stargan"]))
+            aio.run(tab.run_digit_edit("bundled", 1, "any", None, "more", "keep", "keep", ["stargan"]))
 
 
 def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave(tiny):
-    pictures, table, status = asyncio.run(tab.run_digit_edit("bundled", 2, "4", None, "more", "keep", "less",
+    pictures, table, status = aio.run(tab.run_digit_edit("bundled", 2, "4", None, "more", "keep", "less",
                                                              ["attgan", "stgan"]))
     assert [caption for _, caption in pictures] == ["source (a 4)", "AttGAN", "STGAN"]
     assert all(Image.open(path).size == (224, 224) for path, _ in pictures)
@@ -388,7 +388,7 @@ def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave
     # A drawing, as the sketchpad hands it over: the composite picture.
     strokes = np.full((280, 280, 3), 255, np.uint8)
     cv2.line(strokes, (140, 40), (140, 240), (0, 0, 0), 18)
-    pictures, table, status = asyncio.run(tab.run_digit_edit("drawing", 0, "any", {"composite": strokes}, "keep", "more",
+    pictures, table, status = aio.run(tab.run_digit_edit("drawing", 0, "any", {"composite": strokes}, "keep", "more",
                                                              "keep", ["stargan"]))
     assert len(pictures) == 2 and "your drawing" in status and "the digit classifier reads a" in status
     for args, message in [
@@ -401,7 +401,7 @@ def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave
         (("bundled", 0, "any", None, "keep", "keep", "keep", None), "Choose at least one editor"),
     ]:
         with pytest.raises(gr.Error, match=message):
-            asyncio.run(tab.run_digit_edit(*args))
+            aio.run(tab.run_digit_edit(*args))
 
 
 # ---------------------------------------------------------------- the tab

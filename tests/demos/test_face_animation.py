@@ -7,7 +7,6 @@ wheel into the test's cache.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import importlib.metadata
 import json
@@ -32,6 +31,7 @@ from core.errors import LimitExceeded, NoFaceFound, WeightsUnavailable
 from core.media import iter_video_frames, probe_video, write_video
 from core.registry import WEIGHTS
 from demos import face_animation as tab
+from tests import aio
 
 TINY = dict(kp_block_expansion=8, kp_max_features=32, kp_num_blocks=3, block_expansion=8, max_features=32,
             num_bottleneck_blocks=2, motion_block_expansion=8, motion_max_features=32, motion_num_blocks=3)
@@ -179,10 +179,10 @@ def test_a_long_video_is_refused_before_a_model_loads(place, monkeypatch):
 def test_missing_weights_are_named_at_once_and_the_face_preview_still_works(place):
     source, driving = str(REPO / "assets/examples/astronaut.jpg"), str(REPO / fa.EXAMPLE_DRIVING)
     with pytest.raises(gr.Error, match="vox-cpk.pdparams"):
-        asyncio.run(tab.animate(source, driving, "vox", True, True, False, True, False))
+        aio.run(tab.animate(source, driving, "vox", True, True, False, True, False))
     with pytest.raises(WeightsUnavailable):
         fa.animate(source, driving, place / "out.mp4")
-    path, status = asyncio.run(tab.preview(source, True, False))
+    path, status = aio.run(tab.preview(source, True, False))
     assert "1 face found" in status
     with Image.open(path) as marked:
         assert marked.size == (512, 512)
@@ -190,15 +190,15 @@ def test_missing_weights_are_named_at_once_and_the_face_preview_still_works(plac
 
 def test_the_tab_answers_with_a_video_and_refuses_bad_options(tiny):
     source, driving = str(REPO / "assets/examples/astronaut.jpg"), str(REPO / fa.EXAMPLE_DRIVING)
-    video, download, status = asyncio.run(tab.animate(source, driving, "vox_mobile", True, True, False, True, False))
+    video, download, status = aio.run(tab.animate(source, driving, "vox_mobile", True, True, False, True, False))
     assert video == download and probe_video(video).n_frames == 48
     assert "48 frames, 1 face" in status and "Done in" in status
     with pytest.raises(gr.Error, match="Relative motion must be true or false"):
-        asyncio.run(tab.animate(source, driving, "vox", "yes", True, False, True, False))
+        aio.run(tab.animate(source, driving, "vox", "yes", True, False, True, False))
     with pytest.raises(gr.Error, match="Unknown model 'monet'"):
-        asyncio.run(tab.animate(source, driving, "monet", True, True, False, True, False))
+        aio.run(tab.animate(source, driving, "monet", True, True, False, True, False))
     with pytest.raises(gr.Error, match="driving video first"):
-        asyncio.run(tab.animate(source, None, "vox", True, True, False, True, False))
+        aio.run(tab.animate(source, None, "vox", True, True, False, True, False))
 
 
 MEMORY_CHILD = r"""

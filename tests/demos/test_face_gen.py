@@ -5,7 +5,6 @@ real checkpoint names for the length of a test (the ``registered`` fixture), fro
 checkpoints written under the published file names in the published (flat) layout.
 One test loads the real FFHQ config-f network to prove the default path.
 """
-import asyncio
 import dataclasses
 import time
 
@@ -21,6 +20,7 @@ from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from core.media import iter_video_frames, probe_video
 from core.nets.stylegan2 import StyleGAN2Generator
 from demos import face_gen as face_gen_tab
+from tests import aio
 
 TINY = dict(size=32, style_dim=16, n_mlp=2, narrow=1 / 64)
 
@@ -85,7 +85,7 @@ def test_without_weights_the_message_names_the_file_at_once(monkeypatch, tmp_pat
     assert time.perf_counter() - start < 2.0
     assert str(tmp_path) in str(error.value)  # where to place it by hand
     with pytest.raises(gr.Error, match="stylegan2-animeface-512.pdparams"):
-        asyncio.run(face_gen_tab.walk("anime", "1, 2", 4, 0.7, "full"))
+        aio.run(face_gen_tab.walk("anime", "1, 2", 4, 0.7, "full"))
 
 
 def test_real_ffhq_config_f_checkpoint_in_the_published_layout_loads(monkeypatch, tmp_path):
@@ -227,23 +227,23 @@ def test_tab_endpoints_are_the_registered_ones():
 
 
 def test_tab_returns_downloadable_files_and_the_time_taken(tiny):
-    gallery, files, status = asyncio.run(face_gen_tab.generate("ffhq", "1, 2, 3", 0.7, "full"))
+    gallery, files, status = aio.run(face_gen_tab.generate("ffhq", "1, 2, 3", 0.7, "full"))
     assert [caption for _, caption in gallery] == ["seed 1", "seed 2", "seed 3"] and len(set(files)) == 3
     assert all(open(f, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for f in files) and status.startswith("Done in")
-    *images, mix_files, mix_status = asyncio.run(face_gen_tab.mix("anime", 1, 2, 0, 3, 0.7, "full"))
+    *images, mix_files, mix_status = aio.run(face_gen_tab.mix("anime", 1, 2, 0, 3, 0.7, "full"))
     assert images == mix_files and "mix-a1-b2-layers0-3" in images[2] and mix_status.startswith("Done in")
-    video, download, walk_status = asyncio.run(face_gen_tab.walk("ffhq", "1, 2", 6, 0.7, "full"))
+    video, download, walk_status = aio.run(face_gen_tab.walk("ffhq", "1, 2", 6, 0.7, "full"))
     assert video == download and video.endswith(".mp4") and probe_video(video).n_frames == 6
     assert "6 frames" in walk_status
-    second, _, _ = asyncio.run(face_gen_tab.generate("ffhq", "1", 0.7, "full"))
+    second, _, _ = aio.run(face_gen_tab.generate("ffhq", "1", 0.7, "full"))
     assert second[0][0] != gallery[0][0]  # a fresh directory per request
 
 
 def test_tab_turns_core_errors_into_gradio_errors(tiny):
     with pytest.raises(gr.Error, match="At most 8 seeds"):
-        asyncio.run(face_gen_tab.generate("ffhq", "1,2,3,4,5,6,7,8,9", 0.7, "full"))
+        aio.run(face_gen_tab.generate("ffhq", "1,2,3,4,5,6,7,8,9", 0.7, "full"))
     with pytest.raises(gr.Error, match="≤ 7"):
-        asyncio.run(face_gen_tab.mix("ffhq", 1, 2, 0, 9, 0.7, "full"))
+        aio.run(face_gen_tab.mix("ffhq", 1, 2, 0, 9, 0.7, "full"))
 
 
 def test_layer_sliders_follow_the_model():
@@ -296,7 +296,7 @@ def test_dcgan_faces_are_drawn_offline_from_seeds_and_walked(digiface, tmp_path)
 
 def test_offline_the_tab_opens_on_the_model_that_runs_here(digiface):
     assert face_gen_tab.default_model() == "digiface"
-    gallery, files, status = asyncio.run(face_gen_tab.generate("digiface", "5, 6", 0.7, "256"))
+    gallery, files, status = aio.run(face_gen_tab.generate("digiface", "5, 6", 0.7, "256"))
     assert [caption for _, caption in gallery] == ["seed 5", "seed 6"] and status.startswith("Done in")
     with pytest.raises(gr.Error, match="Style mixing needs a StyleGAN2 model"):
-        asyncio.run(face_gen_tab.mix("digiface", 1, 2, 0, 3, 0.7, "full"))
+        aio.run(face_gen_tab.mix("digiface", 1, 2, 0, 3, 0.7, "full"))

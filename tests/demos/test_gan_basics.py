@@ -1,5 +1,4 @@
 """GAN basics: live training in the background, sampling and walking its checkpoint, clear errors."""
-import asyncio
 import time
 
 import gradio as gr
@@ -13,6 +12,7 @@ from core.errors import LimitExceeded
 from core.media import probe_video
 from core.train.gan import OBJECTIVES
 from demos import gan_basics as tab
+from tests import aio
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,9 @@ def test_limits_are_enforced_with_clear_messages(tmp_path):
     with pytest.raises(LimitExceeded, match=f"1 to {gan_basics.MAX_LIVE_STEPS} steps"):
         gan_basics.LiveRun("dcgan", steps=100000, out_dir=tmp_path)
     with pytest.raises(gr.Error, match="at least two seeds"):
-        asyncio.run(tab.interpolate("dcgan", "5", 10, "any"))
+        aio.run(tab.interpolate("dcgan", "5", 10, "any"))
     with pytest.raises(gr.Error, match="whole numbers separated by commas"):
-        asyncio.run(tab.interpolate("dcgan", "1, two", 10, "any"))
+        aio.run(tab.interpolate("dcgan", "1, two", 10, "any"))
     with pytest.raises(gr.Error, match="no finished live run"):
         tab.sample("dcgan", 1, 10, "any", True, None)
     with pytest.raises(gr.Error, match="learning rate must be a number"):
@@ -147,7 +147,7 @@ def test_sampling_my_live_run_with_another_objective_is_refused(finished_run):
     with pytest.raises(gr.Error, match=r"Your live run trained DCGAN \(binary cross-entropy\), not LSGAN \(least squares\): choose its objective"):
         tab.sample("lsgan", 1, 10, "any", True, finished_run)
     with pytest.raises(gr.Error, match="Your live run trained"):
-        asyncio.run(tab.interpolate("wgan", "1, 2", 4, "any", True, finished_run))
+        aio.run(tab.interpolate("wgan", "1, 2", 4, "any", True, finished_run))
     path, _, status = tab.sample("dcgan", 1, 10, "any", True, finished_run)  # its own objective samples
     assert path.endswith(".png") and status.startswith("Done in")
 
@@ -201,21 +201,21 @@ def test_eye_requests_are_refused_by_name(eyes_here):
     with pytest.raises(LimitExceeded, match="from 1 to 16; got 40"):
         gan_basics.eyes(1, "blue", 40)
     with pytest.raises(Exception, match="at least two colours"):
-        asyncio.run(tab.eye_walk(1, "blue", 10))
+        aio.run(tab.eye_walk(1, "blue", 10))
     with pytest.raises(gr.Error, match="Unknown eye colour 'teal'"):
-        asyncio.run(tab.eye_walk(1, "blue, teal", 10))
+        aio.run(tab.eye_walk(1, "blue, teal", 10))
 
 
 def test_the_colour_walk_is_a_video_from_the_first_colour_to_the_last(eyes_here):
     from core.media import iter_video_frames
 
-    video, download, status = asyncio.run(tab.eye_walk(3, "blue, brown", 6))
+    video, download, status = aio.run(tab.eye_walk(3, "blue, brown", 6))
     assert video == download and probe_video(video).n_frames == 6 and status.startswith("Done in")
     frames = [f.astype(float) for f in iter_video_frames(video)]
     start, end = (gan_basics.eyes(3, colour, 1)[0][0].astype(float) for colour in ("blue", "brown"))
     assert np.abs(frames[0] - start).mean() < np.abs(frames[0] - end).mean()
     assert np.abs(frames[-1] - end).mean() < np.abs(frames[-1] - start).mean()
-    gallery, files, status = asyncio.run(tab.eyes(3, "green", 4))
+    gallery, files, status = aio.run(tab.eyes(3, "green", 4))
     assert len(files) == 4 and [c for _, c in gallery][-1] == "green, seed 3 #4"
 
 
@@ -310,7 +310,7 @@ def test_the_growth_video_holds_each_stage_and_fades_into_the_next(pggan_here):
     hold, fade = gan_basics.GROWTH_HOLD_FRAMES, gan_basics.GROWTH_FADE_FRAMES
     assert len(plan) == hold + 3 * (fade + hold) and plan[0] == (4, 0, 1.0) and plan[-1] == (32, 3, 1.0)
     assert [alpha for _, _, alpha in plan[hold:hold + fade]] == pytest.approx([(i + 1) / fade for i in range(fade)])
-    video, download, status = asyncio.run(tab.pggan_growth(4, 2))
+    video, download, status = aio.run(tab.pggan_growth(4, 2))
     assert video == download and status.startswith("Done in")
     info = probe_video(video)
     assert (info.n_frames, info.width, info.height) == (len(plan), 2 * gan_basics.PGGAN_TILE, gan_basics.PGGAN_TILE)
@@ -327,7 +327,7 @@ def test_pggan_requests_outside_the_limits_are_refused_by_name(pggan_here, count
     with pytest.raises(gr.Error, match="number of digits must be a whole number from 1 to 10"):
         tab.pggan_stages(1, count)
     with pytest.raises(gr.Error, match="from 1 to 10"):
-        asyncio.run(tab.pggan_growth(1, count))
+        aio.run(tab.pggan_growth(1, count))
 
 
 def test_without_the_grown_file_the_tab_says_how_to_grow_it(tmp_path, monkeypatch):

@@ -8,7 +8,6 @@ opens and closes, with a made-up voice (a buzz whose loudness comes and goes lik
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import importlib.metadata
 import json
@@ -34,6 +33,7 @@ from core.media import ffmpeg_exe, iter_video_frames, probe_video, read_audio, w
 from core.registry import WEIGHTS
 from demos import lip_sync as tab
 from tests.clips import MOUTH, read_marker, talking_clip, talking_frames, voice
+from tests import aio
 
 TINY = dict(width=0.125)  # an eighth of the channels: the same layers, names and skips
 REPO = Path(__file__).resolve().parents[2]
@@ -201,7 +201,7 @@ def test_typed_text_is_spoken_and_followed(tiny):
 def test_missing_weights_are_named_at_once(place):
     face, speech = png(place / "astronaut.png", data.astronaut()), str(voice(place / "voice.wav", 1.0))
     with pytest.raises(gr.Error, match="wav2lip_hq.pdparams"):
-        asyncio.run(tab.run_lip_sync(None, face, speech, None, None, "hq"))
+        aio.run(tab.run_lip_sync(None, face, speech, None, None, "hq"))
     with pytest.raises(WeightsUnavailable):
         ls.lip_sync(face, speech, place / "out.mp4")
 
@@ -210,7 +210,7 @@ def test_the_tab_exposes_its_endpoint_answers_with_a_video_and_refuses_unclear_r
     api = tab.build().get_api_info()
     assert set(api["named_endpoints"]) == {"/lip_sync"} and ls.APP.endpoints == ("lip_sync",)
     face, speech = png(tiny / "astronaut.png", data.astronaut()), str(voice(tiny / "voice.wav", 0.6))
-    video, download, status = asyncio.run(tab.run_lip_sync(None, face, None, speech, "", "wav2lip"))
+    video, download, status = aio.run(tab.run_lip_sync(None, face, None, speech, "", "wav2lip"))
     assert video == download and probe_video(video).n_frames == 15
     assert "15 frames for 0.6 s of speech" in status and "Done in" in status
     for args, message in [
@@ -221,7 +221,7 @@ def test_the_tab_exposes_its_endpoint_answers_with_a_video_and_refuses_unclear_r
         ((None, face, speech, None, None, "dub"), "Unknown model 'dub'"),
     ]:
         with pytest.raises(gr.Error, match=message):
-            asyncio.run(tab.run_lip_sync(*args))
+            aio.run(tab.run_lip_sync(*args))
 
 
 MEMORY_CHILD = r"""

@@ -5,7 +5,6 @@ their real names for the module's tests (``Registry.scoped``), and their checkpo
 here in the published layouts (RRDB under 'generator', DeOldify flat), so the tab's own choices
 load them through the real loader.
 """
-import asyncio
 import platform
 import time
 from fractions import Fraction
@@ -25,6 +24,7 @@ from core.apps import restore
 from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, WeightsUnavailable
 from tests.clips import make_clip
+from tests import aio
 from core.media import iter_video_frames, probe_video
 from demos import restore as restore_tab
 
@@ -274,7 +274,7 @@ def test_missing_weights_give_the_clear_message_fast(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailable, match="DF2K_JPEG.pdparams"):
         restore.restore_image(photo(8, 8), "realsr_df2k_jpeg")
     with pytest.raises(gr.Error, match="DeOldify_art.pdparams"):
-        asyncio.run(restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_artistic", 32))
+        aio.run(restore_tab.restore_photo(_png(tmp_path), restore.NONE, "deoldify_artistic", 32))
     assert time.perf_counter() - start < 2
 
 
@@ -336,7 +336,7 @@ def test_tab_exposes_exactly_the_declared_endpoints():
 
 def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
-    (before, after), result, download, status = asyncio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32))
+    (before, after), result, download, status = aio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32))
     assert result == download and result.endswith(".png") and Image.open(result).format == "PNG"
     assert Image.open(result).size == (76, 52) == Image.open(before).size == Image.open(after).size
     assert "19×13 → 76×52" in status and "Done in" in status
@@ -344,14 +344,14 @@ def test_tab_returns_png_before_after_and_time(tiny_models, tmp_path, monkeypatc
 
 def test_tab_video_returns_mp4_and_time(tiny_models, clip, tmp_path, monkeypatch):
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
-    video, download, status = asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32))
+    video, download, status = aio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32))
     assert video == download and video.endswith(".mp4") and probe_video(video).width == 96
     assert "12 frames at 10 fps" in status and "Done in" in status
 
 
 def test_tab_refuses_a_missing_upload():
     with pytest.raises(gr.Error, match="Upload a photo"):
-        asyncio.run(restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32))
+        aio.run(restore_tab.restore_photo(None, "lesrcnn_x4", restore.NONE, 32))
 
 
 # ---------------------------------------------------------------- imported weights (real, offline)
@@ -412,7 +412,7 @@ def test_several_photos_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_path
     second = tmp_path / "second.png"
     Image.fromarray(photo(10, 12, seed=1)).save(second)
     reports = []
-    gallery, zip_path, status = asyncio.run(restore_tab.restore_batch(
+    gallery, zip_path, status = aio.run(restore_tab.restore_batch(
         [str(first), str(second)], TINY_RRDB, restore.NONE, 32,
         progress=lambda value, desc=None, **kwargs: reports.append((value, desc)),
     ))
@@ -427,9 +427,9 @@ def test_several_photos_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_path
     values = [value for value, _ in reports]
     assert values == sorted(values)
     with pytest.raises(gr.Error, match="At most 8 photos go in one request; got 9"):
-        asyncio.run(restore_tab.restore_batch([str(first)] * 9, TINY_RRDB, restore.NONE, 32))
+        aio.run(restore_tab.restore_batch([str(first)] * 9, TINY_RRDB, restore.NONE, 32))
     with pytest.raises(gr.Error, match="Choose an upscaling model, a colorizer, a face enhancer; with none"):
-        asyncio.run(restore_tab.restore_batch([str(first)], restore.NONE, restore.NONE, 32))
+        aio.run(restore_tab.restore_batch([str(first)], restore.NONE, restore.NONE, 32))
 
 
 # ---------------------------------------------------------------- the composed video pipeline (issue #25)
@@ -676,7 +676,7 @@ def test_photo_faces_are_enhanced_after_upscaling_and_counted(tiny_models, face_
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
     checked = []  # the stand-in has no checkpoint: the tab's check is recorded instead
     monkeypatch.setattr(restore_tab, "fail_fast_if_missing", lambda *names: checked.extend(names))
-    *_, status = asyncio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32, "", "png", 92, "gfpgan"))
+    *_, status = aio.run(restore_tab.restore_photo(_png(tmp_path), TINY_RRDB, restore.NONE, 32, "", "png", 92, "gfpgan"))
     assert checked == [restore.UPSCALERS[TINY_RRDB].weights, "gfpgan.v1_512"]
     assert "19×13 → 76×52: upscaled x4" in status and "enhanced 1 face with gfpgan" in status
     assert restore.faces_step("gfpgan", 0) == "enhanced 0 faces with gfpgan (no face found)"
@@ -687,11 +687,11 @@ def test_tab_video_takes_the_composed_pipeline_and_old_callers_keep_working(tiny
     monkeypatch.setenv("GAN_GALLERY_WORKDIR", str(tmp_path / "work"))
     checked = []  # the stand-in has no checkpoint: the tab's check is recorded instead
     monkeypatch.setattr(restore_tab, "fail_fast_if_missing", lambda *names: checked.extend(names))
-    video, _, status = asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "gfpgan"))
+    video, _, status = aio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "gfpgan"))
     assert checked == [restore.UPSCALERS[TINY_RRDB].weights, "gfpgan.v1_512"]
     assert probe_video(video).width == 96 and "enhanced 12 faces with gfpgan in 12 frames" in status
     with pytest.raises(gr.Error, match="Reference pictures colour a remastered video"):
-        asyncio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "none", "none", [_png(tmp_path)]))
+        aio.run(restore_tab.restore_clip(str(clip), TINY_RRDB, restore.NONE, 32, "none", "none", [_png(tmp_path)]))
     # The endpoints keep their leading parameters; the new ones come last, with defaults.
     blocks = restore_tab.build()
     config = blocks.get_config_file()

@@ -7,7 +7,6 @@ file flat), so the tab's own choices load them through the real loader.
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import time
@@ -24,6 +23,7 @@ from core.errors import InputError, WeightsUnavailable
 from core.nets.spade import settle_spectral_norms
 from core.registry import WEIGHTS
 from demos import scene_painting as tab
+from tests import aio
 
 TINY = {"digit_scenes": dict(ngf=2, nhidden=4), "cityscapes": dict(ngf=1, nhidden=4), "photopen": dict(ngf=1, nhidden=4)}
 SKY, GROUND, DIGIT = (np.array(c, np.uint8) for c in sp.MODELS["digit_scenes"].colours)
@@ -144,8 +144,8 @@ def test_the_example_is_a_digit_scene_map_in_the_models_colours():
 def test_the_tab_paints_from_the_canvas_or_the_upload(tiny_models, tmp_path):
     canvas = png(tmp_path / "canvas.png", scene_map(20, 4))
     upload = png(tmp_path / "upload.png", scene_map(12, 20))
-    from_canvas = asyncio.run(tab.paint_scene(canvas, None, "digit_scenes"))
-    from_upload = asyncio.run(tab.paint_scene(canvas, upload, "digit_scenes"))
+    from_canvas = aio.run(tab.paint_scene(canvas, None, "digit_scenes"))
+    from_upload = aio.run(tab.paint_scene(canvas, upload, "digit_scenes"))
     assert "64x64; classes painted: sky, ground, digit" in from_canvas[2]
     assert not np.array_equal(np.asarray(Image.open(from_canvas[0])), np.asarray(Image.open(from_upload[0])))
     update, legend = tab.switch_model("cityscapes")
@@ -155,21 +155,21 @@ def test_the_tab_paints_from_the_canvas_or_the_upload(tiny_models, tmp_path):
 
 def test_refusals_are_clear_and_come_before_any_work(tiny_models, tmp_path, monkeypatch):
     with pytest.raises(gr.Error, match="Paint a label map on the canvas or upload one first"):
-        asyncio.run(tab.paint_scene(None, None, "digit_scenes"))
+        aio.run(tab.paint_scene(None, None, "digit_scenes"))
     with pytest.raises(gr.Error, match="Unknown model 'gaugan'; choose one of: digit_scenes, cityscapes, photopen"):
-        asyncio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "gaugan"))
+        aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "gaugan"))
     with pytest.raises(gr.Error, match="isn't a readable image"):
         (tmp_path / "not.png").write_bytes(b"not a picture")
-        asyncio.run(tab.paint_scene(None, str(tmp_path / "not.png"), "digit_scenes"))
+        aio.run(tab.paint_scene(None, str(tmp_path / "not.png"), "digit_scenes"))
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(empty))
     runtime.models.clear()
     start = time.perf_counter()
     with pytest.raises(gr.Error, match="not trained yet.*python -m core.train spade --data digit-scenes"):
-        asyncio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "digit_scenes"))
+        aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "digit_scenes"))
     with pytest.raises(gr.Error, match="spade_cityscapes.pdparams"):
-        asyncio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "cityscapes"))
+        aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "cityscapes"))
     with pytest.raises(WeightsUnavailable, match="photopen.pdparams"):
         sp.paint_scene("photopen", png(tmp_path / "p.png", scene_map(20, 4, colours=sp.MODELS["photopen"].colours[:3])))
     assert time.perf_counter() - start < 2

@@ -7,7 +7,6 @@ AnimeGANv2 configuration, and the fast path is compared with dygraph.
 """
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import subprocess
 import time
@@ -25,6 +24,7 @@ from core.apps import translate
 from core.registry import WEIGHTS
 from core.errors import InputError, LimitExceeded, NoFaceFound, WeightsUnavailable
 from tests.clips import make_clip
+from tests import aio
 from core.media import ffmpeg_exe, iter_video_frames, probe_video, write_png
 from demos import translate as translate_tab
 
@@ -116,7 +116,7 @@ def test_the_tab_builds_without_weights_and_turns_the_refusal_into_a_gradio_erro
     source = write_png(photo(40, 48), tmp_path / "in.png")
     start = time.perf_counter()
     with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):
-        asyncio.run(translate_tab.translate_image("horse2zebra", str(source)))
+        aio.run(translate_tab.translate_image("horse2zebra", str(source)))
     assert time.perf_counter() - start < 2.0
     assert "not downloaded" in translate_tab.describe("facades")
 
@@ -125,7 +125,7 @@ def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path)
     paddle.seed(1)
     write_checkpoint(isolated, "animeganv2_hayao", models.create("animeganv2_hayao"))
     source = write_png(photo(50, 70), tmp_path / "in.png")
-    image_path, file_path, status = asyncio.run(translate_tab.translate_image("anime_hayao", str(source)))
+    image_path, file_path, status = aio.run(translate_tab.translate_image("anime_hayao", str(source)))
     with Image.open(image_path) as result:
         assert result.format == "PNG" and result.size == (70, 50) and result.mode == "RGB"
         pixels = np.asarray(result)
@@ -141,7 +141,7 @@ def test_a_full_request_with_the_real_animegan_configuration(isolated, tmp_path)
 def test_vintage_works_offline_with_the_imported_weights(isolated, tmp_path):
     """A fresh cache, no network: the first request imports vintagify's generator and translates a real photo."""
     assert "not imported yet" in translate_tab.describe("vintage")
-    image_path, _, status = asyncio.run(translate_tab.translate_image("vintage", "assets/examples/chelsea.jpg"))
+    image_path, _, status = aio.run(translate_tab.translate_image("vintage", "assets/examples/chelsea.jpg"))
     source = np.asarray(Image.open("assets/examples/chelsea.jpg").convert("RGB"), dtype=np.float32)
     with Image.open(image_path) as result:
         pixels = np.asarray(result.convert("RGB"), dtype=np.float32)
@@ -274,7 +274,7 @@ def test_video_limits_are_checked_before_any_frame(tiny_models, tmp_path):
 
 
 def test_video_tab_returns_the_mp4_and_the_rate(tiny_models, clip):
-    video_path, file_path, status = asyncio.run(translate_tab.translate_video("horse2zebra", str(clip), progress=lambda *a, **k: None))
+    video_path, file_path, status = aio.run(translate_tab.translate_video("horse2zebra", str(clip), progress=lambda *a, **k: None))
     assert video_path == file_path and video_path.endswith(".mp4") and probe_video(video_path).n_frames == 20
     assert status.startswith("Done in") and "20 frames" in status
 
@@ -298,7 +298,7 @@ def test_several_pictures_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_pa
     notes = tmp_path / "notes.png"
     notes.write_text("not a picture")
     reports = []
-    gallery, zip_path, status = asyncio.run(translate_tab.translate_batch(
+    gallery, zip_path, status = aio.run(translate_tab.translate_batch(
         "horse2zebra", [sources[0], str(big), sources[1], str(notes), sources[2]],
         progress=lambda value, desc=None, **kwargs: reports.append((value, desc)),
     ))
@@ -320,14 +320,14 @@ def test_several_pictures_come_back_as_a_gallery_and_one_zip(tiny_models, tmp_pa
 def test_several_pictures_keep_the_per_request_limits(isolated, tmp_path):
     source = str(write_png(photo(40, 48), tmp_path / "in.png"))
     with pytest.raises(gr.Error, match="At most 8 pictures go in one request; got 9"):
-        asyncio.run(translate_tab.translate_batch("vintage", [source] * 9))
+        aio.run(translate_tab.translate_batch("vintage", [source] * 9))
     with pytest.raises(gr.Error, match="Upload 1 to 8 pictures first"):
-        asyncio.run(translate_tab.translate_batch("vintage", None))
+        aio.run(translate_tab.translate_batch("vintage", None))
     with pytest.raises(gr.Error, match="Unknown model 'monet'"):
-        asyncio.run(translate_tab.translate_batch("monet", [source]))
+        aio.run(translate_tab.translate_batch("monet", [source]))
     start = time.perf_counter()
     with pytest.raises(gr.Error, match="CycleGAN_horse2zebra.pdparams"):  # offline and missing: refused at once
-        asyncio.run(translate_tab.translate_batch("horse2zebra", [source, source]))
+        aio.run(translate_tab.translate_batch("horse2zebra", [source, source]))
     assert time.perf_counter() - start < 2.0
 
 
@@ -338,7 +338,7 @@ def test_pictures_that_all_fail_are_named_and_a_batch_shares_one_budget(tiny_mod
     notes = tmp_path / "notes.png"
     notes.write_text("not a picture")
     with pytest.raises(gr.Error, match="None of the 2 pictures could be used. The file notes.png isn't a readable image"):
-        asyncio.run(translate_tab.translate_batch("horse2zebra", [str(notes), str(notes)]))
+        aio.run(translate_tab.translate_batch("horse2zebra", [str(notes), str(notes)]))
 
     budgets = []
 
@@ -352,7 +352,7 @@ def test_pictures_that_all_fail_are_named_and_a_batch_shares_one_budget(tiny_mod
     monkeypatch.setattr(heavy, "run_heavy", over_budget)
     source = str(write_png(photo(40, 48), tmp_path / "in.png"))
     with pytest.raises(gr.Error, match="ran past this tab's time budget of 600 seconds at picture 2"):
-        asyncio.run(translate_tab.translate_batch("horse2zebra", [source, source, source]))
+        aio.run(translate_tab.translate_batch("horse2zebra", [source, source, source]))
     assert budgets[0] <= translate.APP.budget_s() and budgets[1] <= budgets[0]  # what is left, not a new budget each
     assert gallery.MAX_BATCH_PICTURES == 8
 
@@ -421,8 +421,8 @@ def test_a_portrait_model_on_a_picture_without_a_face_says_so(portraits):
 def test_the_faces_tab_returns_the_picture_each_face_and_a_zip(portraits, monkeypatch):
     import zipfile
 
-    gallery, zip_path, status = asyncio.run(translate_tab.translate_portrait("photo2cartoon", astronaut_file(portraits)))
+    gallery, zip_path, status = aio.run(translate_tab.translate_portrait("photo2cartoon", astronaut_file(portraits)))
     assert [caption for _, caption in gallery] == ["the picture", "face 1"] and "(1 face)" in status
     assert sorted(zipfile.ZipFile(zip_path).namelist()) == ["photo2cartoon-face1.png", "photo2cartoon.png"]
     with pytest.raises(gr.Error, match="runs on whole pictures; for faces choose selfie2anime or photo2cartoon"):
-        asyncio.run(translate_tab.translate_portrait("horse2zebra", astronaut_file(portraits)))
+        aio.run(translate_tab.translate_portrait("horse2zebra", astronaut_file(portraits)))

@@ -19,9 +19,16 @@ START_TIMEOUT_S = 90
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port; under pytest-xdist, one of this worker's residue class, so that two workers
+    never start servers on the same port (and a probe never reaches the other worker's server)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port % workers == mine % workers:
+            return port
 
 
 @dataclass

@@ -19,6 +19,9 @@ from PIL import Image
 from tests.clips import ffmpeg, make_burst_clip, make_clip, make_gap_clip, make_lying_clip, make_size_change_clip
 from tests.hostile import FileWatch, write_manifests
 
+# Timings under the server's own load: make test runs these alone, after the parallel run.
+pytestmark = pytest.mark.serial
+
 PHOTO = "assets/examples/chelsea.jpg"
 ARGUMENT_S = 3.0  # an argument refused by its component or the handler
 FILE_S = 8.0  # a file refused after a worker has looked at it (probing a video starts ffmpeg twice)

@@ -23,6 +23,9 @@ from PIL import Image
 from tests.clips import make_clip
 from tests.reliability.conftest import ffmpeg_children, worker_pids
 
+# Timings under the server's own load: make test runs these alone, after the parallel run.
+pytestmark = pytest.mark.serial
+
 PHOTO = "assets/examples/chelsea.jpg"
 
 

@@ -17,6 +17,7 @@ import pytest
 from core import runtime
 from demos.common import user_errors
 from tests.e2e.conftest import ROOT
+from tests import aio
 
 HEAVY_MODULES = ("paddle", "torch", "scipy")
 
@@ -96,7 +97,7 @@ def test_an_async_handler_waits_off_the_event_loop(deferred_import):
         threading.Timer(0.1, runtime.init_paddle).start()
         return ticks, await asyncio.wait_for(call, 10)
 
-    assert asyncio.run(scenario()) == (5, "done")
+    assert aio.run(scenario(), timeout_s=30) == (5, "done")
 
 
 def test_without_a_server_handlers_never_wait():
