@@ -61,6 +61,11 @@ def dense_conv_macs(size: int, channel_multiplier: int = 2) -> float:
     """Multiply-accumulates of StyleGAN2's dense convolutions for one image of side `size`."""
     width = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * channel_multiplier, 128: 128 * channel_multiplier,
              256: 64 * channel_multiplier, 512: 32 * channel_multiplier, 1024: 16 * channel_multiplier}
+    return synthesis_macs(width, size)
+
+
+def synthesis_macs(width: dict, size: int) -> float:
+    """The same for a generator whose channels at each side are `width` (``StyleGAN2Generator.channels``)."""
     total = width[4] * width[4] * 9 * 16 + width[4] * 3 * 16  # conv1 and to_rgb1 at 4x4
     for level in range(3, int(math.log2(size)) + 1):
         side, before, now = 2**level, width[2 ** (level - 1)], width[2**level]

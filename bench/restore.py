@@ -71,14 +71,13 @@ THREADS = configure_process()  # before Paddle is imported
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-import paddle.nn as nn  # noqa: E402
 
+from bench.measure import PEAK_GMAC_PER_S, conv_macs  # noqa: E402
 from core import models, weights  # noqa: E402
 from core.apps import restore  # noqa: E402
 from core.examples import REPO_ROOT, example_path  # noqa: E402
 from core.media import ffmpeg_exe, read_image  # noqa: E402
 
-PEAK_GMAC_PER_S = 164.0
 SIDE = 256
 SR_NETWORKS = {"lesrcnn_x4": "lesrcnn_x4.div2k", "realsr_rrdb_x4": "rrdb_x4.realsr_df2k_jpeg"}  # network -> a checkpoint of it
 COLORIZE_NETWORKS = {"deoldify_stable": "deoldify.stable", "deoldify_artistic": "deoldify.artistic"}
@@ -87,25 +86,6 @@ MIB = 1 << 20
 
 
 # ---------------------------------------------------------------- measuring
-
-
-def conv_macs(layer: nn.Layer, *samples: np.ndarray) -> float:
-    """Multiply-accumulates of every 2D, 3D and deformable convolution for one forward pass on `samples`."""
-    from paddle.vision.ops import DeformConv2D
-
-    total = 0
-
-    def count(sub, inputs, output):
-        nonlocal total
-        total += int(np.prod(output.shape)) * int(np.prod(sub.weight.shape[1:]))
-
-    kinds = (nn.Conv2D, nn.Conv3D, DeformConv2D)
-    hooks = [sub.register_forward_post_hook(count) for sub in layer.sublayers() if isinstance(sub, kinds)]
-    with paddle.no_grad():
-        layer(*[paddle.to_tensor(sample) for sample in samples])
-    for hook in hooks:
-        hook.remove()
-    return float(total)
 
 
 def memory_mib(field: str) -> float:

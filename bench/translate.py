@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,58 +31,17 @@ THREADS = configure_process()
 
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
-import paddle.nn as nn  # noqa: E402
 
+from bench.measure import PEAK_GMAC_PER_S, conv_macs, interleaved_median_ms  # noqa: E402
 from core import models  # noqa: E402
 from core.apps import translate  # noqa: E402
 from core.media import ffmpeg_exe  # noqa: E402
 from core.video import map_video  # noqa: E402
 
 SIDE = 256
-# fp32 sgemm peak of the 2-core reference machine (STACK-NOTES: 328 GFLOP/s = 164 GMAC/s).
-PEAK_GMAC_PER_S = 164.0
 CYCLEGAN_TARGET = 2.5
 VIDEO_SECONDS = 10
 VIDEO_FPS = 10
-
-
-def conv_macs(layer: nn.Layer, sample: np.ndarray) -> float:
-    """Multiply-accumulates of every Conv2D / Conv2DTranspose for one forward pass on `sample`."""
-    total = 0
-
-    def count(sub, inputs, output):
-        nonlocal total
-        weight = sub.weight  # [out, in/groups, kh, kw] for conv; [in, out/groups, kh, kw] for transposed
-        per_position = int(np.prod(weight.shape[1:]))
-        if isinstance(sub, nn.Conv2DTranspose):
-            total += int(np.prod(inputs[0].shape)) * per_position
-        else:
-            total += int(np.prod(output.shape)) * per_position
-
-    hooks = [sub.register_forward_post_hook(count) for sub in layer.sublayers() if isinstance(sub, (nn.Conv2D, nn.Conv2DTranspose))]
-    with paddle.no_grad():
-        layer(paddle.to_tensor(sample))
-    for hook in hooks:
-        hook.remove()
-    return total
-
-
-def interleaved_median_ms(runs: list, sample, repeats: int) -> list[tuple[float, float]]:
-    """(wall ms, process CPU ms) medians of each runner, alternating them so that load changes hit all alike.
-
-    CPU time is what the process itself spent: on a shared machine it is the
-    steadier measure (with one thread it ignores time spent waiting for a core).
-    """
-    for run in runs:
-        run(sample)  # warm-up (first runs allocate and plan)
-    walls, cpus = [[] for _ in runs], [[] for _ in runs]
-    for _ in range(repeats):
-        for run, wall, cpu in zip(runs, walls, cpus):
-            start_wall, start_cpu = time.perf_counter(), time.process_time()
-            run(sample)
-            wall.append(time.perf_counter() - start_wall)
-            cpu.append(time.process_time() - start_cpu)
-    return [(statistics.median(w) * 1000, statistics.median(c) * 1000) for w, c in zip(walls, cpus)]
 
 
 def make_video(path: Path, fps: int) -> Path:

@@ -97,6 +97,11 @@ class Runner:
     def __call__(self, *arrays):
         return self._run(*arrays)
 
+    @property
+    def precision(self) -> str:
+        """"bf16" when this runner's graph runs in bfloat16, else "fp32"."""
+        return "bf16" if self.kind == runtime.BF16_KIND else "fp32"
+
     def memo(self, name: str, compute: Callable):
         """A value derived from the network once (a mean latent), kept with the loaded model."""
         with self._memo_lock:
@@ -118,8 +123,17 @@ def _network_key(spec: WeightSpec, device: str) -> tuple:
     return ("network", spec.cache_identity, device)
 
 
-def _runner_key(spec: WeightSpec, device: str, engine: str, export: Optional[Export]) -> tuple:
-    return ("runner", spec.cache_identity, device, engine, export.name if export else "")
+def _runner_key(spec: WeightSpec, device: str, engine: str, export: Optional[Export], precision: str) -> tuple:
+    return ("runner", spec.cache_identity, device, engine, export.name if export else "", precision)
+
+
+def _engine_and_precision(export: Optional[Export], engine: str, precision: Optional[str]) -> tuple[str, str]:
+    """What a runner is cached under: dygraph has one precision (fp32), a fast path has the request's."""
+    if engine not in ("auto", "dygraph"):
+        raise ValueError(f"engine must be 'auto' or 'dygraph', not {engine!r}")
+    if export is None or engine == "dygraph":
+        return "dygraph", "fp32"
+    return engine, runtime.check_precision(precision) if precision else runtime.current_precision()
 
 
 def _loaded_network(spec: WeightSpec) -> _LoadedNetwork:
@@ -138,36 +152,36 @@ def network(checkpoint: str):
     return _loaded_network(weights.spec(checkpoint)).network
 
 
-def runner(checkpoint: str, export: Optional[Export] = None, engine: str = "auto") -> Runner:
+def runner(checkpoint: str, export: Optional[Export] = None, engine: str = "auto", precision: Optional[str] = None) -> Runner:
     """`checkpoint` ready to run, loaded once per process (thread-safe; WeightsUnavailable at once when missing).
 
     export: how to put it on the fast path; None runs the network in dygraph.
     engine: "auto" (the fast path when it verifies against dygraph, else dygraph) or "dygraph".
+    precision: "fp32" or "bf16" for the fast path; None: the request's (``runtime.current_precision``).
     """
-    if engine not in ("auto", "dygraph"):
-        raise ValueError(f"engine must be 'auto' or 'dygraph', not {engine!r}")
+    engine, precision = _engine_and_precision(export, engine, precision)
     spec = weights.spec(checkpoint)
     loaded = _loaded_network(spec)
     device = runtime.use_best_device()
-    engine = "dygraph" if export is None else engine
-    return runtime.models.get(_runner_key(spec, device, engine, export), lambda: _build_runner(spec, loaded, export, engine))
+    return runtime.models.get(
+        _runner_key(spec, device, engine, export, precision),
+        lambda: prepare_runner(loaded.network, export, engine, lock=loaded.lock, spec=spec, precision=precision),
+    )
 
 
-def is_loaded(checkpoint: str, export: Optional[Export] = None, engine: str = "auto") -> bool:
+def is_loaded(checkpoint: str, export: Optional[Export] = None, engine: str = "auto", precision: Optional[str] = None) -> bool:
     """Whether `checkpoint` is in memory with that export (its first request also loads and verifies it)."""
+    engine, precision = _engine_and_precision(export, engine, precision)
     spec = weights.spec(checkpoint)
-    engine = "dygraph" if export is None else engine
-    return _runner_key(spec, runtime.use_best_device(), engine, export) in runtime.models.loaded()
+    return _runner_key(spec, runtime.use_best_device(), engine, export, precision) in runtime.models.loaded()
 
 
-def _build_runner(spec: WeightSpec, loaded: _LoadedNetwork, export: Optional[Export], engine: str) -> Runner:
-    return prepare_runner(loaded.network, export, engine, lock=loaded.lock, spec=spec)
-
-
-def prepare_runner(network, export: Optional[Export] = None, engine: str = "auto", lock=None, spec=None) -> Runner:
+def prepare_runner(network, export: Optional[Export] = None, engine: str = "auto", lock=None, spec=None,
+                   precision: str = "fp32") -> Runner:
     """A runner for a network already built (uncached): what ``runner`` does once the weights are in.
 
     For benchmarks and tests that compare engines on one network; applications call ``runner``.
+    With precision bf16 the runner's kind is "onednn-bf16" when bf16 verified, else fp32's.
     """
     lock = lock or threading.Lock()
     wrapped = export.wrap(network) if export and export.wrap else network
@@ -176,7 +190,8 @@ def prepare_runner(network, export: Optional[Export] = None, engine: str = "auto
         return Runner(spec, network, dygraph, "dygraph", nbytes=0, lock=lock)
     input_spec, samples = export.inputs(network)
     exported = export.rewrite(wrapped) if export.rewrite else wrapped
-    fast = runtime.build_engine(exported, input_spec, samples, tolerance=export.tolerance, kinds=runtime.fast_path_kinds())
+    kinds = runtime.fast_path_kinds(precision)
+    fast = runtime.build_engine(exported, input_spec, samples, tolerance=export.tolerance, kinds=kinds)
     if fast.kind == "dygraph":
         # No fast path: run the network exactly as defined, not its export-friendly rewrite.
         return Runner(spec, network, dygraph, "dygraph", nbytes=0, lock=lock)

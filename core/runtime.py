@@ -15,10 +15,17 @@ generator), so each configuration is first tried in a child process on a
 sample input and compared with dygraph; only a configuration that runs and
 agrees within tolerance is used in-process, otherwise dygraph is used.
 ``GAN_GALLERY_ENGINE=dygraph`` turns the fast path off.
+
+Precision: fp32 by default. bf16 (``GAN_GALLERY_PRECISION=bf16``, or a tab's "faster, slightly
+less exact" choice, which ``precision_scope`` carries to the worker) runs the exported graph
+through oneDNN in bfloat16 on CPUs with AVX512-BF16 or AMX; it is verified like fp32 but against
+a PSNR floor (``BF16_MIN_PSNR_DB``), and a network whose bf16 graph misses it runs in fp32.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import copy
 import hashlib
 import json
@@ -30,7 +37,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +185,16 @@ def use_best_device() -> str:
         return _device
 
 
-def fast_path_kinds() -> list[str]:
-    """Which ``paddle.inference`` configurations to try: CUDA on a GPU, oneDNN on a CPU.
+def fast_path_kinds(precision: str = "fp32") -> list[str]:
+    """Which ``paddle.inference`` configurations to try, in order: CUDA on a GPU, oneDNN on a CPU,
+    oneDNN in bf16 first when `precision` is bf16 (fp32 is the fallback of a graph bf16 fails).
 
     Paddle's plain CPU predictor is left out: it measured 0.6x-1.3x of dygraph's speed on the
     translation networks, no faster for RRDB and twice as slow for DeOldify (docs/performance.md).
     """
-    return ["gpu"] if use_best_device().startswith("gpu") else ["onednn"]
+    if use_best_device().startswith("gpu"):
+        return ["gpu"]
+    return [BF16_KIND, "onednn"] if check_precision(precision) == "bf16" else ["onednn"]
 
 
 # ---------------------------------------------------------------- lazy models
@@ -285,6 +295,92 @@ class ModelCache:
 models = ModelCache()
 
 
+# ---------------------------------------------------------------- precision
+
+PRECISION_VARIABLE = "GAN_GALLERY_PRECISION"
+# What a person chooses between, by the name code uses.
+PRECISIONS = {"fp32": "Exact (fp32)", "bf16": "Faster, slightly less exact (bf16)"}
+# bf16 keeps 8 bits of mantissa: a network's bf16 output must stay this close to fp32's (peak = fp32's range).
+BF16_MIN_PSNR_DB = 40.0
+BF16_KIND = "onednn-bf16"
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+_precision: contextvars.ContextVar[str | None] = contextvars.ContextVar("gan_gallery_precision", default=None)
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def bf16_supported() -> bool:
+    """Whether bf16 inference can run fast here: a CPU with AVX512-BF16 or AMX-BF16, and no GPU in use."""
+    if gpu_expected():
+        return False
+    return any(flag in _cpu_flags() for flag in _BF16_CPU_FLAGS)
+
+
+def check_precision(name: str | None) -> str:
+    """`name` when this machine can run it; a clear ``InputError`` when not."""
+    from core.errors import InputError
+
+    name = (name or "fp32").strip().lower()
+    if name not in PRECISIONS:
+        raise InputError(f"Precision must be one of {', '.join(PRECISIONS)}, not {name!r}.")
+    if name == "bf16" and not bf16_supported():
+        where = "the GPU runs fp32 here" if gpu_expected() else "this CPU has neither"
+        raise InputError(
+            "bf16 needs a CPU with AVX512-BF16 or AMX-BF16 instructions and no GPU in use, and "
+            f"{where}: choose {PRECISIONS['fp32']}."
+        )
+    return name
+
+
+def default_precision() -> str:
+    """The process's precision: ``GAN_GALLERY_PRECISION`` (fp32 when unset); refused here when the machine can't."""
+    return check_precision(os.environ.get(PRECISION_VARIABLE))
+
+
+def current_precision() -> str:
+    """The precision of the running request (``precision_scope``), else the process's."""
+    return _precision.get() or default_precision()
+
+
+@contextlib.contextmanager
+def precision_scope(name: str | None) -> Iterator[str]:
+    """Run the block with `name` as ``current_precision()`` (None: leave it as it is)."""
+    if name is None:
+        yield current_precision()
+        return
+    token = _precision.set(check_precision(name))
+    try:
+        yield _precision.get()
+    finally:
+        _precision.reset(token)
+
+
+def precision_note(asked: str | None, ran: str) -> str:
+    """What a status line adds about precision: nothing unless bf16 was asked for; then what ran."""
+    if (asked or current_precision()) != "bf16":
+        return ""
+    return " in bf16" if ran == "bf16" else " in fp32 (bf16 is not available for this step)"
+
+
+def psnr_db(got, want) -> float:
+    """PSNR of `got` against `want`, the peak being `want`'s range (infinite when they are equal)."""
+    import numpy as np
+
+    want = np.asarray(want, dtype=np.float64)
+    mse = float(np.mean((np.asarray(got, dtype=np.float64) - want) ** 2))
+    peak = max(float(want.max() - want.min()), 1e-6)
+    return float("inf") if mse == 0 else 10 * np.log10(peak * peak / mse)
+
+
 # ---------------------------------------------------------------- inference engine
 
 
@@ -331,8 +427,10 @@ def _predictor_config(prefix: str, kind: str, threads: int, skip_passes: Sequenc
         config.enable_use_gpu(256, 0)
     else:
         config.disable_gpu()
-        if kind == "onednn":
+        if kind in ("onednn", BF16_KIND):
             config.enable_mkldnn()
+            if kind == BF16_KIND:
+                config.enable_mkldnn_bfloat16()
         else:
             config.disable_mkldnn()
         config.set_cpu_math_library_num_threads(threads)
@@ -369,6 +467,18 @@ class PredictorRunner:
                 predictor = self._main.clone()
             self._local.predictor = predictor
         return _run_predictor(predictor, [a for a in arrays])
+
+
+def _agreement(kind: str, got: list, want: list, tolerance: float) -> tuple[bool, str]:
+    """Whether a fast path's outputs stand for dygraph's: within `tolerance` of each output's largest
+    magnitude in fp32; in bf16, every output at least ``BF16_MIN_PSNR_DB`` from fp32's."""
+    if kind != BF16_KIND:
+        error = _max_relative_error(got, want)
+        return error <= tolerance, f"max relative error {error:.3g} (tolerance {tolerance})"
+    if len(got) != len(want) or any(g.shape != w.shape for g, w in zip(got, want)):
+        return False, "outputs differ in number or shape"
+    worst = min(psnr_db(g, w) for g, w in zip(got, want))
+    return worst >= BF16_MIN_PSNR_DB, f"PSNR {worst:.1f} dB against fp32 (floor {BF16_MIN_PSNR_DB} dB)"
 
 
 def _max_relative_error(got: list, want: list) -> float:
@@ -505,9 +615,9 @@ def _verify_main(workdir: str, kind: str, threads: int, tolerance: float, skip_p
     import paddle.inference as inference
 
     predictor = inference.create_predictor(_predictor_config(os.path.join(workdir, "model"), kind, threads, skip_passes))
-    error = _max_relative_error(_run_predictor(predictor, inputs), expected)
-    print(f"max relative error {error:.3g} (tolerance {tolerance})")
-    return 0 if error <= tolerance else 1
+    ok, verdict = _agreement(kind, _run_predictor(predictor, inputs), expected, tolerance)
+    print(verdict)
+    return 0 if ok else 1
 
 
 def _count(workdir: str, stem: str) -> int:

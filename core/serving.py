@@ -46,6 +46,7 @@ from multiprocessing.connection import Connection
 from typing import Callable, Optional
 
 from core.errors import GalleryError
+from core.runtime import current_precision, precision_scope
 
 log = logging.getLogger(__name__)
 
@@ -159,16 +160,17 @@ def _worker_main(fd: int, threads: int) -> None:
         message = calls.get()
         if message is None or message[0] == "exit":
             return
-        _, call_id, target, args, kwargs, stopped_already = message
+        _, call_id, target, args, kwargs, stopped_already, precision = message
         if stopped_already:
             stopped_calls.add(call_id)
         try:
-            result = _run(
-                target, args, kwargs,
-                progress=lambda done, total, desc=None: send(("progress", done, total, desc)),
-                should_stop=lambda call_id=call_id: call_id in stopped_calls,
-                emit=lambda item: send(("emit", item)),
-            )
+            with precision_scope(precision):  # the caller's choice travels with its call
+                result = _run(
+                    target, args, kwargs,
+                    progress=lambda done, total, desc=None: send(("progress", done, total, desc)),
+                    should_stop=lambda call_id=call_id: call_id in stopped_calls,
+                    emit=lambda item: send(("emit", item)),
+                )
             send(("result", result))
         except GalleryError as error:
             send(("error", error))
@@ -337,7 +339,7 @@ class WorkerPool:
                 worker.wait_ready()
                 call_id = next(self._call_ids)
                 stop_sent = stop is not None and stop.is_set()  # a stop that came already goes with the call
-                worker.conn.send(("call", call_id, target, args, kwargs, stop_sent))
+                worker.conn.send(("call", call_id, target, args, kwargs, stop_sent, current_precision()))
             except (RuntimeError, OSError):
                 raise WorkerDied("A worker process failed to start; it has been replaced. Please try again.") from None
             result = self._wait(worker, call_id, target, budget_s, progress, cancelled, stop, emit, stop_sent)

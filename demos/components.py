@@ -128,3 +128,16 @@ class ImageFile(gr.Image):
         path = folder / f"image.{extension[:8]}"
         path.write_bytes(data)
         return str(path)
+
+
+def precision_radio(elem_id: str) -> Radio:
+    """The fast path's precision for a tab's requests: exact fp32 (the default) or bf16, faster and
+    slightly less exact where the CPU has bf16 instructions (elsewhere a bf16 request is refused by name)."""
+    from core import runtime
+
+    supported = runtime.bf16_supported()
+    info = (f"bf16 runs the network in bfloat16 through oneDNN; its output stays within "
+            f"{runtime.BF16_MIN_PSNR_DB:.0f} dB PSNR of fp32's, or fp32 runs instead." if supported else
+            "bf16 needs a CPU with AVX512-BF16 or AMX-BF16 instructions; this machine runs fp32 only.")
+    return Radio([(label, name) for name, label in runtime.PRECISIONS.items()], value=runtime.default_precision(),
+                 label="Precision", info=info, elem_id=elem_id)

@@ -7,7 +7,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import gradio as gr
 from starlette.middleware import Middleware
@@ -368,7 +368,7 @@ class BatchOutcome:
 
 
 async def run_batch(app: App, target: str, paths: Sequence[str], job_args: Callable, result_file: Callable,
-                    request=None, progress=None, what: str = "picture") -> BatchOutcome:
+                    request=None, progress=None, what: str = "picture", precision: Optional[str] = None) -> BatchOutcome:
     """Run the one-picture job `target` once per picture, in turn, in the heavy pool (one request, one budget).
 
     `job_args(path, workdir)` gives the job's arguments (each picture writes in a directory of its own);
@@ -398,7 +398,8 @@ async def run_batch(app: App, target: str, paths: Sequence[str], job_args: Calla
         report(0, 0)
         workdir = new_workdir()
         try:
-            result = await run_heavy(budget, target, *job_args(path, workdir), request=request, workdir=workdir, progress=report)
+            result = await run_heavy(budget, target, *job_args(path, workdir), request=request, workdir=workdir,
+                                     progress=report, precision=precision)
         except BudgetExceeded:
             raise user_error(
                 f"These {count} {what}s ran past this tab's time budget of {app.budget_s():g} seconds at {what} "
@@ -496,8 +497,13 @@ def launch(
 
     host/port None: Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (127.0.0.1:7860 by default).
     """
-    from core.runtime import defer_paddle_import, init_paddle
+    from core.errors import GalleryError
+    from core.runtime import PRECISION_VARIABLE, default_precision, defer_paddle_import, init_paddle
 
+    try:
+        default_precision()  # a precision this machine can't run is refused before serving, not per request
+    except GalleryError as refused:
+        raise SystemExit(f"{PRECISION_VARIABLE}: {refused}") from None
     # Paddle (about a second to import) comes after the page answers: imported here on the main thread
     # once the server listens; a request handler arriving earlier waits for it (demos.common.user_errors).
     defer_paddle_import()

@@ -27,7 +27,7 @@ from typing import Callable, Optional
 
 import gradio as gr
 
-from core import serving
+from core import runtime, serving
 from core.apps import App
 from demos.common import remove_workdir, workdir_in_use
 
@@ -110,16 +110,23 @@ async def run_heavy(
     request: Optional[gr.Request] = None,
     progress: Optional[Callable] = None,
     workdir: Optional[Path] = None,
+    precision: Optional[str] = None,
     **kwargs,
 ):
     """Run ``target(*args, **kwargs)`` in the heavy pool; `workdir` is held in use while it runs and
-    removed when it fails or is stopped."""
+    removed when it fails or is stopped. `precision` ("fp32", "bf16"; None: the process's) is the
+    fast path's for this call; one the machine can't run is refused here, before the job queues."""
+    precision = runtime.check_precision(precision) if precision else None
     cancel = threading.Event()
 
     def cancelled() -> bool:
         return cancel.is_set() or client_gone(request)
 
     def call():
+        with runtime.precision_scope(precision):
+            return call_in_pool()
+
+    def call_in_pool():
         if workdir is None:
             return serving.pool("heavy").call(
                 target, *args, budget_s=app.budget_s(), progress=progress, cancelled=cancelled, **kwargs,

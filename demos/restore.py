@@ -16,7 +16,7 @@ import gradio as gr
 
 from core.apps import restore
 from demos.common import new_workdir, timed, user_error, user_errors
-from demos.components import Dropdown, ImageFile, Slider
+from demos.components import Dropdown, ImageFile, Slider, precision_radio
 from demos.gallery import (
     MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, tab_page, unavailable_panel, with_state,
@@ -110,8 +110,8 @@ def _size(width_height) -> str:
 
 @user_errors
 async def restore_photo(photo, upscaler, colorizer, render_factor, output_size="", output_format="png",
-                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, request: gr.Request = None,
-                        progress=gr.Progress()):
+                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, precision=None,
+                        request: gr.Request = None, progress=gr.Progress()):
     if not photo:
         raise user_error("Upload a photo first.")
     # Bad choices are refused before the worker.
@@ -123,7 +123,7 @@ async def restore_photo(photo, upscaler, colorizer, render_factor, output_size="
     result = await run_heavy(
         restore.APP, "core.apps.restore:restore_photo_files", photo, upscaler, colorizer, render_factor, str(workdir),
         output_size=output_size, output_format=output_format, quality=quality, face_enhancer=face_enhancer,
-        request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring"),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring"), precision=precision,
     )
     status = (f"{_size(result.size_in)} → {_size(result.size_out)}: {', '.join(result.steps)}. "
               f"{timed(time.perf_counter() - start)}")
@@ -144,7 +144,7 @@ def reference_paths(files) -> list[str]:
 
 @user_errors
 async def restore_clip(video, upscaler, colorizer, render_factor, face_enhancer=restore.NONE, remaster=restore.NONE,
-                       references=None, request: gr.Request = None, progress=gr.Progress()):
+                       references=None, precision=None, request: gr.Request = None, progress=gr.Progress()):
     if not video:
         raise user_error("Upload a video first.")
     checked = restore.check_request(upscaler, colorizer, render_factor, face_enhancer, remaster, video=True)
@@ -159,6 +159,7 @@ async def restore_clip(video, upscaler, colorizer, render_factor, face_enhancer=
         restore.APP, "core.apps.restore:restore_video", video, str(workdir / f"{stem}-restored.mp4"),
         upscaler, colorizer, render_factor, face_enhancer=face_enhancer, remaster=remaster, references=pictures,
         request=request, workdir=workdir, progress=progress_reporter(progress, "Restoring frames", unit="frames"),
+        precision=precision,
     )
     status = (
         f"{result.frames} frames at {float(result.fps):.3g} fps, {_size(result.size_in)} → {_size(result.size_out)}: "
@@ -169,8 +170,8 @@ async def restore_clip(video, upscaler, colorizer, render_factor, face_enhancer=
 
 @user_errors
 async def restore_batch(photos, upscaler, colorizer, render_factor, output_size="", output_format="png",
-                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, request: gr.Request = None,
-                        progress=gr.Progress()):
+                        quality=restore.DEFAULT_QUALITY, face_enhancer=restore.NONE, precision=None,
+                        request: gr.Request = None, progress=gr.Progress()):
     """Several photos with the same settings: a gallery of results, a ZIP of the full-size results, a status line."""
     start = time.perf_counter()
     checked = restore.check_request(upscaler, colorizer, render_factor, face_enhancer)
@@ -181,7 +182,7 @@ async def restore_batch(photos, upscaler, colorizer, render_factor, output_size=
         restore.APP, "core.apps.restore:restore_photo_files", paths,
         job_args=lambda path, workdir: (path, upscaler, colorizer, render_factor, str(workdir), output_size,
                                         output_format, quality, face_enhancer),
-        result_file=lambda result: result.path, request=request, progress=progress, what="photo",
+        result_file=lambda result: result.path, request=request, progress=progress, what="photo", precision=precision,
     )
     gallery = [(result.after_path, f"{Path(path).name}: {_size(result.size_in)} → {_size(result.size_out)}")
                for path, result in outcome.results]
@@ -221,6 +222,7 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
                                      label="Format (photos)", elem_id="restore-output-format")
             quality = Slider(1, 100, value=restore.DEFAULT_QUALITY, step=1, label="Quality (JPEG, WebP)",
                              interactive=False, elem_id="restore-quality")
+            precision = precision_radio("restore-precision")
         gr.Markdown(limits_text(), elem_id="restore-limits")
         with gr.Tabs():
             with gr.Tab("Photo", id="restore-photo-tab"):
@@ -283,8 +285,8 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
         output_format.change(lambda fmt: gr.update(interactive=fmt != "png"), output_format, quality,
                              api_visibility="private", queue=False)
         settings = [upscaler, colorizer, render_factor]
-        photo_settings = [*settings, output_size, output_format, quality, face_enhancer]
-        video_settings = [*settings, face_enhancer, remaster, references]
+        photo_settings = [*settings, output_size, output_format, quality, face_enhancer, precision]
+        video_settings = [*settings, face_enhancer, remaster, references, precision]
         # Progress and Gradio's error label show on the result only; a failure empties every output.
         for button, handler, inputs, outputs, api_name in (
             (run_photo, restore_photo, [photo, *photo_settings], [compare, result, download, status], "restore_image"),

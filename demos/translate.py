@@ -13,9 +13,10 @@ from pathlib import Path
 
 import gradio as gr
 
+from core import runtime
 from core.apps import translate
 from demos.common import new_workdir, timed, user_error, user_errors
-from demos.components import Dropdown, ImageFile
+from demos.components import Dropdown, ImageFile, precision_radio
 from demos.gallery import (
     MAX_BATCH_PICTURES, batch_panel, batch_paths, clear_on_failure, notice_update, ready_first, run_batch,
     tab_intro, tab_page, unavailable_panel, with_state,
@@ -67,7 +68,7 @@ def describe(model):
 
 
 @user_errors
-async def translate_image(model, image, request: gr.Request = None, progress=gr.Progress()):
+async def translate_image(model, image, precision=None, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
     translation = translate.choose(model)  # an unknown model is refused here, before the queue's worker
     if image is None:
@@ -76,14 +77,15 @@ async def translate_image(model, image, request: gr.Request = None, progress=gr.
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_image_file", model, image, str(workdir),
-        request=request, workdir=workdir, progress=progress_reporter(progress, "Translating"),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Translating"), precision=precision,
     )
     note = LOADING_NOTE if result.loaded_model else ""
-    return result.path, result.path, f"{timed(time.perf_counter() - start)} ({result.width}x{result.height}){note}"
+    ran = runtime.precision_note(precision, result.precision)
+    return result.path, result.path, f"{timed(time.perf_counter() - start)} ({result.width}x{result.height}{ran}){note}"
 
 
 @user_errors
-async def translate_portrait(model, image, request: gr.Request = None, progress=gr.Progress()):
+async def translate_portrait(model, image, precision=None, request: gr.Request = None, progress=gr.Progress()):
     """A portrait model on every face: the picture with them pasted back, then each stylised crop; a ZIP of all."""
     start = time.perf_counter()
     translation = translate.choose(model)
@@ -96,16 +98,17 @@ async def translate_portrait(model, image, request: gr.Request = None, progress=
     workdir = new_workdir()
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_portraits_file", model, image, str(workdir),
-        request=request, workdir=workdir, progress=progress_reporter(progress, "Stylising faces"),
+        request=request, workdir=workdir, progress=progress_reporter(progress, "Stylising faces"), precision=precision,
     )
     gallery = [(result.path, "the picture")] + [(crop, f"face {i + 1}") for i, crop in enumerate(result.crops)]
     note = LOADING_NOTE if result.loaded_model else ""
+    ran = runtime.precision_note(precision, result.precision)
     faces = len(result.crops)
-    return gallery, result.zip_path, f"{timed(time.perf_counter() - start)} ({faces} face{'s' if faces != 1 else ''}){note}"
+    return gallery, result.zip_path, f"{timed(time.perf_counter() - start)} ({faces} face{'s' if faces != 1 else ''}{ran}){note}"
 
 
 @user_errors
-async def translate_video(model, video, request: gr.Request = None, progress=gr.Progress()):
+async def translate_video(model, video, precision=None, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
     translation = translate.choose(model)
     if video is None:
@@ -115,15 +118,17 @@ async def translate_video(model, video, request: gr.Request = None, progress=gr.
     result = await run_heavy(
         translate.APP, "core.apps.translate:translate_video_file", model, video, str(workdir / f"{translation.key}.mp4"),
         request=request, workdir=workdir, progress=progress_reporter(progress, "Translating frames", unit="frames"),
+        precision=precision,
     )
     seconds = time.perf_counter() - start
     rate = result.frames / seconds if seconds > 0 else 0.0
     note = LOADING_NOTE if result.loaded_model else ""
-    return result.path, result.path, f"{timed(seconds)} ({result.frames} frames, {rate:.1f} frames/s){note}"
+    ran = runtime.precision_note(precision, result.precision)
+    return result.path, result.path, f"{timed(seconds)} ({result.frames} frames, {rate:.1f} frames/s{ran}){note}"
 
 
 @user_errors
-async def translate_batch(model, files, request: gr.Request = None, progress=gr.Progress()):
+async def translate_batch(model, files, precision=None, request: gr.Request = None, progress=gr.Progress()):
     """Several pictures through one model: a gallery of results, a ZIP of them all, a status line."""
     start = time.perf_counter()
     translation = translate.choose(model)
@@ -132,10 +137,11 @@ async def translate_batch(model, files, request: gr.Request = None, progress=gr.
     outcome = await run_batch(
         translate.APP, "core.apps.translate:translate_image_file", paths,
         job_args=lambda path, workdir: (model, path, str(workdir)), result_file=lambda result: result.path,
-        request=request, progress=progress,
+        request=request, progress=progress, precision=precision,
     )
     gallery = [(result.path, Path(path).name) for path, result in outcome.results]
-    status = f"{timed(time.perf_counter() - start)} {len(outcome.results)} of {len(paths)} pictures with {translation.label}."
+    ran = runtime.precision_note(precision, outcome.results[0][1].precision)  # run_batch refuses an empty outcome
+    status = f"{timed(time.perf_counter() - start)} {len(outcome.results)} of {len(paths)} pictures with {translation.label}{ran}."
     if outcome.skipped:
         status += " Skipped: " + "; ".join(outcome.skipped)
     return gallery, outcome.zip_path, status
@@ -153,6 +159,7 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
         notice = unavailable_panel(WEIGHTS, elem_id="translate-unavailable")
         model = Dropdown(model_choices(), value=DEFAULT_MODEL, label="Model", elem_id="translate-model")
         note = gr.Markdown(model_note(DEFAULT_MODEL), elem_id="translate-model-note")
+        precision = precision_radio("translate-precision")
         with gr.Tab("Picture"):
             with gr.Row():
                 with gr.Column():
@@ -202,7 +209,8 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
             (run_video, translate_video, video, [video_out, video_file, video_status], "translate_video"),
             (run_portrait, translate_portrait, portrait, [portrait_out, portrait_zip, portrait_status], "translate_portrait"),
         ):
-            event = button.click(handler, [model, source], outputs, api_name=api_name, show_progress_on=outputs[0], **HEAVY)
+            event = button.click(handler, [model, source, precision], outputs, api_name=api_name,
+                                 show_progress_on=outputs[0], **HEAVY)
             clear_on_failure(event, outputs)
         blocks.load(refresh_models, None, [model, notice], api_visibility="private", queue=False, show_progress="hidden")
     return blocks

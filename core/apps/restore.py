@@ -352,6 +352,11 @@ class Colorizer:
     run: Callable
 
 
+def _ran_in(run) -> str:
+    """The step's precision in words, when the request asked for bf16 (``runtime.precision_note``)."""
+    return runtime.precision_note(None, getattr(run, "precision", "fp32"))
+
+
 def receptive_radius(net) -> int:
     """An upper bound, in input pixels, on how far one output pixel can see.
 
@@ -588,7 +593,7 @@ def restore_array(
     # 2. Colour first, at DeOldify's render size, the detail coming back from the photo's own luminance.
     if colorizer is not None:
         result = colorize(result, colorizer, request.render_factor)
-        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
+        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}{_ran_in(colorizer.run)}")
         done += 1
         if progress is not None:
             progress(done, total)
@@ -603,7 +608,7 @@ def restore_array(
         result = upscale(result, upscaler, progress=tile_progress)
         if alpha is not None:
             alpha = upscale_alpha(alpha, upscaler.scale)
-        steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}")
+        steps.append(f"upscaled x{upscaler.scale} with {request.upscaler}{_ran_in(upscaler.run)}")
         done += 1
     # 4. Faces last, at the upscaled size (GFPGAN's own use: the background by the upscaler, faces by GFPGAN).
     if request.face_enhancer is not None:
@@ -1096,7 +1101,7 @@ def restore_video(
         stages.append(_map_stage(f"Upscaling ({request.upscaler})", f"restore/upscale/{request.upscaler}", size,
                                  lambda frame: upscale(frame, model)))
         size = (size[0] * model.scale, size[1] * model.scale)
-        steps.append(f"upscaled x{model.scale} with {request.upscaler}")
+        steps.append(f"upscaled x{model.scale} with {request.upscaler}{_ran_in(model.run)}")
     if request.colorizer:
         # Exporting DeOldify costs about as much as colouring a few frames in dygraph.
         fast = info.n_frames >= COLORIZER_FAST_PATH_MIN_FRAMES
@@ -1104,7 +1109,7 @@ def restore_video(
         stages.append(_map_stage(
             f"Colorizing ({request.colorizer})", f"restore/colorize/{request.colorizer}@{request.render_factor}", size,
             lambda frame: colorize(frame, colorizer_model, request.render_factor)))
-        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}")
+        steps.append(f"coloured with {request.colorizer} at render factor {request.render_factor}{_ran_in(colorizer_model.run)}")
     faces = {"enhanced": 0, "too_small": 0, "beyond_limit": 0, "frames": 0}
     if request.face_enhancer:
         def enhance(frame):

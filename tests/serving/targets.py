@@ -51,3 +51,10 @@ def until_stopped(should_stop, emit=None):
             emit(steps)
         time.sleep(0.05)
     return steps
+
+
+def precision():
+    """The precision the call runs under (its caller's)."""
+    from core.runtime import current_precision
+
+    return current_precision()

@@ -125,3 +125,14 @@ def test_the_inline_pool_runs_in_this_process_with_the_same_interface():
     assert inline.call(f"{TARGETS}:whoami", budget_s=1) == os.getpid()
     assert inline.call(f"{TARGETS}:count_to", 2, budget_s=1, progress=lambda *r: reports.append(r)) == 2
     assert reports == [(1, 2, "counting"), (2, 2, "counting")]
+
+
+def test_a_callers_precision_travels_with_its_call_and_ends_with_it(pool):
+    from core import runtime
+
+    assert pool.call(f"{TARGETS}:precision", budget_s=30) == "fp32"
+    if not runtime.bf16_supported():  # the worker judges its own CPU
+        pytest.skip("this CPU has no bf16 instructions")
+    with runtime.precision_scope("bf16"):
+        assert pool.call(f"{TARGETS}:precision", budget_s=30) == "bf16"
+    assert pool.call(f"{TARGETS}:precision", budget_s=30) == "fp32"  # the worker forgets it with the call

