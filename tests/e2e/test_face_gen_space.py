@@ -12,6 +12,7 @@ import sys
 import time
 
 import paddle
+import pytest
 from gradio_client import Client
 from PIL import Image
 
@@ -25,6 +26,7 @@ from tests.e2e.tiny_face_gen import TINY
 TINY_LAUNCHER = ROOT / "tests" / "e2e" / "tiny_face_gen.py"
 
 
+@pytest.mark.serial  # times the refusal: alone, after the parallel run
 def test_face_gen_space_answers_without_and_with_weights(tmp_path, monkeypatch):
     weights_dir = tmp_path / "weights"
     weights_dir.mkdir()
