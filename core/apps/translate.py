@@ -266,15 +266,16 @@ def _exported_inputs(side):
 
 
 def export_of(translation: Translation):
-    """How `translation`'s network goes onto the fast path: the picture alone, without interp ops."""
-    from core.export import upsample_free
+    """How `translation`'s network goes onto the fast path: the picture alone, without interp ops or batch norms
+    on batch statistics (``core.export.translation_exportable``)."""
+    from core.export import translation_exportable
     from core.models import Export
 
     return Export(
         "picture",
         inputs=_exported_inputs(translation.framing.fixed_side),
         wrap=image_only if translation.returns_extras else None,
-        rewrite=upsample_free,
+        rewrite=translation_exportable,
     )
 
 

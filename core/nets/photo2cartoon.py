@@ -70,6 +70,8 @@ class HourGlassBlock(nn.Layer):
             setattr(self, f"ConvBlockskip{i + 1}", ConvBlock(channels, channels))
         for i in range(2 * self.levels + 1):
             setattr(self, f"ConvBlock{i + 1}", ConvBlock(channels, channels))
+        # A layer, not F.interpolate: the exported copy swaps it for an interp-free equal (core.export.upsample_free).
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
 
     def forward(self, x):
         skips = []
@@ -79,7 +81,7 @@ class HourGlassBlock(nn.Layer):
         x = getattr(self, f"ConvBlock{self.levels + 1}")(x)
         for i in range(self.levels):
             x = getattr(self, f"ConvBlock{self.levels + 2 + i}")(x)
-            x = F.interpolate(x, scale_factor=2, mode="nearest") + skips[self.levels - 1 - i]
+            x = self.upsample(x) + skips[self.levels - 1 - i]
         return x
 
 

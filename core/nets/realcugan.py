@@ -158,6 +158,9 @@ class RealCUGAN(nn.Layer):
             raise ValueError(f"Real-CUGAN enlarges by 2, 3 or 4, not {scale}")
         self.scale = scale
         self.border, self.multiple = _PADDING[scale]
+        # How far an output pixel sees, in input pixels (the border the valid convolutions eat), for tiling:
+        # counting each convolution's reach would miss that the inner levels work at 1/2 and 1/4 resolution.
+        self.receptive_radius = self.border + -self.border % self.multiple  # windows then keep the downsampling grid
         # x4: both U-Nets work on 64 features at x2, and a pixel shuffle makes the last x2.
         features = 64 if scale == 4 else out_nc
         self.upsampler = ShallowUNet(in_nc, features, 3 if scale == 3 else 2)

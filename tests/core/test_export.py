@@ -11,14 +11,18 @@ import pytest
 from paddle.static import InputSpec
 
 from core.export import (
+    BatchStatisticsNorm,
     BilinearDouble,
     ExportableRRDB,
     NearestDouble,
     exportable_super_resolution,
     nearest_double_then_conv,
+    translation_exportable,
     upsample_free,
 )
 from core.nets.animegan import AnimeGenerator
+from core.nets.photo2cartoon import ResnetUGATITP2CGenerator
+from core.nets.unet_generator import UnetGenerator
 from core.nets.rrdb import RRDBNet
 from core.nets.ugatit import ResnetUGATITGenerator
 
@@ -182,12 +186,13 @@ def test_upsample_free_returns_the_layer_itself_when_nothing_is_replaced(upsampl
 
 
 @pytest.mark.parametrize(
-    "make",
-    [lambda: AnimeGenerator(ngf=4), lambda: ResnetUGATITGenerator(ngf=4, n_blocks=1, light=True)],
-    ids=["animeganv2", "ugatit_light"],
+    "make,size",
+    [(lambda: AnimeGenerator(ngf=4), (36, 44)), (lambda: ResnetUGATITGenerator(ngf=4, n_blocks=1, light=True), (36, 44)),
+     (lambda: ResnetUGATITP2CGenerator(ngf=4), (64, 80))],  # photo2cartoon: sides divisible by its 4 hourglass levels
+    ids=["animeganv2", "ugatit_light", "photo2cartoon"],
 )
-def test_upsample_free_networks_give_the_same_numbers(make):
-    """The networks the translate app exports: AnimeGANv2 (bilinear) and U-GAT-IT (nearest)."""
+def test_upsample_free_networks_give_the_same_numbers(make, size):
+    """The networks the translate app exports: AnimeGANv2 (bilinear), U-GAT-IT and photo2cartoon (nearest)."""
     paddle.seed(3)
     net = make()
     net.eval()
@@ -196,7 +201,7 @@ def test_upsample_free_networks_give_the_same_numbers(make):
     assert exported is not net
     assert any(isinstance(sub, nn.Upsample) for sub in net.sublayers())
     assert not any(isinstance(sub, nn.Upsample) for sub in exported.sublayers())
-    x = random_input(1, 3, 36, 44)
+    x = random_input(1, 3, *size)
     with paddle.no_grad():
         want, got = net(x), exported(x)
     # U-GAT-IT also returns its CAM logits and heatmap: every output agrees.
@@ -205,6 +210,70 @@ def test_upsample_free_networks_give_the_same_numbers(make):
     for g, w in zip(got, want):
         assert_close(g.numpy(), w.numpy())
     assert all(np.array_equal(value.numpy(), original[key]) for key, value in net.state_dict().items())
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_batch_statistics_norm_equals_a_batch_norm_on_the_batch_in_eval_mode(batch):
+    from core.nets.resnet_generator import make_norm
+
+    paddle.seed(4)
+    norm = make_norm("batch", 5)
+    norm.weight.set_value(np.random.default_rng(1).uniform(0.5, 2, 5).astype(np.float32))
+    norm.bias.set_value(np.random.default_rng(2).uniform(-1, 1, 5).astype(np.float32))
+    norm.eval()
+    x = random_input(batch, 5, 7, 9) * 3 + 1  # an offset mean, as after a ReLU
+    with paddle.no_grad():
+        assert_close(BatchStatisticsNorm(norm)(x).numpy(), norm(x).numpy())
+
+
+def test_pix2pix_exported_copy_has_no_batch_norm_and_gives_the_same_numbers():
+    """pix2pix's U-Net normalises by the batch's statistics in eval mode, which oneDNN's passes fold into the
+    running statistics (off by the whole output range); the copy spells the statistics out."""
+    paddle.seed(3)
+    net = UnetGenerator(3, 3, num_downs=8, ngf=4, norm_type="batch")
+    net.eval()
+    exported = translation_exportable(net)
+    assert any(isinstance(sub, nn.BatchNorm) for sub in net.sublayers())
+    assert not any(isinstance(sub, nn.BatchNorm) for sub in exported.sublayers())
+    x = random_input(1, 3, 256, 256)
+    with paddle.no_grad():
+        assert_close(exported(x).numpy(), net(x).numpy())
+
+
+@pytest.mark.skipif(not paddle.__version__.startswith("3."), reason="reads Paddle 3's PIR program (.json)")
+def test_pix2pix_exported_program_has_no_batch_norm_op(tmp_path):
+    paddle.seed(3)
+    net = UnetGenerator(3, 3, num_downs=8, ngf=4, norm_type="batch")
+    net.eval()
+    program = {}
+    for layer, name in ((net, "original"), (translation_exportable(net), "exported")):
+        static = paddle.jit.to_static(layer, input_spec=[InputSpec([1, 3, 256, 256], "float32")], full_graph=True)
+        paddle.jit.save(static, str(tmp_path / name / "model"))
+        program[name] = (tmp_path / name / "model.json").read_bytes()
+    op = b'"#":"1.batch_norm'  # an op; parameter names keep the word
+    assert op in program["original"] and op not in program["exported"]
+
+
+def test_deoldify_with_its_normalised_convolutions_folded_gives_the_same_numbers():
+    """DeOldify's spectral- and weight-normalised convolutions become plain ones holding the normalised weights
+    (constant in eval mode), including the self-attention's 1-D ones; the original keeps its own."""
+    from core import nets
+    from core.export import normalised_convs_folded
+    from core.nets.deoldify import SpectralConv, WeightNormConv2D
+
+    paddle.seed(6)
+    net = nets.build("deoldify", backbone="resnet18", encoder_width=8, decoder_width=16)
+    net.eval()
+    folded = normalised_convs_folded(net)
+    kinds = (SpectralConv, WeightNormConv2D)
+    assert sum(isinstance(sub, SpectralConv) for sub in net.sublayers()) > 10
+    assert any(isinstance(sub, WeightNormConv2D) for sub in net.sublayers())
+    assert not any(isinstance(sub, kinds) for sub in folded.sublayers())
+    assert any(isinstance(sub, nn.Conv1D) for sub in folded.sublayers())  # the attention's query, key, value
+    x = random_input(1, 3, 64, 64)
+    with paddle.no_grad():
+        assert_close(folded(x).numpy(), net(x).numpy())
+    assert sum(isinstance(sub, SpectralConv) for sub in net.sublayers()) > 10
 
 
 # ---------------------------------------------------------------- video networks: resizes, warps, flow
