@@ -159,7 +159,7 @@ APP = register(
         endpoints=("restore_image", "restore_video", "restore_batch"),
         networks=("deepremaster_modelR", "deepremaster_modelC", *face_enhance.NETWORKS),
         weights=tuple(dict.fromkeys([
-            *UPSCALERS, *COLORIZERS, *(c.weights for c in VIDEO_UPSCALERS.values()), REMASTER_RESTORER,
+            *(c.weights for catalogue in (UPSCALERS, COLORIZERS, VIDEO_UPSCALERS) for c in catalogue.values()), REMASTER_RESTORER,
             REMASTER_COLORIZER, *face_enhance.WEIGHTS,
         ])),
         examples=(

@@ -96,6 +96,8 @@ def _export(tolerance: float = 1e-4):
 
 
 @bf16_here
+@pytest.mark.skipif(not paddle.__version__.startswith("3."), reason="Paddle 2.6's predictor takes the bf16 switch and runs "
+                    "fp32 (bit-equal outputs): there bf16 falls back to fp32, as the next test shows")
 def test_on_this_cpu_bf16_runs_the_graph_within_its_floor_of_fp32(monkeypatch, tmp_path):
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
     export, sample = _export()
