@@ -85,8 +85,14 @@ def _deoldify(name: str, checkpoint: str) -> Row:
 
     factor = restore.DEFAULT_RENDER_FACTOR
     side = factor * restore.RENDER_BASE
+
+    def macs(net, inputs):  # its spectral-norm convolutions are functional calls: counted once folded into layers
+        from core.export import normalised_convs_folded
+
+        return conv_macs(normalised_convs_folded(net), *inputs)
+
     return Row(name, checkpoint, lambda: restore.colorizer_export(factor),
-               lambda net: (_photo(side, -1.0, 1.0),), f"render factor {factor} ({side}²)")
+               lambda net: (_photo(side, -1.0, 1.0),), f"render factor {factor} ({side}²)", macs=macs)
 
 
 def _exported(name: str, checkpoint: str, export: Callable, what: str, inputs: Optional[Callable] = None) -> Row:
