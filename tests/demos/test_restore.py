@@ -397,16 +397,22 @@ def test_the_limits_say_how_long_each_measured_upscaler_takes_here():
     assert fastest.startswith("realesr_animevideov3")
 
 
-@pytest.mark.slow
-def test_animevideov3_x3_enlarges_a_real_photo_offline_and_tiles_seamlessly(fresh_cache):
-    """The imported weights on a real photo: x3, faithful to the photo, and tiles agree with one window."""
+def _faithful_x3_of_a_photo_crop(upscaler: str) -> np.ndarray:
+    """A 90x72 crop of a real photo through `upscaler` (x3): the right size, and faithful: shrunk back, close to the
+    photo (PSNR well above 25 dB). Returns the crop."""
     source = np.asarray(Image.open("assets/examples/coffee.jpg").convert("RGB"))[100:172, 200:290]
-    whole = restore.restore_image(source, "realesr_animevideov3_x3", restore.NONE).image
+    whole = restore.restore_image(source, upscaler, restore.NONE).image
     assert whole.shape == (216, 270, 3)
-    # Faithful: shrunk back, the result is close to the photo (PSNR well above 25 dB).
     shrunk = np.asarray(Image.fromarray(whole).resize((90, 72), Image.BICUBIC), dtype=np.float64)
     mse = ((shrunk - source.astype(np.float64)) ** 2).mean()
     assert 10 * np.log10(255**2 / mse) > 25
+    return source
+
+
+@pytest.mark.slow
+def test_animevideov3_x3_enlarges_a_real_photo_offline_and_tiles_seamlessly(fresh_cache):
+    """The imported weights on a real photo: x3, faithful to the photo, and tiles agree with one window."""
+    source = _faithful_x3_of_a_photo_crop("realesr_animevideov3_x3")
     # Tiles of 32 input pixels (with the bicubic step's extra pixel of context) match one window.
     upscaler = restore.load_upscaler("realesr_animevideov3_x3")
     assert upscaler.context == 19  # 18 for the convolutions, 1 for the bicubic resample
@@ -420,12 +426,7 @@ def test_realcugan_x3_enlarges_a_real_photo_offline_with_invisible_tile_seams(fr
     """Real-CUGAN, imported from its wheel: x3, faithful to the photo. Its squeeze-and-excitation blocks weigh
     channels by each window's statistics and it pads each window's edge to its downsampling multiple itself,
     so tiles differ from one window, but not visibly (measured: PSNR 55 dB, 99.9 % of values within 5/255)."""
-    source = np.asarray(Image.open("assets/examples/coffee.jpg").convert("RGB"))[100:172, 200:290]
-    whole = restore.restore_image(source, "realcugan_x3", restore.NONE).image
-    assert whole.shape == (216, 270, 3)
-    shrunk = np.asarray(Image.fromarray(whole).resize((90, 72), Image.BICUBIC), dtype=np.float64)
-    mse = ((shrunk - source.astype(np.float64)) ** 2).mean()
-    assert 10 * np.log10(255**2 / mse) > 25
+    source = _faithful_x3_of_a_photo_crop("realcugan_x3")
     upscaler = restore.load_upscaler("realcugan_x3")
     assert upscaler.scale == 3 and upscaler.context == 16  # 14 eaten by its valid convolutions, to a multiple of 4
     one_window = restore.upscale(source, upscaler, tile=256, raw=True)
