@@ -38,6 +38,27 @@ def conv_macs(layer, *samples: np.ndarray) -> float:
     return float(total)
 
 
+def functional_conv_macs(layer, *samples: np.ndarray) -> float:
+    """``conv_macs`` plus the convolutions called as functions (``F.conv2d``: equalized and modulated
+    convolutions, FIR blurs), counted from each call's weight and output shapes."""
+    import paddle.nn.functional as F
+
+    counted = []
+    plain = F.conv2d
+
+    def counting_conv2d(x, weight, *args, **kwargs):
+        out = plain(x, weight, *args, **kwargs)
+        counted.append(int(np.prod(out.shape)) * int(np.prod(weight.shape[1:])))
+        return out
+
+    F.conv2d = counting_conv2d  # nn.Conv2D does not call it (Paddle's layer calls the op itself): no double count
+    try:
+        layers = conv_macs(layer, *samples)
+    finally:
+        F.conv2d = plain
+    return layers + float(sum(counted))
+
+
 def floor_s(macs: float) -> float:
     """The least time `macs` multiply-accumulates can take at this machine kind's sgemm peak."""
     return macs / (PEAK_GMAC_PER_S * 1e9)

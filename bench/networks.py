@@ -28,7 +28,7 @@ THREADS = configure_process()  # before Paddle is imported
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 
-from bench.measure import conv_macs, floor_s, interleaved_median_ms, machine_line  # noqa: E402
+from bench.measure import conv_macs, floor_s, functional_conv_macs, interleaved_median_ms, machine_line  # noqa: E402
 from core import models, runtime, weights  # noqa: E402
 
 
@@ -95,19 +95,21 @@ def _deoldify(name: str, checkpoint: str) -> Row:
                lambda net: (_photo(side, -1.0, 1.0),), f"render factor {factor} ({side}²)", macs=macs)
 
 
-def _exported(name: str, checkpoint: str, export: Callable, what: str, inputs: Optional[Callable] = None) -> Row:
+def _exported(name: str, checkpoint: str, export: Callable, what: str, inputs: Optional[Callable] = None,
+              macs: Optional[Callable] = None) -> Row:
     """A row whose standard input is its export's own verification sample (unless `inputs` says otherwise)."""
     def samples(net):
         return tuple(export().inputs(net)[1])
 
-    return Row(name, checkpoint, export, inputs or samples, what)
+    return Row(name, checkpoint, export, inputs or samples, what, macs=macs)
 
 
 def _face(name: str, checkpoint: str) -> Row:
     from core import face_enhance
 
     return _exported(name, checkpoint, face_enhance.face_export, f"{face_enhance.SIDE}² face crop",
-                     inputs=lambda net: (_photo(face_enhance.SIDE, -1.0, 1.0),))
+                     inputs=lambda net: (_photo(face_enhance.SIDE, -1.0, 1.0),),
+                     macs=lambda net, inputs: functional_conv_macs(net, *inputs))
 
 
 def _video_upscaler(name: str, checkpoint: str) -> Row:

@@ -101,7 +101,7 @@ def check_model(model: str) -> str:
 
 def face_export():
     """The enhancer on the fast path: one aligned 512x512 face in, the restored face alone out."""
-    from core.export import FirstOutput
+    from core.export import FirstOutput, upsample_free
     from core.models import Export
 
     def inputs(net):
@@ -110,20 +110,21 @@ def face_export():
         sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, SIDE, SIDE)).astype(np.float32)
         return [InputSpec([1, 3, SIDE, SIDE], "float32", name="face")], [sample]
 
-    return Export("face512", inputs=inputs, wrap=FirstOutput)
+    return Export("face512", inputs=inputs, wrap=FirstOutput, rewrite=upsample_free)
 
 
 def load(model: str = DEFAULT_ENHANCER, engine: str = "auto"):
     """The loaded enhancer of `model` (once per process): ``runner(face [1, 3, 512, 512]) -> [face]``.
 
-    On a CPU it runs in dygraph: the exported graphs did not verify on oneDNN (tiny variants of both
-    networks at 512: GFPGAN's verifying child exited with an error, GPEN's crashed), and exporting a
-    76 M-parameter network in every new process only to learn that again costs more than it could win.
+    On the fast path where it verifies (both networks do on oneDNN since GFPGAN's bilinear upsampling is
+    swapped interp-free in the exported copy and graphs with leaky_relu skip the matmul + activation fusion
+    that crashed GPEN's): on 2 cores a face takes about half of dygraph's time. A new worker pays the
+    export once (about 10 s for GFPGAN; the verdict itself is cached on disk), which a video's frames or
+    a second photo repay.
     """
-    from core import models, runtime
+    from core import models
 
-    export = face_export() if runtime.use_best_device().startswith("gpu") else None
-    return models.runner(check_model(model), export, engine=engine)
+    return models.runner(check_model(model), face_export(), engine=engine)
 
 
 def restore_crop(run, crop: np.ndarray) -> np.ndarray:

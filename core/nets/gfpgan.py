@@ -90,9 +90,12 @@ class ConvUpLayer(nn.Layer):
             self.activation = None
         self.scale = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
         self.padding = padding
+        # A member, not F.interpolate: the exported copy swaps it for an interp-free equal
+        # (core.export.upsample_free), since oneDNN's executor cannot run interp's float-list attribute.
+        self.upsample = nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
 
     def forward(self, x):
-        out = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+        out = self.upsample(x)
         out = F.conv2d(out, self.weight * self.scale, bias=self.bias, padding=self.padding)
         return self.activation(out) if self.activation is not None else out
 

@@ -74,3 +74,26 @@ def test_a_network_without_float64_kernels_keeps_the_float32_verdict():
             return x
 
     assert runtime.float64_outputs(Float32Only(), [SAMPLE]) is None
+
+
+class _LinearHead(nn.Layer):
+    """GPEN's encoder head in small: flatten, a linear layer, leaky ReLU (the graph Paddle 3.3's oneDNN
+    matmul + activation fusion segfaulted on while building its fused op)."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = self.create_parameter([3 * 16 * 16, 8])
+        self.bias = self.create_parameter([8], default_initializer=nn.initializer.Constant(0.1))
+
+    def forward(self, x):
+        x = nn.functional.linear(x.reshape([x.shape[0], -1]), self.weight * 0.5)
+        return nn.functional.leaky_relu(x + self.bias.reshape([1, 8]), 0.2) * 1.5
+
+
+def test_a_linear_layer_followed_by_leaky_relu_runs_on_the_fast_path():
+    paddle.seed(0)
+    layer = _LinearHead()
+    run = runtime.build_engine(layer, [InputSpec([1, 3, 16, 16], "float32")], [SAMPLE], tolerance=1e-4, kinds=["onednn"])
+    assert run.kind == "onednn"
+    expected = runtime.DygraphRunner(layer)(SAMPLE)[0]
+    assert runtime._max_relative_error(run(SAMPLE), [expected]) < 1e-5
