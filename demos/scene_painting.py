@@ -56,6 +56,9 @@ class LabelCanvas(gr.ImageEditor):
             cached = self.blob_storage.pop(payload.id, None)
             composite = cached.composite if cached is not None else composite
         if composite is None:
+            # An untouched canvas sends no composite; its background (the first class everywhere) is the map shown.
+            composite = payload.background
+        if composite is None:
             return None
         if isinstance(composite, (bytes, bytearray, memoryview)):
             data = bytes(composite)

@@ -115,7 +115,8 @@ APP = register(
         limits={"max_label_map_pixels": MAX_PIXELS, "max_unpainted_share": MAX_UNPAINTED_SHARE},
         emoji="🖌️",
         default_budget_s=300.0,
-        assets=("core/nets/spade_labels.py", EXAMPLE_MAP),  # the published models' label sets
+        # the published models' label sets; our digit-scenes model (trained here, 3 MB)
+        assets=("core/nets/spade_labels.py", EXAMPLE_MAP, "assets/weights/digit_scenes_spade.pdparams"),
     )
 )
 

@@ -19,8 +19,8 @@ SPADE_DIGIT_SCENES = dict(
     semantic_nc=len(DIGIT_SCENE_CLASSES) + 1, ngf=8, num_upsampling_layers="normal", crop_size=DIGIT_SCENE_SIZE,
     aspect_ratio=1.0, norm_G="spectralspadebatch3x3", use_vae=False, nef=16, flavour="paddlecv", nhidden=16,
 )
-TRAIN_COMMAND = ("python -m core.train spade --data digit-scenes --steps 6000 "
-                 "--export assets/weights/digit_scenes_spade.pdparams")
+TRAIN_COMMAND = ("python -m core.train spade --data digit-scenes --steps 2500 "
+                 "--export assets/weights/digit_scenes_spade.pdparams --export-precision float16")
 
 
 register_weights(

@@ -1,6 +1,6 @@
 """SPADE trained here: a semantic label map to a picture, on digit scenes or on a folder of label/image pairs.
 
-    python -m core.train spade --data digit-scenes|DIR [--steps N] [--out DIR] [--export FILE] [--judge]
+    python -m core.train spade --data digit-scenes|DIR [--steps N] [--out DIR] [--export FILE [--export-precision float16]] [--judge]
 
 The generator is ``core.nets.spade`` (PaddleCV's flavour: batch norm, LeakyReLU, its spectral norm) in the small
 configuration of ``core.checkpoints.spade_scenes`` (64x64, ngf 8, 16 hidden SPADE channels); its input is the label
@@ -45,6 +45,7 @@ DIGIT_SCENES = "digit-scenes"
 LABELS_FOLDER, IMAGES_FOLDER = "labels", "images"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 JUDGE_SEED = 9  # held out: training draws from --seed (0 by default), the judge's colours from seed 0's scenes
+EXPORT_PRECISIONS = ("float32", "float16")
 BAR = 0.8  # the issue's: mean IoU of the colour segmentation against the painted map
 _ORDER_SALT = 21
 _GRID_SCENES = 8
@@ -196,6 +197,8 @@ def feature_matching_loss(real_outputs, fake_outputs):
 class SceneTrainer(TrainerBase):
     """SPADE generator, critic, their optimizers and the data; ``run()`` yields a log entry per generator step."""
 
+    export_precision = "float32"  # how export_generator stores the weights (EXPORT_PRECISIONS)
+
     def __init__(self, config: SceneConfig, out_dir: str | Path | None = None, data: SceneData | None = None):
         import paddle
 
@@ -315,11 +318,22 @@ class SceneTrainer(TrainerBase):
 
     def export_generator(self, path: Path) -> Path:
         """``{"netG": ..., "meta": {"generator": architecture and arguments, "labels", "colours", ...}}``:
-        ``load_scene_generator(path)`` builds it, and so does the ``spade.digit_scenes`` checkpoint spec."""
+        ``load_scene_generator(path)`` builds it, and so does the ``spade.digit_scenes`` checkpoint spec.
+
+        With ``export_precision`` "float16" the float32 weights are stored rounded to float16 (half the file;
+        every loader casts them back to float32 through ``core.weights.load_state_strict``)."""
+        import paddle
+
         from core.weights import save_checkpoint
 
+        if self.export_precision not in EXPORT_PRECISIONS:
+            raise ValueError(f"export precision {self.export_precision!r}: choose one of {', '.join(EXPORT_PRECISIONS)}")
         meta = {k: v for k, v in self._meta().items() if k != "batches_served"}
-        return save_checkpoint({"netG": self.g.state_dict(), "meta": meta}, path)
+        state = self.g.state_dict()
+        if self.export_precision == "float16":
+            state = {name: value.astype("float16") if value.dtype == paddle.float32 else value
+                     for name, value in state.items()}
+        return save_checkpoint({"netG": state, "meta": {**meta, "stored_as": self.export_precision}}, path)
 
     @classmethod
     def resume(cls, path: str | Path, out_dir=None, data=None, **changes) -> "SceneTrainer":
@@ -432,6 +446,9 @@ def parse_args(argv):
     parser.add_argument("--out", default="runs/spade", help="run folder (default runs/spade)")
     parser.add_argument("--resume", help="continue this training checkpoint exactly (may change --steps, --lr-g, --lr-d)")
     parser.add_argument("--export", help="also write the generator alone to this .pdparams")
+    parser.add_argument("--export-precision", choices=EXPORT_PRECISIONS, default="float32",
+                        help="store the exported weights in this dtype (float16: half the file; loaders cast them "
+                        "back to float32)")
     parser.add_argument("--judge", action="store_true", help=f"{DIGIT_SCENES}: after training, print the mean IoU judge "
                         f"on 200 held-out scenes (the bar is {BAR})")
     return parser.parse_args(argv)
@@ -460,11 +477,13 @@ def main(argv) -> int:
     except ValueError as refused:
         print(f"python -m core.train: error: {refused}", file=sys.stderr)
         return 2
+    trainer.export_precision = args.export_precision
     seconds = train_with_bar(trainer, f"spade on {device}", lambda e: {"loss_d": f"{e.loss_d:.3f}", "hinge_g": f"{e.extra['hinge_g']:.3f}",
                                                                "feat": f"{e.extra['feat']:.3f}"}, args.export)
     print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and trainer.config.data == DIGIT_SCENES:
-        iou = judge_scenes(trainer.g)
+        # The file that ships is judged, as loaded (rounded to its stored precision).
+        iou = judge_scenes(load_scene_generator(args.export) if args.export else trainer.g)
         print(json.dumps({"mean_iou": round(iou, 4), "bar": BAR, "passes": iou >= BAR}))
     return 0
 

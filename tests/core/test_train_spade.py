@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from core import models, runtime, weights
+from core.checkpoint_io import read_checkpoint_file
 from core.registry import WEIGHTS
 from core.train import spade as trainer_module
 from core.train.spade import (BAR, SceneConfig, SceneTrainer, digit_scene_data, folder_data, judge_scenes,
@@ -88,6 +89,27 @@ def test_an_export_loads_as_the_generator_it_trained_and_as_the_checkpoint_spec(
         load_scene_generator(_flat(tmp_path, trainer))
 
 
+def test_a_float16_export_is_half_the_file_and_loads_back_as_float32(scenes, tmp_path):
+    trainer = SceneTrainer(tiny(steps=1), data=scenes)
+    list(trainer.run())
+    full = trainer.export_generator(tmp_path / "full.pdparams")
+    trainer.export_precision = "float16"
+    half = trainer.export_generator(tmp_path / "half.pdparams")
+    stored = read_checkpoint_file(half)
+    assert stored["meta"]["stored_as"] == "float16"
+    assert {str(np.asarray(v).dtype) for v in stored["netG"].values()} <= {"float16", "int64", "int32"}
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    generator = load_scene_generator(half)
+    assert all(p.dtype == paddle.float32 for p in generator.parameters())
+    drawn = trainer_module.generate(generator, scenes.label_maps[:3], 3)
+    exact = trainer.generate(scenes.label_maps[:3])
+    difference = np.abs(drawn - exact)
+    assert 0 < difference.mean() < 1e-3 and difference.max() < 0.05  # rounded weights: nearly the same pictures
+    trainer.export_precision = "bfloat16"
+    with pytest.raises(ValueError, match="choose one of float32, float16"):
+        trainer.export_generator(tmp_path / "other.pdparams")
+
+
 def _flat(folder, trainer):
     """A generator saved without its configuration (as PaddleGAN saves them)."""
     path = folder / "flat.pdparams"
@@ -144,8 +166,9 @@ def test_a_folder_of_label_and_image_pairs_trains_at_its_size(tmp_path):
 def test_the_command_line_trains_resumes_exports_and_refuses(tmp_path, capsys):
     out, export = tmp_path / "run", tmp_path / "scenes.pdparams"
     common = ["spade", "--out", str(out), "--scenes", "8", "--batch-size", "4", "--ngf", "2", "--ndf", "4"]
-    assert trainer_module.main(common + ["--steps", "1", "--export", str(export)]) == 0
+    assert trainer_module.main(common + ["--steps", "1", "--export", str(export), "--export-precision", "float16"]) == 0
     assert load_scene_generator(export).labels == ("sky", "ground", "digit")
+    assert read_checkpoint_file(export)["meta"]["stored_as"] == "float16"
     assert trainer_module.main(["spade", "--out", str(out), "--resume", str(out / "checkpoint.pdparams"), "--steps", "2"]) == 0
     assert SceneTrainer.resume(out / "checkpoint.pdparams").step == 2
     assert trainer_module.main(["spade", "--data", str(tmp_path / "nowhere"), "--out", str(out)]) == 2

@@ -166,10 +166,25 @@ def test_refusals_are_clear_and_come_before_any_work(tiny_models, tmp_path, monk
     monkeypatch.setenv("GAN_GALLERY_WEIGHTS_DIR", str(empty))
     runtime.models.clear()
     start = time.perf_counter()
-    with pytest.raises(gr.Error, match="not trained yet.*python -m core.train spade --data digit-scenes"):
-        aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "digit_scenes"))
+    ours = weights.spec(sp.MODELS["digit_scenes"].weights)  # a checkout without the trained file
+    with WEIGHTS.scoped(ours.name, dataclasses.replace(ours, bundled="assets/weights/not-trained.pdparams"), ours.aliases):
+        with pytest.raises(gr.Error, match="not trained yet.*python -m core.train spade --data digit-scenes"):
+            aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "digit_scenes"))
     with pytest.raises(gr.Error, match="spade_cityscapes.pdparams"):
         aio.run(tab.paint_scene(None, png(tmp_path / "m.png", scene_map(20, 4)), "cityscapes"))
     with pytest.raises(WeightsUnavailable, match="photopen.pdparams"):
         sp.paint_scene("photopen", png(tmp_path / "p.png", scene_map(20, 4, colours=sp.MODELS["photopen"].colours[:3])))
     assert time.perf_counter() - start < 2
+
+
+def test_the_canvas_hands_over_its_composite_or_else_the_untouched_background(tmp_path):
+    """The browser sends no composite for a canvas nobody painted on: its background (the first class
+    everywhere, as shown) is the map then; with neither there is nothing to paint."""
+    from gradio.data_classes import FileData
+    from gradio.components.image_editor import EditorData
+
+    canvas = tab.LabelCanvas(type="filepath", format="png", image_mode="RGB")
+    painted, background = png(tmp_path / "painted.png", scene_map(20, 4)), png(tmp_path / "blank.png", np.full((8, 8, 3), SKY))
+    assert canvas.preprocess(EditorData(background=FileData(path=background), layers=[], composite=FileData(path=painted))) == painted
+    assert canvas.preprocess(EditorData(background=FileData(path=background), layers=[], composite=None)) == background
+    assert canvas.preprocess(EditorData(background=None, layers=[], composite=None)) is None

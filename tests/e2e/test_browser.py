@@ -92,13 +92,30 @@ def test_attribute_editing_says_which_digit_editors_are_still_to_be_trained(page
     page.screenshot(path=str(tmp_path / "attribute_editing.png"), full_page=True)
 
 
-def test_paint_a_scene_offers_the_palette_of_the_chosen_model(page, tmp_path):
+# The mean (red, green, blue) of a loaded <img>, read back through a canvas (the file is the page's own origin).
+MEAN_COLOUR = """img => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d');
+    context.drawImage(img, 0, 0);
+    const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    const sums = [0, 0, 0];
+    for (let i = 0; i < pixels.length; i += 4) { sums[0] += pixels[i]; sums[1] += pixels[i + 1]; sums[2] += pixels[i + 2]; }
+    return sums.map(total => total / (pixels.length / 4));
+}"""
+
+
+def test_paint_a_scene_paints_the_canvas_with_the_shipped_model(page, tmp_path):
     page.get_by_role("tab", name="Paint a scene").click()
     legend = page.locator("#scene-painting-legend")
     legend.wait_for(state="visible", timeout=30_000)
     assert "sky" in legend.inner_text() and "digit" in legend.inner_text()
-    page.locator("#scene-painting-run").click()  # the canvas is one colour: a map of sky alone is a map
-    toast = page.locator('[data-testid="toast-body"]')
-    toast.first.wait_for(state="visible", timeout=60_000)
-    assert "not trained yet" in toast.first.inner_text() or "Paint a label map" in toast.first.inner_text()
+    page.locator("#scene-painting-run").click()  # the canvas starts all sky: a map of one class is a map
+    picture = page.locator("#scene-painting-output img")
+    picture.wait_for(state="visible", timeout=120_000)
+    assert picture.evaluate("img => img.complete ? img.naturalWidth : 0") == 64
+    red, green, blue = picture.evaluate(MEAN_COLOUR)
+    assert blue > red + 40 and blue > green + 20, (red, green, blue)  # painted all sky: the picture is sky blue
+    status = page.locator("#scene-painting-status").inner_text(timeout=10_000)
+    assert "Done in" in status and "classes painted: sky" in status, status
     page.screenshot(path=str(tmp_path / "scene_painting.png"), full_page=True)

@@ -1,7 +1,8 @@
 """The Paint a scene Space: built alone into its own folder, started from its own app.py, called with gradio_client.
 
-Our digit-scenes SPADE runs at its real size from a seeded checkpoint written as the trainer exports it
-('netG'); Cityscapes' and PhotoPen's weights are absent, which must give the clear message at once.
+The Space carries our trained digit-scenes SPADE (assets/weights); here it runs at its real size from a seeded
+checkpoint written as the trainer exports it ('netG'), placed in the weights folder, which comes first.
+Cityscapes' and PhotoPen's weights are absent, which must give the clear message at once.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def space(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("scene-painting-space")
     with running_space("scene_painting", tmp, ["spade.digit_scenes"]) as (server, out):
         for module in ("core/apps/scene_painting.py", "core/nets/spade.py", "core/nets/spade_labels.py",
-                       "core/checkpoints/spade_scenes.py",
+                       "core/checkpoints/spade_scenes.py", "assets/weights/digit_scenes_spade.pdparams",
                        scene_painting.EXAMPLE_MAP):
             assert (out / module).is_file(), module
         yield server, tmp
