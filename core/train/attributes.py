@@ -45,6 +45,7 @@ CELEBA_ATTRIBUTE_FILE = "list_attr_celeba.txt"
 CELEBA_IMAGES = "img_align_celeba"
 
 _ORDER_SALT, _TARGET_SALT, _PENALTY_SALT = 11, 12, 13
+_HELD_OUT_SEED = 14  # which digits of a source without a test split the judge keeps
 _GRID_DIGITS = 8
 
 
@@ -120,29 +121,54 @@ class EditorConfig:
 # ---------------------------------------------------------------- data
 
 
+# Digits kept out of training for the judge: the full MNIST's last 10,000 are its test split (written by
+# other people than most of the training split); any other source (the bundled 5,000 are sorted by class)
+# keeps 1,000 drawn at random, at most a fifth.
+HELD_OUT_SPLITS = {"mnist-full": 10_000}
+HELD_OUT_DRAWN = 1_000
+
+
+def held_out_indices(source: str, count: int) -> np.ndarray:
+    """Which of `count` digits of `source` are kept out of training (sorted)."""
+    if source in HELD_OUT_SPLITS:
+        return np.arange(count - HELD_OUT_SPLITS[source], count)
+    return np.sort(np.random.default_rng(_HELD_OUT_SEED).permutation(count)[:min(HELD_OUT_DRAWN, count // 5)])
+
+
 class DigitEditingData:
-    """Digits with their measured attributes, in memory: pictures (N, 3, 32, 32) in [-1, 1]."""
+    """Digits with their measured attributes, in memory: pictures (N, 3, 32, 32) in [-1, 1].
+
+    ``held_out``: digits never served for training (``load`` sets it), measured with the training digits'
+    thresholds; the judge edits those."""
 
     side = DIGITS_SIDE
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray):
-        """``images``: uint8 (N, 28, 28) digits, ``labels`` their classes; measured here (about 1 ms a digit)."""
+    def __init__(self, images: np.ndarray, labels: np.ndarray, thresholds: np.ndarray | None = None):
+        """``images``: uint8 (N, 28, 28) digits, ``labels`` their classes; measured here (about 1 ms a digit).
+        ``thresholds``: a training set's (for a held-out set), else these digits' own class medians."""
         from core.train.morphometry import ATTRIBUTES, digit_attribute_dataset
 
-        data = digit_attribute_dataset(images, labels)
+        data = digit_attribute_dataset(images, labels, thresholds=thresholds)
         self.attribute_names = ATTRIBUTES
         self.digits = data.labels
         self.attributes = data.attributes
         self.thresholds = data.thresholds
         padded = np.pad(data.images, ((0, 0), (0, 0), (2, 2), (2, 2)), constant_values=-1.0)
         self.images = np.repeat(padded, 3, axis=1).astype(np.float32)
+        self.held_out: DigitEditingData | None = None
 
     @classmethod
     def load(cls, source: str = "digits") -> "DigitEditingData":
-        """``digits`` (the bundled 5,000), ``mnist-full`` or an MNIST file (``core.train.data.load_digits``)."""
+        """``digits`` (the bundled 5,000), ``mnist-full`` or an MNIST file (``core.train.data.load_digits``):
+        the training digits, with those of ``held_out_indices`` apart as ``held_out``."""
         from core.train.data import load_digits
 
-        return cls(*load_digits(None if source == "digits" else source))
+        images, labels = load_digits(None if source == "digits" else source)
+        held = np.zeros(len(images), bool)
+        held[held_out_indices(source, len(images))] = True
+        train = cls(images[~held], labels[~held])
+        train.held_out = cls(images[held], labels[held], thresholds=train.thresholds)
+        return train
 
     def __len__(self) -> int:
         return len(self.images)
@@ -482,6 +508,9 @@ class EditReport:
     extra: dict = field(default_factory=dict)
 
 
+JUDGED_DIGITS = 1_000  # drawn from the held-out digits
+
+
 def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch: int = 200) -> list[EditReport]:
     """For each attribute and direction, the digits of `indices` that lack it (or have it) edited to have it
     (or lack it), judged by ``core.train.morphometry.measure_edit_success`` on their central 28x28 (grey: the
@@ -538,7 +567,8 @@ def parse_args(argv):
     parser.add_argument("--resume", help="continue this training checkpoint exactly (may change --steps, --lr, --ema)")
     parser.add_argument("--export", help="also write the generator alone to this .pdparams")
     parser.add_argument("--judge", action="store_true",
-                        help="digits: after training, judge each edit on 1,000 held-back digits and print the figures")
+                        help="digits: after training, judge each edit on 1,000 held-out digits, never trained on (from MNIST's "
+                        "test split with mnist-full), and print the figures")
     return parser.parse_args(argv)
 
 
@@ -573,8 +603,9 @@ def main(argv) -> int:
                                                                          "rec": f"{e.extra['rec']:.3f}"}, args.export)
     print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and isinstance(trainer.data, DigitEditingData):
-        held = np.random.default_rng(12345).permutation(len(trainer.data))[:1000]
+        held = trainer.data.held_out
+        chosen = np.random.default_rng(12345).permutation(len(held))[:JUDGED_DIGITS]
         editor = trainer.sampler
         editor.model = trainer.config.model
-        print(json.dumps([asdict(r) for r in judge_digit_edits(editor, trainer.data, held)], indent=1))
+        print(json.dumps([asdict(r) for r in judge_digit_edits(editor, held, chosen)], indent=1))
     return 0

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from core.train.attributes import (CELEBA_ATTRIBUTE_FILE, CELEBA_IMAGES, MODELS, AttributeEditorTrainer, DigitEditingData,
-                                   EditorConfig, condition, edit, judge_digit_edits, load_editor, read_celeba_attributes)
+                                   EditorConfig, condition, edit, held_out_indices, judge_digit_edits, load_editor,
+                                   read_celeba_attributes)
 from core.train.data import load_digits
 from core.train.morphometry import ATTRIBUTES
 
@@ -32,6 +33,22 @@ def test_digits_come_padded_to_32_in_three_equal_channels_with_their_measured_at
     assert (digits.images[:, 0] == digits.images[:, 2]).all() and (digits.images[:, :, :2] == -1).all()
     assert digits.attribute_names == ATTRIBUTES and digits.attributes.shape == (160, 3)
     assert 0.3 < digits.attributes.mean() < 0.7  # cut at each class's median: about half have each attribute
+
+
+def test_loaded_digits_keep_some_out_of_training_for_the_judge():
+    data = DigitEditingData.load("digits")
+    images, labels = load_digits()
+    held = data.held_out
+    assert len(data) == 4000 and len(held) == 1000 and held.held_out is None
+    kept = held_out_indices("digits", 5000)
+    np.testing.assert_array_equal(held.digits, labels[kept])
+    assert np.bincount(held.digits, minlength=10).min() >= 70  # every class
+    assert not set(map(bytes, held.images[:, 0])) & set(map(bytes, data.images[:, 0]))  # none served for training
+    # Judged against the training digits' class medians, not their own.
+    np.testing.assert_array_equal(held.thresholds, data.thresholds)
+    assert 0.3 < held.attributes.mean() < 0.7
+    # The full MNIST keeps its test split (its last 10,000) apart.
+    np.testing.assert_array_equal(held_out_indices("mnist-full", 70_000), np.arange(60_000, 70_000))
 
 
 def test_each_model_gets_its_own_condition():
