@@ -62,11 +62,11 @@ def _translation(key: str, name: str) -> Row:
                lambda net: (_photo(256, -1.0, 1.0),), "256² photo")
 
 
-def _upscaler(name: str, checkpoint: str, side: int) -> Row:
+def _upscaler(name: str, checkpoint: str, side: int, scale: int = 4) -> Row:
     from core.apps import restore
 
     return Row(name, checkpoint, lambda: restore.TILES, lambda net: (_photo(side, 0.0, 1.0),),
-               f"{side}² photo → {4 * side}²")
+               f"{side}² photo → {scale * side}²")
 
 
 def _stylegan2(name: str, checkpoint: str) -> Row:
@@ -159,6 +159,7 @@ def rows() -> list[Row]:
         _upscaler("rrdb", "rrdb_x4.realesrgan_x4plus", 128),
         _upscaler("srvgg", "srvgg_compact.animevideov3_x4", 256),
         _upscaler("lesrcnn", "lesrcnn_x4.div2k", 256),
+        _upscaler("realcugan", "realcugan.conservative_x2", 256, scale=2),
         _stylegan2("stylegan2", "stylegan2.animeface_512"),
         _deoldify("deoldify", "deoldify.stable"),
         _face("gfpgan", "gfpgan.v1_512"),

@@ -22,6 +22,8 @@ the same function as the layer it replaces, up to float rounding:
 - ``BatchStatisticsNorm`` / ``batch_statistics_explicit``: a batch norm on the batch's own statistics in eval
   mode (pix2pix) as reductions, which oneDNN's passes would otherwise fold into unused running statistics.
 - ``translation_exportable``: what the translation networks need (the two above that apply).
+- ``realcugan_exportable``: Real-CUGAN's mirror padding of any width as gathers of indices computed at run time
+  (``MirrorPadByGather``) and its x4 nearest residual as repeats.
 - ``normalised_convs_folded``: DeOldify's spectrally / weight-normalised convolutions as plain ones holding
   the normalised weights (constant in eval mode).
 
@@ -103,9 +105,55 @@ def exportable_super_resolution(net: nn.Layer) -> nn.Layer:
     interpolations; other networks are exported as they are.
     """
     # Imported here so that this module loads without the network registry.
+    from core.nets.realcugan import RealCUGAN
     from core.nets.rrdb import RRDBNet
 
+    if isinstance(net, RealCUGAN):
+        return realcugan_exportable(net)
     return ExportableRRDB(net) if isinstance(net, RRDBNet) and net.unshuffle == 1 else net
+
+
+# ---------------------------------------------------------------- Real-CUGAN: mirror padding of run-time widths
+
+
+def _mirror_indices(size, before, after):
+    """For an axis of `size` padded by `before` and `after` (ints or run-time tensors), the source index of
+    each position under numpy's "reflect" padding, continued periodically (a side of 1 is repeated)."""
+    positions = paddle.arange(-before, size + after, dtype="int64")
+    period = paddle.maximum(2 * (paddle.to_tensor(size, dtype="int64") - 1), paddle.to_tensor(1, dtype="int64"))
+    folded = paddle.remainder(positions, period)
+    return paddle.where(folded > size - 1, period - folded, folded)
+
+
+class MirrorPadByGather(nn.Layer):
+    """Real-CUGAN's ``ReflectPad`` (any width, wider than the picture too) as two gathers of computed
+    indices: no loop over the picture's size, so one exported graph serves every tile size."""
+
+    def forward(self, x, top, bottom, left, right):
+        size = paddle.shape(x)
+        x = paddle.gather(x, _mirror_indices(size[2], top, bottom), axis=2)
+        return paddle.gather(x, _mirror_indices(size[3], left, right), axis=3)
+
+
+class NearestRepeat(nn.Layer):
+    """``Upsample(scale_factor=k, mode="nearest")`` for an integer k, as repeats (no interp op)."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return paddle.repeat_interleave(paddle.repeat_interleave(x, self.factor, axis=2), self.factor, axis=3)
+
+
+def realcugan_exportable(net: nn.Layer) -> nn.Layer:
+    """A copy of a ``RealCUGAN`` whose padding is ``MirrorPadByGather`` and whose x4 nearest residual is repeats."""
+    from core.nets.realcugan import ReflectPad
+
+    net = _replace_sublayers(net, lambda sub: isinstance(sub, ReflectPad), lambda sub: MirrorPadByGather())
+    nearest_by_integer = lambda sub: (isinstance(sub, nn.Upsample) and sub.mode == "nearest" and sub.size is None  # noqa: E731
+                                      and isinstance(sub.scale_factor, int))
+    return _replace_sublayers(net, nearest_by_integer, lambda sub: NearestRepeat(sub.scale_factor))
 
 
 # ---------------------------------------------------------------- 2x nn.Upsample -> repeats and weighted sums

@@ -69,6 +69,22 @@ def reflect_pad(x, top: int, bottom: int, left: int, right: int):
     return x
 
 
+class ReflectPad(nn.Layer):
+    """``reflect_pad`` as a member, so that an exported copy can swap it for a form whose widths and loop
+    do not depend on Python ints of the picture's size (``core.export.realcugan_exportable``)."""
+
+    def forward(self, x, top, bottom, left, right):
+        return reflect_pad(x, top, bottom, left, right)
+
+
+def spatial_size(x):
+    """(height, width): ints when running, tensors read at run time when traced for export."""
+    if paddle.in_dynamic_mode():
+        return x.shape[2], x.shape[3]
+    size = paddle.shape(x)
+    return size[2], size[3]
+
+
 class SqueezeExcite(nn.Layer):
     """Channel weights from the global mean of each channel: ReLU(linear), then sigmoid(linear)."""
 
@@ -166,18 +182,20 @@ class RealCUGAN(nn.Layer):
         self.upsampler = ShallowUNet(in_nc, features, 3 if scale == 3 else 2)
         self.refiner = DeepUNet(features, features)
         self.to_pixels = nn.Conv2D(64, out_nc * 4, 3) if scale == 4 else None
+        self.pad = ReflectPad()
+        self.nearest = nn.Upsample(scale_factor=4, mode="nearest") if scale == 4 else None
 
     def forward(self, x):
-        height, width = x.shape[2], x.shape[3]
-        extra_rows, extra_columns = -height % self.multiple, -width % self.multiple
-        padded = reflect_pad(x, self.border, self.border + extra_rows, self.border, self.border + extra_columns)
+        height, width = spatial_size(x)
+        extra_rows, extra_columns = (self.multiple - height % self.multiple) % self.multiple, (self.multiple - width % self.multiple) % self.multiple
+        padded = self.pad(x, self.border, self.border + extra_rows, self.border, self.border + extra_columns)
         upscaled = self.upsampler(padded)
         result = self.refiner(upscaled) + crop_border(upscaled, _CASCADE_CROP)
         if self.to_pixels is not None:
             result = F.pixel_shuffle(crop_border(self.to_pixels(result), 1), 2)
         result = result[:, :, : height * self.scale, : width * self.scale]
         if self.to_pixels is not None:
-            result = result + F.interpolate(x, scale_factor=4, mode="nearest")
+            result = result + self.nearest(x)
         return result
 
 

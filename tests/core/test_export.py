@@ -402,3 +402,45 @@ def test_exportable_remaster_copies_compute_the_same_function(name):
         inputs.append(paddle.to_tensor(rng.random((1, 2, 3, 32, 32), dtype=np.float32)))
     with paddle.no_grad():
         assert_close(exportable(*inputs).numpy(), net(*inputs).numpy())
+
+
+# ---------------------------------------------------------------- Real-CUGAN
+
+
+@pytest.mark.parametrize("size,widths", [((4, 3), (3, 2, 1, 4)), ((4, 3), (5, 7, 9, 11)), ((6, 5), (0, 13, 6, 0)),
+                                         ((1, 1), (2, 3, 4, 5)), ((2, 7), (19, 20, 19, 19))])
+def test_mirror_pad_by_gather_equals_the_reflect_pad_of_any_width(size, widths):
+    from core.export import MirrorPadByGather
+    from core.nets.realcugan import reflect_pad
+
+    image = paddle.rand([2, 3, *size])
+    with paddle.no_grad():
+        np.testing.assert_array_equal(MirrorPadByGather()(image, *widths).numpy(), reflect_pad(image, *widths).numpy())
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_realcugan_fast_path_serves_every_tile_size_with_one_graph(scale, tmp_path, monkeypatch):
+    """Exported once with run-time sizes: pictures smaller than its border (mirrored periodically), odd sizes and
+    sizes off its downsampling multiple all give dygraph's numbers."""
+    from core import nets, runtime
+    from core.export import MirrorPadByGather, realcugan_exportable
+    from core.nets.realcugan import ReflectPad
+
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    paddle.seed(scale)
+    net = nets.build("realcugan", scale=scale)
+    net.eval()
+    exportable = realcugan_exportable(net)
+    assert any(isinstance(s, MirrorPadByGather) for s in exportable.sublayers())
+    assert not any(isinstance(s, (ReflectPad, nn.Upsample)) for s in exportable.sublayers())
+    assert any(isinstance(s, ReflectPad) for s in net.sublayers())  # the network itself is untouched
+    sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
+    run = runtime.build_engine(exportable, [InputSpec([None, 3, None, None], "float32")], [sample], kinds=["onednn"])
+    assert run.kind == "onednn"
+    reference = runtime.DygraphRunner(net)
+    for shape in [(1, 3, 9, 7), (2, 3, 30, 41)]:
+        picture = np.random.default_rng(sum(shape)).random(shape, dtype=np.float32)
+        got, want = run(picture)[0], reference(picture)[0]
+        assert got.shape == want.shape == (shape[0], 3, scale * shape[2], scale * shape[3])
+        assert_close(got, want, rtol=1e-4)
