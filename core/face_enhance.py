@@ -118,7 +118,8 @@ def load(model: str = DEFAULT_ENHANCER, engine: str = "auto"):
 
     On the fast path where it verifies (both networks do on oneDNN since GFPGAN's bilinear upsampling is
     swapped interp-free in the exported copy and graphs with leaky_relu skip the matmul + activation fusion
-    that crashed GPEN's): on 2 cores a face takes about half of dygraph's time. A new worker pays the
+    that crashed GPEN's): on 2 cores a face takes 1.3 s (GFPGAN) or 2.0 s (GPEN) instead of 4.5 s and 10.7 s
+    in dygraph (docs/performance.md). A new worker pays the
     export once (about 10 s for GFPGAN; the verdict itself is cached on disk), which a video's frames or
     a second photo repay.
     """
