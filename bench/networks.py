@@ -138,6 +138,13 @@ def _motion(name: str, which: str) -> Row:
     return _exported(name, "first_order_motion.vox", lambda: export, f"2 frames {face_animation.SIDE}²")
 
 
+def _scene(name: str, checkpoint: str, size: str) -> Row:
+    from core.apps import scene_painting
+
+    return _exported(name, checkpoint, scene_painting._map_export, f"{size} label map",
+                     macs=lambda net, inputs: functional_conv_macs(net, *inputs))
+
+
 def _lip_sync() -> Row:
     from core.apps import lip_sync
     from core.nets import wav2lip
@@ -162,6 +169,8 @@ def rows() -> list[Row]:
         _upscaler("realcugan", "realcugan.conservative_x2", 256, scale=2),
         _stylegan2("stylegan2", "stylegan2.animeface_512"),
         _deoldify("deoldify", "deoldify.stable"),
+        _scene("spade_cityscapes", "spade.cityscapes", "512x1024"),
+        _scene("photopen", "spade.photopen", "256²"),
         _face("gfpgan", "gfpgan.v1_512"),
         _face("gpen", "gpen.face_enhance_512"),
         _motion("fom_keypoints", "keypoints"),

@@ -24,8 +24,9 @@ the same function as the layer it replaces, up to float rounding:
 - ``translation_exportable``: what the translation networks need (the two above that apply).
 - ``realcugan_exportable``: Real-CUGAN's mirror padding of any width as gathers of indices computed at run time
   (``MirrorPadByGather``) and its x4 nearest residual as repeats.
-- ``normalised_convs_folded``: DeOldify's spectrally / weight-normalised convolutions as plain ones holding
-  the normalised weights (constant in eval mode).
+- ``normalised_convs_folded``: DeOldify's and SPADE's spectrally / weight-normalised convolutions as plain ones
+  holding the normalised weights (constant in eval mode); ``spade_exportable`` adds SPADE's label-map resizes as
+  gathers.
 
 Callers keep the original network to run in dygraph when no fast path verifies.
 This module depends on paddle, numpy and the network definitions only.
@@ -258,8 +259,14 @@ def _constant_conv(weight, bias, padding: int) -> nn.Layer:
 
 def _folded_normalised_conv(layer: nn.Layer) -> nn.Layer:
     from core.nets.deoldify import SpectralConv
+    from core.nets.spade import SpectralNormConv2D
 
     with paddle.no_grad():
+        if isinstance(layer, SpectralNormConv2D):
+            # SPADE's: in eval the divisor comes from the stored vectors alone (the static-graph op's one power
+            # iteration from the stored u, or the hook's stored u and v), the same at every call.
+            layer.eval()
+            return _constant_conv(layer.weight_orig / layer.sigma(), layer.bias, layer.padding)
         if isinstance(layer, SpectralConv):
             # In eval mode the spectral norm runs no power iteration: W / sigma is a constant.
             layer.spectral_norm.eval()
@@ -270,12 +277,37 @@ def _folded_normalised_conv(layer: nn.Layer) -> nn.Layer:
 
 
 def normalised_convs_folded(layer: nn.Layer) -> nn.Layer:
-    """A copy of `layer` (in eval mode) whose spectrally and weight-normalised convolutions (DeOldify's) are plain
-    convolutions holding the normalised weights. Exported as they are, every call recomputes each weight and
-    oneDNN meets convolutions whose filters are run-time values, which it neither pre-packs nor fuses."""
+    """A copy of `layer` (in eval mode) whose spectrally and weight-normalised convolutions (DeOldify's, SPADE's)
+    are plain convolutions holding the normalised weights. Exported as they are, every call recomputes each weight
+    and oneDNN meets convolutions whose filters are run-time values, which it neither pre-packs nor fuses."""
     from core.nets.deoldify import SpectralConv, WeightNormConv2D
+    from core.nets.spade import SpectralNormConv2D
 
-    return _replace_sublayers(layer, lambda sub: isinstance(sub, (SpectralConv, WeightNormConv2D)), _folded_normalised_conv)
+    kinds = (SpectralConv, WeightNormConv2D, SpectralNormConv2D)
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, kinds), _folded_normalised_conv)
+
+
+def _nearest_indices(in_size, out_size):
+    """Paddle's nearest resize (align_corners off): output i reads input floor(i * in / out)."""
+    return paddle.floor(paddle.arange(out_size, dtype="float32") * (in_size / out_size)).astype("int64")
+
+
+class NearestResizeByGather(nn.Layer):
+    """SPADE's ``NearestResize`` of a label map as two gathers (no interp op)."""
+
+    def forward(self, x, size):
+        height, width = x.shape[2], x.shape[3]
+        x = paddle.gather(x, _nearest_indices(height, int(size[0])), axis=2)
+        return paddle.gather(x, _nearest_indices(width, int(size[1])), axis=3)
+
+
+def spade_exportable(layer: nn.Layer) -> nn.Layer:
+    """SPADE's exported copy (for a label map of a fixed size): spectral convolutions folded, the label map's
+    resizes as gathers, the 2x upsamplings as repeats."""
+    from core.nets.spade import NearestResize
+
+    layer = upsample_free(normalised_convs_folded(layer))
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, NearestResize), lambda sub: NearestResizeByGather())
 
 
 def translation_exportable(layer: nn.Layer) -> nn.Layer:

@@ -217,10 +217,32 @@ def network_input(ids: np.ndarray, choice: SceneModel) -> np.ndarray:
     return semantic_input(ids[None], choice.label_nc, edges=True).numpy()
 
 
+def _map_inputs(net):
+    """The exported graph's input, a label map at the network's own size (maps are resized to it), and a sample:
+    blocks of random classes with their edges, as a painted map gives them."""
+    from paddle.static import InputSpec
+
+    from core.nets.spade import semantic_input
+
+    height, width = net.output_size
+    label_nc = net.semantic_nc - 1  # the last channel is the edges
+    blocks = np.random.default_rng(0).integers(0, label_nc, (1, height // 8 + 1, width // 8 + 1))
+    ids = np.kron(blocks, np.ones((8, 8), np.int64))[:, :height, :width]
+    sample = semantic_input(ids, label_nc, edges=True).numpy()
+    return [InputSpec([1, net.semantic_nc, height, width], "float32", name="label_map")], [sample]
+
+
+def _map_export():
+    from core.export import spade_exportable
+    from core.models import Export
+
+    return Export("map", inputs=_map_inputs, rewrite=spade_exportable)
+
+
 def runner(choice: SceneModel):
     from core import models
 
-    return models.runner(choice.weights)
+    return models.runner(choice.weights, _map_export())
 
 
 @dataclass(frozen=True)

@@ -207,11 +207,20 @@ def _param_free_norm(kind: str, channels: int, stored_affine: bool) -> nn.Layer:
     return nn.BatchNorm2D(channels, weight_attr=one, bias_attr=zero)
 
 
+class NearestResize(nn.Layer):
+    """Nearest-neighbour resize of a label map to ``size`` (a member, so that an exported copy can swap it for
+    an equal one without an interp op: ``core.export.spade_exportable``)."""
+
+    def forward(self, x, size):
+        return F.interpolate(x, size=size, mode="nearest")
+
+
 class SPADE(nn.Layer):
     """Parameter-free norm of x, then ``* (1 + gamma(seg)) + beta(seg)`` with seg resized (nearest) to x."""
 
     def __init__(self, norm_nc: int, label_nc: int, norm: str, kernel_size: int, nhidden: int, flavour: str):
         super().__init__()
+        self.resize = NearestResize()
         self.param_free_norm = _param_free_norm(norm, norm_nc, stored_affine=flavour == "paddlecv")
         pad = kernel_size // 2
         self.mlp_shared = nn.Sequential(nn.Conv2D(label_nc, nhidden, kernel_size, padding=pad), _activation(flavour, "spade"))
@@ -220,7 +229,7 @@ class SPADE(nn.Layer):
 
     def forward(self, x, seg):
         normalized = self.param_free_norm(x)
-        actv = self.mlp_shared(F.interpolate(seg, size=x.shape[2:], mode="nearest"))
+        actv = self.mlp_shared(self.resize(seg, x.shape[2:]))
         return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
 
 
@@ -269,10 +278,6 @@ def parse_norm_G(norm_G: str) -> tuple[str, int]:
     return ("batch" if kind == "syncbatch" else kind), int(parsed.group(2))
 
 
-def _up(x):
-    return F.interpolate(x, scale_factor=2, mode="nearest")
-
-
 class SPADEGenerator(nn.Layer):
     """SPADE generator, label map [N, semantic_nc, H, W] -> image [N, 3, H', W'] in [-1, 1].
 
@@ -306,6 +311,8 @@ class SPADEGenerator(nn.Layer):
             setattr(self, name, SPADEResnetBlock(fin, fout, semantic_nc, spade, flavour))
         self.conv_act = _activation(flavour, "block")
         self.conv_img = nn.Conv2D(ngf // 2 if num_upsampling_layers == "most" else ngf, 3, 3, padding=1)
+        self.resize = NearestResize()
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -317,14 +324,14 @@ class SPADEGenerator(nn.Layer):
         if seg.ndim != 4 or seg.shape[1] != self.semantic_nc:
             raise ValueError(f"expected a label map [N, {self.semantic_nc}, H, W], got shape {list(seg.shape)}")
 
-        x = self.fc(F.interpolate(seg, size=[self.sh, self.sw], mode="nearest"))
-        x = _up(self.head_0(x, seg))
+        x = self.fc(self.resize(seg, [self.sh, self.sw]))
+        x = self.up(self.head_0(x, seg))
         x = self.G_middle_0(x, seg)
         if self.num_upsampling_layers in ("more", "most"):
-            x = _up(x)
+            x = self.up(x)
         x = self.G_middle_1(x, seg)
         for name in ("up_0", "up_1", "up_2", "up_3") + (("up_4",) if self.num_upsampling_layers == "most" else ()):
-            x = getattr(self, name)(_up(x), seg)
+            x = getattr(self, name)(self.up(x), seg)
         return paddle.tanh(self.conv_img(self.conv_act(x)))
 
 

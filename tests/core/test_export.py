@@ -444,3 +444,49 @@ def test_realcugan_fast_path_serves_every_tile_size_with_one_graph(scale, tmp_pa
         got, want = run(picture)[0], reference(picture)[0]
         assert got.shape == want.shape == (shape[0], 3, scale * shape[2], scale * shape[3])
         assert_close(got, want, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- SPADE
+
+
+@pytest.mark.parametrize("in_size,out_size", [(64, 2), (64, 16), (48, 64), (30, 7)])
+def test_nearest_resize_by_gather_equals_nearest_interpolate(in_size, out_size):
+    from core.export import NearestResizeByGather
+    from core.nets.spade import NearestResize
+
+    x = paddle.rand([1, 4, in_size, in_size + 3])
+    size = [out_size, out_size * 2]
+    with paddle.no_grad():
+        np.testing.assert_array_equal(NearestResizeByGather()(x, size).numpy(), NearestResize()(x, size).numpy())
+
+
+@pytest.mark.parametrize("flavour,overrides", [
+    ("paddlecv", dict(semantic_nc=4, ngf=2, nhidden=4, crop_size=64, norm_G="spectralspadebatch3x3")),
+    ("photopen", dict(semantic_nc=5, ngf=2, nhidden=4, crop_size=64, aspect_ratio=2.0, norm_G="spectralspadeinstance3x3")),
+])
+def test_spade_fast_path_equals_dygraph(flavour, overrides, tmp_path, monkeypatch):
+    """Spectral convolutions folded, label-map resizes as gathers, upsamplings as repeats: the exported graph
+    verifies on oneDNN and gives dygraph's picture (the app's own Export, at the network's size)."""
+    from core import models, nets, runtime
+    from core.apps.scene_painting import _map_export
+    from core.nets.spade import NearestResize, SpectralNormConv2D, semantic_input, settle_spectral_norms
+
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    paddle.seed(6)
+    net = nets.build("spade", flavour=flavour, **overrides)
+    settle_spectral_norms(net)
+    net.eval()
+    exportable = _map_export().rewrite(net)
+    assert not any(isinstance(s, (SpectralNormConv2D, NearestResize, nn.Upsample)) for s in exportable.sublayers())
+    run = models.prepare_runner(net, _map_export())
+    assert run.kind == "onednn"
+    height, width = net.output_size
+    ids = np.zeros((1, height, width), np.int64)
+    ids[:, height // 2:] = 1
+    ids[:, 5:20, 10:30] = 2
+    label_map = semantic_input(ids, net.semantic_nc - 1, edges=True).numpy()
+    want = runtime.DygraphRunner(net)(label_map)[0]
+    got = run(label_map)[0]
+    assert got.shape == want.shape == (1, 3, height, width)
+    assert_close(got, want, rtol=1e-4)
