@@ -174,6 +174,8 @@ class _AttributeEncoderDecoder(nn.Layer):
         self.decoder = nn.LayerList(decoder)
 
     def _check(self, image, condition) -> None:
+        if not paddle.in_dynamic_mode():
+            return  # traced for export: the batch is symbolic; the input spec fixes the rest
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"the picture must be [N, 3, H, W]; got {list(image.shape)}")
         step = 2**self.n_layers

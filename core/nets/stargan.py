@@ -99,7 +99,8 @@ class StarGANGenerator(nn.Layer):
             raise ValueError(f"the picture must be [N, 3, H, W]; got {list(image.shape)}")
         if image.shape[2] % 4 or image.shape[3] % 4:
             raise ValueError(f"the picture's sides must be multiples of 4; got {image.shape[2]}x{image.shape[3]}")
-        if target.ndim != 2 or target.shape[1] != self.c_dim or target.shape[0] != image.shape[0]:
+        # Traced for export the batch is symbolic (the input spec fixes the rest): compared when running only.
+        if paddle.in_dynamic_mode() and (target.ndim != 2 or target.shape[1] != self.c_dim or target.shape[0] != image.shape[0]):
             raise ValueError(f"the target attributes must be [N, {self.c_dim}] for N = {image.shape[0]}; got {list(target.shape)}")
         tiled = target.astype(image.dtype).reshape([-1, self.c_dim, 1, 1]).expand([-1, -1, image.shape[2], image.shape[3]])
         x = self.stem(paddle.concat([image, tiled], axis=1))

@@ -435,3 +435,26 @@ def test_the_tab_exposes_its_endpoints_and_its_components_name_what_they_refuse(
     Image.new("RGB", (64, 64), "white").save(drawn)
     value = sketchpad.preprocess(EditorData(background=None, layers=[], composite=FileData(path=str(drawn))))
     assert value["composite"].shape[:2] == (64, 64)
+
+
+@pytest.mark.parametrize("name", sorted(TINY_FACES))
+def test_the_face_editors_run_on_the_fast_path_equal_to_dygraph(name, tmp_path, monkeypatch):
+    """Each CelebA editor exported for any number of 128x128 faces and their conditions (two for STGAN)
+    verifies on oneDNN and edits as dygraph does."""
+    from core import models
+
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    spec = weights.spec(name)
+    paddle.seed(2)
+    network = weights.build_network(dataclasses.replace(spec, net_overrides={**spec.net_overrides, **TINY_FACES[name]}))
+    run = models.prepare_runner(network, ae._face_editor_export())
+    assert run.kind == "onednn"
+    _, samples = ae._face_editor_inputs(network)
+    rng = np.random.default_rng(7)
+    faces = rng.uniform(-1, 1, (3, 3, ae.FACE_SIDE, ae.FACE_SIDE)).astype(np.float32)  # another batch size
+    conditions = [rng.uniform(-1, 1, (3, network.c_dim)).astype(np.float32) for _ in samples[1:]]
+    want = runtime.DygraphRunner(network)(faces, *conditions)[0]
+    got = run(faces, *conditions)[0]
+    assert got.shape == want.shape == faces.shape
+    assert np.abs(got - want).max() <= 1e-4 * max(np.abs(want).max(), 1e-6)
