@@ -145,6 +145,17 @@ def _scene(name: str, checkpoint: str, size: str) -> Row:
                      macs=lambda net, inputs: functional_conv_macs(net, *inputs))
 
 
+def _face_editor(name: str, checkpoint: str) -> Row:
+    from core.apps import attribute_editing
+
+    def one_face(net):
+        pictures, *conditions = attribute_editing._face_editor_inputs(net)[1]
+        return (pictures[:1], *[c[:1] for c in conditions])
+
+    return _exported(name, checkpoint, attribute_editing._face_editor_export, "one 128² face and its attributes",
+                     inputs=one_face)
+
+
 def _lip_sync() -> Row:
     from core.apps import lip_sync
     from core.nets import wav2lip
@@ -171,6 +182,9 @@ def rows() -> list[Row]:
         _deoldify("deoldify", "deoldify.stable"),
         _scene("spade_cityscapes", "spade.cityscapes", "512x1024"),
         _scene("photopen", "spade.photopen", "256²"),
+        _face_editor("stargan", "stargan.celeba"),
+        _face_editor("attgan", "attgan.celeba"),
+        _face_editor("stgan", "stgan.celeba"),
         _face("gfpgan", "gfpgan.v1_512"),
         _face("gpen", "gpen.face_enhance_512"),
         _motion("fom_keypoints", "keypoints"),

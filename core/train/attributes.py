@@ -511,6 +511,11 @@ class EditReport:
 JUDGED_DIGITS = 1_000  # drawn from the held-out digits
 
 
+def _judged(held: int, count: int) -> np.ndarray:
+    """Which of `held` held-out digits the judge edits (the same draw for a run's --judge and a file's)."""
+    return np.random.default_rng(12345).permutation(held)[:count]
+
+
 def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch: int = 200) -> list[EditReport]:
     """For each attribute and direction, the digits of `indices` that lack it (or have it) edited to have it
     (or lack it), judged by ``core.train.morphometry.measure_edit_success`` on their central 28x28 (grey: the
@@ -542,6 +547,23 @@ def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch
             success = measure_edit_success(np.concatenate(sources), np.concatenate(edits), k, direction, read)
             reports.append(EditReport(name, direction, len(chosen), round(success.moved, 4), round(success.same_digit, 4)))
     return reports
+
+
+def judge_editor_file(path: str | Path, source: str = "mnist-full", count: int = JUDGED_DIGITS) -> list[EditReport]:
+    """``judge_digit_edits`` of the editor saved at `path` (an export or a training checkpoint: its moving
+    average) on `count` of `source`'s held-out digits, cut at the class medians the file records (those of the
+    digits it trained on): what ``--judge`` prints, and what the tests check on the shipped files."""
+    from core.checkpoint_io import read_checkpoint_file
+    from core.train.data import load_digits
+
+    thresholds = read_checkpoint_file(path).get("meta", {}).get("thresholds")
+    if thresholds is None:
+        raise ValueError(f"{path} records no attribute thresholds (meta.thresholds): not a digit editor")
+    images, labels = load_digits(None if source == "digits" else source)
+    held = held_out_indices(source, len(images))
+    chosen = held[_judged(len(held), count)]  # the digits --judge draws; only they are measured
+    digits = DigitEditingData(images[chosen], labels[chosen], thresholds=np.asarray(thresholds))
+    return judge_digit_edits(load_editor(path), digits, np.arange(len(digits)))
 
 
 # ---------------------------------------------------------------- command line
@@ -603,9 +625,13 @@ def main(argv) -> int:
                                                                          "rec": f"{e.extra['rec']:.3f}"}, args.export)
     print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and isinstance(trainer.data, DigitEditingData):
-        held = trainer.data.held_out
-        chosen = np.random.default_rng(12345).permutation(len(held))[:JUDGED_DIGITS]
-        editor = trainer.sampler
-        editor.model = trainer.config.model
-        print(json.dumps([asdict(r) for r in judge_digit_edits(editor, held, chosen)], indent=1))
+        if args.export:  # the file that ships, as it loads
+            reports = judge_editor_file(args.export, trainer.config.data)
+        else:
+            held = trainer.data.held_out
+            chosen = _judged(len(held), JUDGED_DIGITS)
+            editor = trainer.sampler
+            editor.model = trainer.config.model
+            reports = judge_digit_edits(editor, held, chosen)
+        print(json.dumps([asdict(r) for r in reports], indent=1))
     return 0

@@ -178,3 +178,26 @@ def test_the_command_line_trains_resumes_exports_and_refuses(tmp_path, capsys):
     assert "trains attgan, not stargan" in capsys.readouterr().err
     assert main(["stgan", "--data", "digits", "--attributes", "Male"]) == 2
     assert "--attributes is for CelebA" in capsys.readouterr().err
+
+
+def test_an_exported_editor_is_judged_on_held_out_digits_at_the_thresholds_it_records(digits, tmp_path):
+    from core.train.attributes import held_out_indices, judge_editor_file
+
+    trainer = AttributeEditorTrainer(tiny("attgan", steps=1), data=digits)
+    list(trainer.run())
+    path = trainer.export_generator(tmp_path / "attgan.pdparams")
+    reports = judge_editor_file(path, "digits", count=40)
+    assert [(r.attribute, r.direction) for r in reports] == [(a, d) for a in ATTRIBUTES for d in (1, -1)]
+    # Each attribute's two directions split the 40 digits judged: those without it and those with it.
+    assert all(a.digits + b.digits == 40 for a, b in zip(reports[::2], reports[1::2]))
+    assert all(0.0 <= r.moved <= 1.0 and 0.0 <= r.same_digit <= 1.0 for r in reports)
+    # The same digits, measured at the file's thresholds, judged directly.
+    images, labels = load_digits()
+    held = held_out_indices("digits", len(images))
+    chosen = held[np.random.default_rng(12345).permutation(len(held))[:40]]
+    direct = judge_digit_edits(load_editor(path), DigitEditingData(images[chosen], labels[chosen], thresholds=digits.thresholds),
+                               np.arange(40))
+    assert [(r.digits, r.moved, r.same_digit) for r in reports] == [(r.digits, r.moved, r.same_digit) for r in direct]
+    paddle.save({"netG": trainer.sampler.state_dict()}, str(tmp_path / "flat.pdparams"))
+    with pytest.raises(ValueError, match="records no attribute thresholds"):
+        judge_editor_file(tmp_path / "flat.pdparams", "digits")
