@@ -301,12 +301,29 @@ class NearestResizeByGather(nn.Layer):
         return paddle.gather(x, _nearest_indices(width, int(size[1])), axis=3)
 
 
+def _with_unit_affine(norm: nn.BatchNorm2D) -> nn.BatchNorm2D:
+    """The same eval-mode batch norm with an explicit scale of 1 and shift of 0."""
+    twin = nn.BatchNorm2D(norm._num_features, momentum=norm._momentum, epsilon=norm._epsilon)
+    twin._mean.set_value(norm._mean)
+    twin._variance.set_value(norm._variance)
+    twin.eval()
+    return twin
+
+
+def affine_free_batch_norms_given_unit_affine(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose batch norms without scale and shift (PhotoPen's parameter-free SPADE norm) hold an
+    explicit scale of 1 and shift of 0: the same function, and the graph Paddle 3.3's predictor can build (its
+    passes read the scale's shape and fail on a missing one: "we can only get shape for dense_tensor")."""
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, nn.BatchNorm2D) and sub.weight is None,
+                              _with_unit_affine)
+
+
 def spade_exportable(layer: nn.Layer) -> nn.Layer:
     """SPADE's exported copy (for a label map of a fixed size): spectral convolutions folded, the label map's
-    resizes as gathers, the 2x upsamplings as repeats."""
+    resizes as gathers, the 2x upsamplings as repeats, parameter-free batch norms given a unit affine."""
     from core.nets.spade import NearestResize
 
-    layer = upsample_free(normalised_convs_folded(layer))
+    layer = affine_free_batch_norms_given_unit_affine(upsample_free(normalised_convs_folded(layer)))
     return _replace_sublayers(layer, lambda sub: isinstance(sub, NearestResize), lambda sub: NearestResizeByGather())
 
 
