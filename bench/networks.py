@@ -52,6 +52,7 @@ class Row:
     inputs: Callable  # (network) -> tuple of arrays: the standard input
     what: str  # that input, in words
     macs: Optional[Callable] = None  # (network, inputs) -> float, where hooks can't see the convolutions
+    settle: Optional[Callable] = None  # (network) -> None: what random weights need to be a working network
 
 
 def _translation(key: str, name: str) -> Row:
@@ -96,12 +97,12 @@ def _deoldify(name: str, checkpoint: str) -> Row:
 
 
 def _exported(name: str, checkpoint: str, export: Callable, what: str, inputs: Optional[Callable] = None,
-              macs: Optional[Callable] = None) -> Row:
+              macs: Optional[Callable] = None, settle: Optional[Callable] = None) -> Row:
     """A row whose standard input is its export's own verification sample (unless `inputs` says otherwise)."""
     def samples(net):
         return tuple(export().inputs(net)[1])
 
-    return Row(name, checkpoint, export, inputs or samples, what, macs=macs)
+    return Row(name, checkpoint, export, inputs or samples, what, macs=macs, settle=settle)
 
 
 def _face(name: str, checkpoint: str) -> Row:
@@ -141,8 +142,11 @@ def _motion(name: str, which: str) -> Row:
 def _scene(name: str, checkpoint: str, size: str) -> Row:
     from core.apps import scene_painting
 
+    from core.nets.spade import settle_spectral_norms
+
+    # Random stored spectral-norm vectors divide by nearly nothing (NaN pictures): settled as a trained file's are.
     return _exported(name, checkpoint, scene_painting._map_export, f"{size} label map",
-                     macs=lambda net, inputs: functional_conv_macs(net, *inputs))
+                     macs=lambda net, inputs: functional_conv_macs(net, *inputs), settle=settle_spectral_norms)
 
 
 def _face_editor(name: str, checkpoint: str) -> Row:
@@ -210,6 +214,8 @@ def _first_output(outputs) -> np.ndarray:
 
 def measure(row: Row, repeats: int, bf16: bool) -> str:
     net, source = _network(row.checkpoint)
+    if source == "random" and row.settle is not None:
+        row.settle(net)
     export = row.export()
     inputs = row.inputs(net)
     wrapped = export.wrap(net) if export.wrap else net

@@ -97,3 +97,12 @@ def test_a_linear_layer_followed_by_leaky_relu_runs_on_the_fast_path():
     assert run.kind == "onednn"
     expected = runtime.DygraphRunner(layer)(SAMPLE)[0]
     assert runtime._max_relative_error(run(SAMPLE), [expected]) < 1e-5
+
+
+def test_a_nan_where_dygraph_has_a_number_is_a_wrong_result():
+    want = [np.array([1.0, 2.0, 3.0], np.float32)]
+    assert runtime._max_relative_error([np.array([1.0, np.nan, 3.0], np.float32)], want) == float("inf")
+    assert runtime._max_relative_error([np.array([1.0, 2.0, 3.0], np.float32)], [np.array([1.0, np.nan, 3.0])]) == float("inf")
+    # NaN in the same places on both sides: the numbers elsewhere are compared.
+    both = runtime._max_relative_error([np.array([np.nan, 2.0, 3.3])], [np.array([np.nan, 2.0, 3.0])])
+    assert abs(both - 0.1) < 1e-9
