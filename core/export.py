@@ -34,6 +34,7 @@ This module depends on paddle, numpy and the network definitions only.
 from __future__ import annotations
 
 import copy
+import sys
 from typing import Callable, Optional
 
 import numpy as np
@@ -105,13 +106,10 @@ def exportable_super_resolution(net: nn.Layer) -> nn.Layer:
     RRDBNet at scale 2 or 1 unshuffles its input first and keeps its
     interpolations; other networks are exported as they are.
     """
-    # Imported here so that this module loads without the network registry.
-    from core.nets.realcugan import RealCUGAN
-    from core.nets.rrdb import RRDBNet
-
-    if isinstance(net, RealCUGAN):
+    if isinstance(net, _imported_classes("core.nets.realcugan", "RealCUGAN")):
         return realcugan_exportable(net)
-    return ExportableRRDB(net) if isinstance(net, RRDBNet) and net.unshuffle == 1 else net
+    rrdb = _imported_classes("core.nets.rrdb", "RRDBNet")
+    return ExportableRRDB(net) if isinstance(net, rrdb) and net.unshuffle == 1 else net
 
 
 # ---------------------------------------------------------------- Real-CUGAN: mirror padding of run-time widths
@@ -257,17 +255,24 @@ def _constant_conv(weight, bias, padding: int) -> nn.Layer:
     return conv
 
 
+def _imported_classes(module: str, *names: str) -> tuple:
+    """The classes `names` of `module` if it has been imported, else none: no layer of a class can exist before
+    its module is imported, and a Space ships only its own networks' modules."""
+    loaded = sys.modules.get(module)
+    return tuple(getattr(loaded, name) for name in names) if loaded is not None else ()
+
+
 def _folded_normalised_conv(layer: nn.Layer) -> nn.Layer:
-    from core.nets.deoldify import SpectralConv
-    from core.nets.spade import SpectralNormConv2D
+    spade_spectral = _imported_classes("core.nets.spade", "SpectralNormConv2D")
+    deoldify_spectral = _imported_classes("core.nets.deoldify", "SpectralConv")
 
     with paddle.no_grad():
-        if isinstance(layer, SpectralNormConv2D):
+        if isinstance(layer, spade_spectral):
             # SPADE's: in eval the divisor comes from the stored vectors alone (the static-graph op's one power
             # iteration from the stored u, or the hook's stored u and v), the same at every call.
             layer.eval()
             return _constant_conv(layer.weight_orig / layer.sigma(), layer.bias, layer.padding)
-        if isinstance(layer, SpectralConv):
+        if isinstance(layer, deoldify_spectral):
             # In eval mode the spectral norm runs no power iteration: W / sigma is a constant.
             layer.spectral_norm.eval()
             return _constant_conv(layer.spectral_norm(layer.weight_orig), layer.layer.bias, layer.padding)
@@ -280,10 +285,8 @@ def normalised_convs_folded(layer: nn.Layer) -> nn.Layer:
     """A copy of `layer` (in eval mode) whose spectrally and weight-normalised convolutions (DeOldify's, SPADE's)
     are plain convolutions holding the normalised weights. Exported as they are, every call recomputes each weight
     and oneDNN meets convolutions whose filters are run-time values, which it neither pre-packs nor fuses."""
-    from core.nets.deoldify import SpectralConv, WeightNormConv2D
-    from core.nets.spade import SpectralNormConv2D
-
-    kinds = (SpectralConv, WeightNormConv2D, SpectralNormConv2D)
+    kinds = (_imported_classes("core.nets.deoldify", "SpectralConv", "WeightNormConv2D")
+             + _imported_classes("core.nets.spade", "SpectralNormConv2D"))
     return _replace_sublayers(layer, lambda sub: isinstance(sub, kinds), _folded_normalised_conv)
 
 
