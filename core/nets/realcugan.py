@@ -185,9 +185,13 @@ class RealCUGAN(nn.Layer):
         self.pad = ReflectPad()
         self.nearest = nn.Upsample(scale_factor=4, mode="nearest") if scale == 4 else None
 
+    def _short_of_multiple(self, size):
+        """Rows (or columns) to add so that `size` divides by the downsampling multiple (int or tensor)."""
+        return (self.multiple - size % self.multiple) % self.multiple
+
     def forward(self, x):
         height, width = spatial_size(x)
-        extra_rows, extra_columns = (self.multiple - height % self.multiple) % self.multiple, (self.multiple - width % self.multiple) % self.multiple
+        extra_rows, extra_columns = self._short_of_multiple(height), self._short_of_multiple(width)
         padded = self.pad(x, self.border, self.border + extra_rows, self.border, self.border + extra_columns)
         upscaled = self.upsampler(padded)
         result = self.refiner(upscaled) + crop_border(upscaled, _CASCADE_CROP)
