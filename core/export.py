@@ -21,7 +21,9 @@ the same function as the layer it replaces, up to float rounding:
   any block length, frame size and number of references.
 - ``BatchStatisticsNorm`` / ``batch_statistics_explicit``: a batch norm on the batch's own statistics in eval
   mode (pix2pix) as reductions, which oneDNN's passes would otherwise fold into unused running statistics.
-- ``translation_exportable``: what the translation networks need (the two above that apply).
+- ``ReflectPadByConcat`` / ``reflect_pads_as_concat``: fixed-width reflection pads (CycleGAN, U-GAT-IT,
+  photo2cartoon) as border slices concatenated: Paddle's pad3d kernel cost CycleGAN 14 % of its time.
+- ``translation_exportable``: what the translation networks need (those above that apply).
 - ``realcugan_exportable``: Real-CUGAN's mirror padding of any width as gathers of indices computed at run time
   (``MirrorPadByGather``) and its x4 nearest residual as repeats.
 - ``normalised_convs_folded``: DeOldify's and SPADE's spectrally / weight-normalised convolutions as plain ones
@@ -230,6 +232,46 @@ def batch_statistics_explicit(layer: nn.Layer) -> nn.Layer:
     return _replace_sublayers(layer, _normalises_by_the_batch, BatchStatisticsNorm)
 
 
+# ---------------------------------------------------------------- fixed reflection pads -> slices + concat
+
+
+def _reflected_along(x, axis: int, before: int, after: int):
+    """`x` padded along `axis` by its reflection (edge pixel not repeated), `before` and `after` wide: the border
+    slices, flipped, on either side. Like pad3d's "reflect", each width must be less than the side."""
+    parts = [x]
+    if before:
+        edge = paddle.slice(x, [axis], [1], [before + 1])
+        parts.insert(0, paddle.flip(edge, [axis]) if before > 1 else edge)
+    if after:
+        edge = paddle.slice(x, [axis], [-after - 1], [-1])
+        parts.append(paddle.flip(edge, [axis]) if after > 1 else edge)
+    return paddle.concat(parts, axis=axis) if len(parts) > 1 else x
+
+
+class ReflectPadByConcat(nn.Layer):
+    """``nn.Pad2D(mode="reflect")`` (NCHW, fixed widths) as slices and concatenations, which oneDNN runs as memory
+    copies: CycleGAN's exported graph 25 % faster than with pad3d (its 20 pads had cost 14 % of the time; two
+    gathers of mirrored indices, the other form tried, still cost 15 %)."""
+
+    def __init__(self, pad: nn.Pad2D):
+        super().__init__()
+        self.left, self.right, self.top, self.bottom = (int(width) for width in pad.padding)
+
+    def forward(self, x):
+        return _reflected_along(_reflected_along(x, 2, self.top, self.bottom), 3, self.left, self.right)
+
+
+def _is_fixed_reflect_pad(layer: nn.Layer) -> bool:
+    return (isinstance(layer, nn.Pad2D) and layer._mode == "reflect" and layer._data_format == "NCHW"
+            and len(layer.padding) == 4 and all(isinstance(width, int) for width in layer.padding))
+
+
+def reflect_pads_as_concat(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose fixed-width reflection ``nn.Pad2D`` layers are ``ReflectPadByConcat``;
+    `layer` itself when it has none."""
+    return _replace_sublayers(layer, _is_fixed_reflect_pad, ReflectPadByConcat)
+
+
 def _replace_sublayers(layer: nn.Layer, matches: Callable, replacement: Callable) -> nn.Layer:
     targets = [name for name, sub in layer.named_sublayers() if matches(sub)]
     if not targets:
@@ -331,8 +373,9 @@ def spade_exportable(layer: nn.Layer) -> nn.Layer:
 
 
 def translation_exportable(layer: nn.Layer) -> nn.Layer:
-    """The image-to-image networks' exported copy: no interp ops, no batch norm on batch statistics."""
-    return batch_statistics_explicit(upsample_free(layer))
+    """The image-to-image networks' exported copy: no interp ops, no batch norm on batch statistics, reflection
+    pads as concatenations."""
+    return reflect_pads_as_concat(batch_statistics_explicit(upsample_free(layer)))
 
 
 class FirstOutput(nn.Layer):

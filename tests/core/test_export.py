@@ -14,6 +14,7 @@ from core.export import (
     BatchStatisticsNorm,
     BilinearDouble,
     ExportableRRDB,
+    FirstOutput,
     NearestDouble,
     exportable_super_resolution,
     nearest_double_then_conv,
@@ -22,6 +23,7 @@ from core.export import (
 )
 from core.nets.animegan import AnimeGenerator
 from core.nets.photo2cartoon import ResnetUGATITP2CGenerator
+from core.nets.resnet_generator import ResnetGenerator
 from core.nets.unet_generator import UnetGenerator
 from core.nets.rrdb import RRDBNet
 from core.nets.ugatit import ResnetUGATITGenerator
@@ -402,6 +404,55 @@ def test_exportable_remaster_copies_compute_the_same_function(name):
         inputs.append(paddle.to_tensor(rng.random((1, 2, 3, 32, 32), dtype=np.float32)))
     with paddle.no_grad():
         assert_close(exportable(*inputs).numpy(), net(*inputs).numpy())
+
+
+# ---------------------------------------------------------------- reflection pads
+
+
+@pytest.mark.parametrize("widths", [[1, 1, 1, 1], [3, 3, 3, 3], [1, 2, 3, 4], [0, 2, 0, 5], [4, 0, 2, 0]])
+@pytest.mark.parametrize("size", [(6, 7), (9, 5)])
+def test_reflect_pad_by_concat_equals_the_reflect_pad(widths, size):
+    from core.export import ReflectPadByConcat
+
+    pad = nn.Pad2D(widths, mode="reflect")  # left, right, top, bottom: asymmetric widths catch a swapped axis
+    x = random_input(2, 3, *size)
+    with paddle.no_grad():
+        np.testing.assert_array_equal(ReflectPadByConcat(pad)(x).numpy(), pad(x).numpy())
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: ResnetGenerator(3, 3, ngf=4, n_blocks=2),
+             # U-GAT-IT's also return CAM logits and a heatmap: the picture alone is exported, as the app does
+             lambda: FirstOutput(ResnetUGATITGenerator(ngf=4, n_blocks=1, light=True)),
+             lambda: FirstOutput(ResnetUGATITP2CGenerator(ngf=4))], ids=["cyclegan", "ugatit_light", "photo2cartoon"])
+def test_translation_fast_path_pads_by_concat_at_any_size(make, tmp_path, monkeypatch):
+    """The exported copy has no reflection pad left, and its one graph (sizes read at run time) gives dygraph's
+    numbers at sizes other than the one it was verified on."""
+    from core import runtime
+    from core.export import ReflectPadByConcat
+
+    monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
+    monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
+    paddle.seed(5)
+    net = make()
+    net.eval()
+    exportable = translation_exportable(net)
+    assert any(isinstance(sub, nn.Pad2D) for sub in net.sublayers())
+    assert not any(isinstance(sub, nn.Pad2D) for sub in exportable.sublayers())
+    assert any(isinstance(sub, ReflectPadByConcat) for sub in exportable.sublayers())
+    sample = random_input(1, 3, 64, 64).numpy()
+    run = runtime.build_engine(exportable, [InputSpec([None, 3, None, None], "float32")], [sample], kinds=["onednn"])
+    assert run.kind == "onednn"
+    reference = runtime.DygraphRunner(net)
+    for shape in [(1, 3, 32, 48), (2, 3, 80, 64)]:  # photo2cartoon: sides divisible by 16
+        picture = random_input(*shape, seed=sum(shape)).numpy()
+        got, want = run(picture)[0], reference(picture)[0]
+        assert got.shape == want.shape == shape
+        # photo2cartoon's float32 rounding alone reaches 2e-4 of its range here: both engines are held to float64,
+        # as the fast path's own verification does (runtime.FLOAT64_REFEREE_MARGIN)
+        exact = runtime.float64_outputs(net, [picture])[0]
+        error = lambda out: np.abs(out - exact).max() / np.abs(exact).max()  # noqa: E731
+        assert error(got) <= max(1e-4, runtime.FLOAT64_REFEREE_MARGIN * error(want))
 
 
 # ---------------------------------------------------------------- Real-CUGAN
