@@ -455,6 +455,30 @@ def test_translation_fast_paths_serve_any_size(make, tmp_path, monkeypatch):
         assert error(got) <= max(1e-4, runtime.FLOAT64_REFEREE_MARGIN * error(want))
 
 
+# ---------------------------------------------------------------- U-GAT-IT's instance-layer norms
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+@pytest.mark.parametrize("shape", [(2, 6, 5, 7), (1, 3, 16, 16)])
+def test_instance_layer_norm_by_moments_equals_the_norm(adaptive, shape):
+    from core.export import InstanceLayerNormByMoments
+    from core.nets.ugatit import InstanceLayerNorm
+
+    rng = np.random.default_rng(7)
+    norm = InstanceLayerNorm(shape[1], adaptive=adaptive)
+    norm.rho.set_value(rng.uniform(0, 1, norm.rho.shape).astype(np.float32))  # a real blend, not 0.9 or 0 everywhere
+    if not adaptive:
+        norm.gamma.set_value(rng.uniform(0.5, 2, norm.gamma.shape).astype(np.float32))
+        norm.beta.set_value(rng.uniform(-1, 1, norm.beta.shape).astype(np.float32))
+    # channels with their own offsets and scales, as activations have: the layer's statistics differ from theirs
+    x = random_input(*shape) * paddle.to_tensor(rng.uniform(0.2, 5, (1, shape[1], 1, 1)).astype(np.float32)) \
+        + paddle.to_tensor(rng.uniform(-3, 3, (1, shape[1], 1, 1)).astype(np.float32))
+    affine = [paddle.to_tensor(rng.uniform(-2, 2, (shape[0], shape[1])).astype(np.float32)) for _ in range(2)] \
+        if adaptive else []
+    with paddle.no_grad():
+        assert_close(InstanceLayerNormByMoments(norm)(x, *affine).numpy(), norm(x, *affine).numpy())
+
+
 # ---------------------------------------------------------------- Real-CUGAN
 
 
