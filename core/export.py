@@ -275,15 +275,20 @@ class ReflectPadByConcat(nn.Layer):
 
     def __init__(self, pad: nn.Pad2D):
         super().__init__()
-        self.left, self.right, self.top, self.bottom = (int(width) for width in pad.padding)
+        self.left, self.right, self.top, self.bottom = (int(width) for width in _pad_widths(pad))
 
     def forward(self, x):
         return _reflected_along(_reflected_along(x, 2, self.top, self.bottom), 3, self.left, self.right)
 
 
+def _pad_widths(pad: nn.Pad2D) -> list:
+    """A Pad2D's widths (left, right, top, bottom): ``padding`` in Paddle 3, ``_pad`` in Paddle 2.6."""
+    return pad.padding if hasattr(pad, "padding") else pad._pad
+
+
 def _is_fixed_reflect_pad(layer: nn.Layer) -> bool:
     return (isinstance(layer, nn.Pad2D) and layer._mode == "reflect" and layer._data_format == "NCHW"
-            and len(layer.padding) == 4 and all(isinstance(width, int) for width in layer.padding))
+            and len(_pad_widths(layer)) == 4 and all(isinstance(width, int) for width in _pad_widths(layer)))
 
 
 def reflect_pads_as_concat(layer: nn.Layer) -> nn.Layer:
@@ -433,7 +438,11 @@ def instance_layer_norms_by_moments(layer: nn.Layer) -> nn.Layer:
     """A copy of `layer` whose ``InstanceLayerNorm`` layers are ``InstanceLayerNormByMoments``; `layer` itself when
     it has none."""
     norms = _imported_classes("core.nets.ugatit", "InstanceLayerNorm")
-    return _replace_sublayers(layer, lambda sub: isinstance(sub, norms), InstanceLayerNormByMoments) if norms else layer
+    if not norms or not paddle.__version__.startswith("3."):
+        # Paddle 2.6's predictor ran this copy to all zeros for a batch of two at a size other than the one it was
+        # verified on (tests/core/test_export.py::test_translation_fast_paths_serve_any_size, compat suite).
+        return layer
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, norms), InstanceLayerNormByMoments)
 
 
 def translation_exportable(layer: nn.Layer) -> nn.Layer:
