@@ -9,8 +9,9 @@ the same function as the layer it replaces, up to float rounding:
   folded into one stride-2 4x4 transposed convolution (also 2.25x fewer
   multiplications and no upsampled tensor in memory); ``ExportableRRDB`` /
   ``exportable_super_resolution`` apply it to the x4 RRDBNet.
-- ``NearestDouble`` / ``BilinearDouble``: 2x ``nn.Upsample`` as repeats and
-  weighted sums; ``upsample_free`` swaps them into a copy of any network.
+- ``NearestDouble`` / ``BilinearDouble``: 2x ``nn.Upsample`` as transposed
+  convolutions of each channel plane (by ones, by the bilinear taps);
+  ``upsample_free`` swaps them into a copy of any network.
 - ``resize_bilinear`` / ``warp_by_flow`` / ``ExportableFlowPyramid``: bilinear
   resizes as gathers and flow warping with sizes read at run time, for the
   video networks' SPyNet; ``exportable_video_upscaler`` wraps PP-MSVSR and
@@ -27,7 +28,7 @@ the same function as the layer it replaces, up to float rounding:
   per-channel moments.
 - ``translation_exportable``: what the translation networks need (those above that apply).
 - ``realcugan_exportable``: Real-CUGAN's mirror padding of any width as gathers of indices computed at run time
-  (``MirrorPadByGather``) and its x4 nearest residual as repeats.
+  (``MirrorPadByGather``) and its x4 nearest residual as ``NearestRepeat``.
 - ``normalised_convs_folded``: DeOldify's and SPADE's spectrally / weight-normalised convolutions as plain ones
   holding the normalised weights (constant in eval mode); ``spade_exportable`` adds SPADE's label-map resizes as
   gathers.
@@ -138,20 +139,25 @@ class MirrorPadByGather(nn.Layer):
         return paddle.gather(x, _mirror_indices(size[3], left, right), axis=3)
 
 
+def _each_channel_transposed(x, kernel, stride: int, padding: int = 0):
+    """`x` [B, C, H, W] with every channel plane put through one transposed convolution by `kernel` [1, 1, k, k]:
+    the planes as a batch of one-channel pictures, since a depthwise transposed convolution has no oneDNN kernel."""
+    channels = x.shape[1]  # a Python int in the exported graph: the layers before fix it
+    planes = F.conv2d_transpose(x.reshape([-1, 1, 0, 0]), kernel, stride=stride, padding=padding)
+    return planes.reshape([-1, channels, 0, 0])
+
+
 class NearestRepeat(nn.Layer):
     """``Upsample(scale_factor=k, mode="nearest")`` for an integer k without an interp op: a stride-k transposed
-    convolution of each channel plane (a batch of one-channel pictures) by a k x k kernel of ones, which oneDNN runs;
-    ``repeat_interleave``, the form before, is a plain CPU kernel (9 % of photo2cartoon's time)."""
+    convolution of each channel plane by a k x k kernel of ones, which oneDNN runs; ``repeat_interleave``, the form
+    before, is a plain CPU kernel (9 % of photo2cartoon's time)."""
 
     def __init__(self, factor: int):
         super().__init__()
         self.factor = factor
 
     def forward(self, x):
-        channels = x.shape[1]  # a Python int in the exported graph: the layers before fix it
-        ones = paddle.ones([1, 1, self.factor, self.factor], dtype=x.dtype)
-        planes = F.conv2d_transpose(x.reshape([-1, 1, 0, 0]), ones, stride=self.factor)
-        return planes.reshape([-1, channels, 0, 0])
+        return _each_channel_transposed(x, paddle.ones([1, 1, self.factor, self.factor], dtype=x.dtype), self.factor)
 
 
 def realcugan_exportable(net: nn.Layer) -> nn.Layer:
@@ -164,7 +170,7 @@ def realcugan_exportable(net: nn.Layer) -> nn.Layer:
     return _replace_sublayers(net, nearest_by_integer, lambda sub: NearestRepeat(sub.scale_factor))
 
 
-# ---------------------------------------------------------------- 2x nn.Upsample -> repeats and weighted sums
+# ---------------------------------------------------------------- 2x nn.Upsample -> transposed convolutions
 
 
 _BILINEAR_DOUBLE_TAPS = np.array([0.25, 0.75, 0.75, 0.25], np.float32)
@@ -179,15 +185,12 @@ def _edges_repeated(x):
 class BilinearDouble(nn.Layer):
     """``Upsample(scale_factor=2, mode="bilinear")`` (align_corners False) without an interp op: the edges repeated,
     then a stride-2 transposed convolution of each channel plane by the outer product of (1/4, 3/4, 3/4, 1/4),
-    cropped by 3 (out[2i] = 3/4 x[i] + 1/4 x[i-1], out[2i+1] = 3/4 x[i] + 1/4 x[i+1] on each axis). The planes are
-    a batch of one-channel pictures, since a depthwise transposed convolution has no oneDNN kernel. An earlier form,
-    weighted sums interleaved by stack + reshape with replicate pad3d, spent 20 % of AnimeGANv2's time there."""
+    cropped by 3 (out[2i] = 3/4 x[i] + 1/4 x[i-1], out[2i+1] = 3/4 x[i] + 1/4 x[i+1] on each axis). An earlier
+    form, weighted sums interleaved by stack + reshape with replicate pad3d, spent 20 % of AnimeGANv2's time there."""
 
     def forward(self, x):
-        channels = x.shape[1]  # a Python int in the exported graph: the convolutions before fix it
         kernel = paddle.to_tensor(np.outer(_BILINEAR_DOUBLE_TAPS, _BILINEAR_DOUBLE_TAPS)[None, None])
-        planes = _edges_repeated(x).reshape([-1, 1, 0, 0])
-        return F.conv2d_transpose(planes, kernel, stride=2, padding=3).reshape([-1, channels, 0, 0])
+        return _each_channel_transposed(_edges_repeated(x), kernel, stride=2, padding=3)
 
 
 class NearestDouble(NearestRepeat):
@@ -219,7 +222,8 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
 
 def _channel_means(x):
     """The mean of each channel of each picture, [B, C, 1, 1]: by global average pooling, which oneDNN runs many
-    times faster than a mean reduction over H and W (U-GAT-IT 29 % faster, photo2cartoon 22 %)."""
+    times faster than a mean reduction over H and W (with nearest 2x as ``NearestRepeat``: U-GAT-IT 29 % faster,
+    photo2cartoon 26 %)."""
     return F.adaptive_avg_pool2d(x, 1)
 
 
@@ -268,6 +272,11 @@ def _reflected_along(x, axis: int, before: int, after: int):
     return paddle.concat(parts, axis=axis) if len(parts) > 1 else x
 
 
+def _pad_widths(pad: nn.Pad2D) -> list:
+    """A Pad2D's widths (left, right, top, bottom): ``padding`` in Paddle 3, ``_pad`` in Paddle 2.6."""
+    return pad.padding if hasattr(pad, "padding") else pad._pad
+
+
 class ReflectPadByConcat(nn.Layer):
     """``nn.Pad2D(mode="reflect")`` (NCHW, fixed widths) as slices and concatenations, which oneDNN runs as memory
     copies: CycleGAN's exported graph 25 % faster than with pad3d (its 20 pads had cost 14 % of the time; two
@@ -279,11 +288,6 @@ class ReflectPadByConcat(nn.Layer):
 
     def forward(self, x):
         return _reflected_along(_reflected_along(x, 2, self.top, self.bottom), 3, self.left, self.right)
-
-
-def _pad_widths(pad: nn.Pad2D) -> list:
-    """A Pad2D's widths (left, right, top, bottom): ``padding`` in Paddle 3, ``_pad`` in Paddle 2.6."""
-    return pad.padding if hasattr(pad, "padding") else pad._pad
 
 
 def _is_fixed_reflect_pad(layer: nn.Layer) -> bool:
