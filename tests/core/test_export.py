@@ -439,7 +439,7 @@ def test_translation_fast_paths_serve_any_size(make, tmp_path, monkeypatch):
     net = make()
     net.eval()
     exportable = translation_exportable(net)
-    assert not any(isinstance(sub, (nn.Pad2D, nn.Upsample, nn.BatchNorm)) for sub in exportable.sublayers())
+    assert not any(isinstance(sub, (nn.Pad2D, nn.Upsample, nn.BatchNorm, nn.GroupNorm)) for sub in exportable.sublayers())
     sample = random_input(1, 3, 64, 64).numpy()
     run = runtime.build_engine(exportable, [InputSpec([None, 3, None, None], "float32")], [sample], kinds=["onednn"])
     assert run.kind == "onednn"
@@ -477,6 +477,36 @@ def test_instance_layer_norm_by_moments_equals_the_norm(adaptive, shape):
         if adaptive else []
     with paddle.no_grad():
         assert_close(InstanceLayerNormByMoments(norm)(x, *affine).numpy(), norm(x, *affine).numpy())
+
+
+# ---------------------------------------------------------------- AnimeGANv2's one-group norms
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("shape", [(2, 6, 5, 7), (1, 3, 64, 48)])
+def test_one_group_norm_equals_the_group_norm(affine, shape):
+    from core.export import OneGroupNorm
+
+    rng = np.random.default_rng(8)
+    norm = nn.GroupNorm(1, shape[1], weight_attr=None if affine else False, bias_attr=None if affine else False)
+    if affine:
+        norm.weight.set_value(rng.uniform(0.5, 2, shape[1]).astype(np.float32))
+        norm.bias.set_value(rng.uniform(-1, 1, shape[1]).astype(np.float32))
+    # channels with their own offsets and scales: the picture's statistics are not any channel's
+    x = random_input(*shape) * paddle.to_tensor(rng.uniform(0.2, 5, (1, shape[1], 1, 1)).astype(np.float32)) \
+        + paddle.to_tensor(rng.uniform(-3, 3, (1, shape[1], 1, 1)).astype(np.float32))
+    with paddle.no_grad():
+        assert_close(OneGroupNorm(norm)(x).numpy(), norm(x).numpy())
+
+
+def test_only_one_group_norms_are_spelled_out():
+    from core.export import OneGroupNorm, one_group_norms_spelled_out
+
+    layer = nn.Sequential(nn.GroupNorm(1, 4), nn.GroupNorm(2, 4))
+    copy = one_group_norms_spelled_out(layer)
+    assert isinstance(copy[0], OneGroupNorm) and isinstance(copy[1], nn.GroupNorm)
+    untouched = nn.Sequential(nn.GroupNorm(2, 4))
+    assert one_group_norms_spelled_out(untouched) is untouched
 
 
 # ---------------------------------------------------------------- Real-CUGAN
