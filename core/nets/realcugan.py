@@ -48,6 +48,18 @@ def crop_border(x, border: int):
     return x[:, :, border:-border, border:-border]
 
 
+class SkipCrop(nn.Layer):
+    """``crop_border`` of a U-Net's skip connection as a layer (no parameters), so that the exported copy can
+    replace it (``core.export.realcugan_exportable``)."""
+
+    def __init__(self, border: int):
+        super().__init__()
+        self.border = border
+
+    def forward(self, x):
+        return crop_border(x, self.border)
+
+
 def reflect_pad(x, top: int, bottom: int, left: int, right: int):
     """Mirror padding (the edge pixel not repeated) of any width, also wider than the picture.
 
@@ -133,11 +145,12 @@ class ShallowUNet(nn.Layer):
         self.up = _up(64)
         self.merge = nn.Conv2D(64, 64, 3)
         self.head = nn.Conv2DTranspose(64, out_channels, kernel, stride=stride, padding=padding)
+        self.skip_crop = SkipCrop(_SHALLOW_SKIP_CROP)
 
     def forward(self, x):
         top = self.encode(x)
         middle = self.middle(F.leaky_relu(self.down(top), _LEAKY_SLOPE))
-        joined = crop_border(top, _SHALLOW_SKIP_CROP) + F.leaky_relu(self.up(middle), _LEAKY_SLOPE)
+        joined = self.skip_crop(top) + F.leaky_relu(self.up(middle), _LEAKY_SLOPE)
         return self.head(F.leaky_relu(self.merge(joined), _LEAKY_SLOPE))
 
 
@@ -156,14 +169,14 @@ class DeepUNet(nn.Layer):
         self.up1 = _up(64)
         self.merge = nn.Conv2D(64, 64, 3)
         self.head = nn.Conv2D(64, out_channels, 3)
+        self.skip_crop1, self.skip_crop2 = (SkipCrop(crop) for crop in _DEEP_SKIP_CROPS)
 
     def forward(self, x):
         level1 = self.encode1(x)
         level2 = self.encode2(F.leaky_relu(self.down1(level1), _LEAKY_SLOPE))
         level3 = self.bottom(F.leaky_relu(self.down2(level2), _LEAKY_SLOPE))
-        crop1, crop2 = _DEEP_SKIP_CROPS
-        level2 = self.decode2(crop_border(level2, crop2) + F.leaky_relu(self.up2(level3), _LEAKY_SLOPE))
-        level1 = crop_border(level1, crop1) + F.leaky_relu(self.up1(level2), _LEAKY_SLOPE)
+        level2 = self.decode2(self.skip_crop2(level2) + F.leaky_relu(self.up2(level3), _LEAKY_SLOPE))
+        level1 = self.skip_crop1(level1) + F.leaky_relu(self.up1(level2), _LEAKY_SLOPE)
         return self.head(F.leaky_relu(self.merge(level1), _LEAKY_SLOPE))
 
 

@@ -523,13 +523,34 @@ def test_mirror_pad_by_gather_equals_the_reflect_pad_of_any_width(size, widths):
         np.testing.assert_array_equal(MirrorPadByGather()(image, *widths).numpy(), reflect_pad(image, *widths).numpy())
 
 
+@pytest.mark.parametrize("border", [1, 4, 20])
+def test_crop_by_conv_is_the_crop_exactly(border):
+    from core.export import CropByConv
+    from core.nets.realcugan import SkipCrop
+
+    x = paddle.to_tensor(np.random.default_rng(border).normal(0, 100, (2, 5, 2 * border + 7, 2 * border + 3)).astype(np.float32))
+    with paddle.no_grad():
+        np.testing.assert_array_equal(CropByConv(border)(x).numpy(), SkipCrop(border)(x).numpy())
+
+
+def test_squeeze_excite_by_pooling_equals_the_block():
+    from core.export import SqueezeExciteByPooling
+    from core.nets.realcugan import SqueezeExcite
+
+    paddle.seed(6)
+    block = SqueezeExcite(16)
+    x = random_input(2, 16, 13, 9) * 3 + 1
+    with paddle.no_grad():
+        assert_close(SqueezeExciteByPooling(block)(x).numpy(), block(x).numpy())
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_realcugan_fast_path_serves_every_tile_size_with_one_graph(scale, tmp_path, monkeypatch):
     """Exported once with run-time sizes: pictures smaller than its border (mirrored periodically), odd sizes and
     sizes off its downsampling multiple all give dygraph's numbers."""
     from core import nets, runtime
     from core.export import MirrorPadByGather, realcugan_exportable
-    from core.nets.realcugan import ReflectPad
+    from core.nets.realcugan import ReflectPad, SkipCrop, SqueezeExcite
 
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))
     monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
@@ -538,7 +559,7 @@ def test_realcugan_fast_path_serves_every_tile_size_with_one_graph(scale, tmp_pa
     net.eval()
     exportable = realcugan_exportable(net)
     assert any(isinstance(s, MirrorPadByGather) for s in exportable.sublayers())
-    assert not any(isinstance(s, (ReflectPad, nn.Upsample)) for s in exportable.sublayers())
+    assert not any(isinstance(s, (ReflectPad, nn.Upsample, SkipCrop, SqueezeExcite)) for s in exportable.sublayers())
     assert any(isinstance(s, ReflectPad) for s in net.sublayers())  # the network itself is untouched
     sample = np.random.default_rng(0).random((1, 3, 24, 24), dtype=np.float32)
     run = runtime.build_engine(exportable, [InputSpec([None, 3, None, None], "float32")], [sample], kinds=["onednn"])
