@@ -31,6 +31,8 @@ the same function as the layer it replaces, up to float rounding:
 - ``realcugan_exportable``: Real-CUGAN's mirror padding of any width as gathers of indices computed at run time
   (``MirrorPadByGather``), its x4 nearest residual as ``NearestRepeat`` and its squeeze-and-excitation means by
   pooling (``SqueezeExciteByPooling``).
+- ``BlurByDepthwiseConv`` / ``blurs_by_depthwise_conv``: StyleGAN2's FIR blurs (StyleGAN2, GFPGAN, GPEN) as
+  depthwise convolutions; ``face_restorer_exportable`` adds ``upsample_free`` for GFPGAN and GPEN.
 - ``normalised_convs_folded``: DeOldify's and SPADE's spectrally / weight-normalised convolutions as plain ones
   holding the normalised weights (constant in eval mode); ``spade_exportable`` adds SPADE's label-map resizes as
   gathers.
@@ -141,11 +143,22 @@ class MirrorPadByGather(nn.Layer):
         return paddle.gather(x, _mirror_indices(size[3], left, right), axis=3)
 
 
+_CHANNEL_BLOCK = 16  # one AVX-512 vector of float32
+
+
 def _each_channel_transposed(x, kernel, stride: int, padding: int = 0):
-    """`x` [B, C, H, W] with every channel plane put through one transposed convolution by `kernel` [1, 1, k, k]:
-    the planes as a batch of one-channel pictures, since a depthwise transposed convolution has no oneDNN kernel."""
+    """`x` [B, C, H, W] with every channel plane put through one transposed convolution by `kernel` [1, 1, k, k].
+
+    A depthwise transposed convolution has no oneDNN kernel, and one-channel pictures run at a few GMAC/s: the
+    channels go in blocks of 16 (or the largest power of two dividing C) through a block-diagonal kernel, 16x the
+    multiplications on zeros but vectorised (AnimeGANv2 5 % faster than one-channel pictures)."""
     channels = x.shape[1]  # a Python int in the exported graph: the layers before fix it
-    planes = F.conv2d_transpose(x.reshape([-1, 1, 0, 0]), kernel, stride=stride, padding=padding)
+    block = _CHANNEL_BLOCK
+    while channels % block:
+        block //= 2
+    size = kernel.shape[-1]
+    diagonal = paddle.eye(block, dtype=x.dtype).reshape([block, block, 1, 1]) * kernel.reshape([1, 1, size, size])
+    planes = F.conv2d_transpose(x.reshape([-1, block, 0, 0]), diagonal, stride=stride, padding=padding)
     return planes.reshape([-1, channels, 0, 0])
 
 
@@ -253,6 +266,39 @@ def upsample_free(layer: nn.Layer) -> nn.Layer:
     """
     return _replace_sublayers(layer, lambda sub: isinstance(sub, nn.Upsample) and _interp_free_equivalent(sub) is not None,
                               _interp_free_equivalent)
+
+
+class BlurByDepthwiseConv(nn.Layer):
+    """StyleGAN2's FIR ``Blur`` (non-negative pads) as one depthwise convolution with the pads as its own: the
+    network filters the channel planes as a batch of one-channel pictures, which oneDNN runs at a few GMAC/s
+    (GFPGAN 25 % faster this way)."""
+
+    def __init__(self, blur: nn.Layer):
+        super().__init__()
+        self.register_buffer("kernel", blur.kernel, persistable=False)  # shared, as the blur holds it
+        self.pad = blur.pad
+
+    def forward(self, x):
+        before, after = self.pad
+        channels = x.shape[1]  # a Python int in the exported graph: the layers before fix it
+        kernel_h, kernel_w = self.kernel.shape
+        # conv2d correlates; the flipped kernel makes it upfirdn2d's true convolution
+        kernel = paddle.flip(self.kernel, [0, 1]).reshape([1, 1, kernel_h, kernel_w]).tile([channels, 1, 1, 1])
+        return F.conv2d(x, kernel, padding=[before, after, before, after], groups=channels)
+
+
+def blurs_by_depthwise_conv(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose StyleGAN2 ``Blur`` layers (non-negative pads) are ``BlurByDepthwiseConv``; `layer`
+    itself when it has none."""
+    blurs = _imported_classes("core.nets.stylegan2", "Blur")
+    if not blurs:
+        return layer
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, blurs) and min(sub.pad) >= 0, BlurByDepthwiseConv)
+
+
+def face_restorer_exportable(layer: nn.Layer) -> nn.Layer:
+    """GFPGAN's and GPEN's exported copy: no interp ops, blurs as depthwise convolutions."""
+    return blurs_by_depthwise_conv(upsample_free(layer))
 
 
 def _channel_means(x):

@@ -101,7 +101,7 @@ def check_model(model: str) -> str:
 
 def face_export():
     """The enhancer on the fast path: one aligned 512x512 face in, the restored face alone out."""
-    from core.export import FirstOutput, upsample_free
+    from core.export import FirstOutput, face_restorer_exportable
     from core.models import Export
 
     def inputs(net):
@@ -110,7 +110,7 @@ def face_export():
         sample = np.random.default_rng(0).uniform(-1, 1, (1, 3, SIDE, SIDE)).astype(np.float32)
         return [InputSpec([1, 3, SIDE, SIDE], "float32", name="face")], [sample]
 
-    return Export("face512", inputs=inputs, wrap=FirstOutput, rewrite=upsample_free)
+    return Export("face512", inputs=inputs, wrap=FirstOutput, rewrite=face_restorer_exportable)
 
 
 def load(model: str = DEFAULT_ENHANCER, engine: str = "auto"):

@@ -289,8 +289,14 @@ def _synthesis_inputs(net):
     return [paddle.static.InputSpec([None, net.n_latent, net.style_dim], "float32", name="latent")], [sample]
 
 
+def _synthesis_exportable(layer):
+    from core.export import blurs_by_depthwise_conv
+
+    return blurs_by_depthwise_conv(layer)
+
+
 # Synthesis (W+ latent -> image) is the part worth a static graph; the mapping network stays in dygraph.
-SYNTHESIS = Export("synthesis", inputs=_synthesis_inputs, wrap=_synthesis_layer)
+SYNTHESIS = Export("synthesis", inputs=_synthesis_inputs, wrap=_synthesis_layer, rewrite=_synthesis_exportable)
 
 
 def load(model: str):

@@ -509,6 +509,32 @@ def test_only_one_group_norms_are_spelled_out():
     assert one_group_norms_spelled_out(untouched) is untouched
 
 
+# ---------------------------------------------------------------- StyleGAN2's FIR blurs
+
+
+@pytest.mark.parametrize("taps,pad,gain", [([1, 3, 3, 1], (1, 1), 4.0), ([1, 3, 3, 1], (2, 1), 1.0), ([1, 2, 1], (1, 1), 1.0),
+                                           ([1, 3, 3, 1], (0, 0), 1.0)])
+def test_blur_by_depthwise_conv_equals_the_blur(taps, pad, gain):
+    from core.export import BlurByDepthwiseConv
+    from core.nets.stylegan2 import Blur
+
+    blur = Blur(taps, pad=pad, gain=gain)
+    x = random_input(2, 5, 11, 8)
+    with paddle.no_grad():
+        assert_close(BlurByDepthwiseConv(blur)(x).numpy(), blur(x).numpy())
+
+
+def test_only_blurs_without_crops_become_depthwise_convolutions():
+    from core.export import BlurByDepthwiseConv, blurs_by_depthwise_conv
+    from core.nets.stylegan2 import Blur
+
+    layer = nn.Sequential(Blur([1, 3, 3, 1], pad=(1, 1)), Blur([1, 3, 3, 1], pad=(2, -1)))
+    copy = blurs_by_depthwise_conv(layer)
+    assert isinstance(copy[0], BlurByDepthwiseConv) and isinstance(copy[1], Blur)
+    untouched = nn.Sequential(nn.Conv2D(3, 3, 3))
+    assert blurs_by_depthwise_conv(untouched) is untouched
+
+
 # ---------------------------------------------------------------- Real-CUGAN
 
 

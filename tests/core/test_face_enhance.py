@@ -290,17 +290,20 @@ def test_choices_are_checked_and_an_app_ships_what_the_module_needs():
 
 @pytest.mark.parametrize("model", list(face_enhance.FACE_ENHANCERS))
 def test_both_enhancers_run_on_the_fast_path_equal_to_dygraph(model, tmp_path, monkeypatch):
-    """The exported graph verifies on oneDNN (GFPGAN's upsampling swapped interp-free, GPEN's linear + leaky
-    ReLU head kept out of the fusion that crashed) and gives dygraph's face."""
+    """The exported graph verifies on oneDNN (GFPGAN's upsampling swapped interp-free, the FIR blurs as depthwise
+    convolutions, GPEN's linear + leaky ReLU head kept out of the fusion that crashed) and gives dygraph's face."""
     from core import models
     from core.export import FirstOutput
+    from core.nets.stylegan2 import Blur
 
     monkeypatch.setenv("GAN_GALLERY_CACHE", str(tmp_path))  # no verdict from another run
     monkeypatch.delenv("GAN_GALLERY_ENGINE", raising=False)
     spec = dataclasses.replace(weights.spec(face_enhance.FACE_ENHANCERS[model]), net_overrides=TINY[model], sha256=None)
     paddle.seed(4)
     network = weights.build_network(spec)
-    run = models.prepare_runner(network, face_enhance.face_export())
+    export = face_enhance.face_export()
+    assert not any(isinstance(sub, Blur) for sub in export.rewrite(FirstOutput(network)).sublayers())
+    run = models.prepare_runner(network, export)
     assert run.kind == "onednn"
     face_crop = np.random.default_rng(1).uniform(-1, 1, (1, 3, face_enhance.SIDE, face_enhance.SIDE)).astype(np.float32)
     expected = runtime.DygraphRunner(FirstOutput(network))(face_crop)[0]
