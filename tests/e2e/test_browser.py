@@ -73,6 +73,26 @@ def test_gan_basics_paints_eyes_in_every_colour(page, tmp_path):
     page.screenshot(path=str(tmp_path / "eyes.png"), full_page=True)
 
 
+def test_gan_basics_draws_pggans_stages_and_renders_its_growth(page, tmp_path):
+    """The shipped PGGAN from the page: a sharp grid of four stages, then the growth as a playable H.264 video."""
+    page.get_by_role("tab", name="GAN basics").click()
+    page.get_by_role("tab", name="Progressive growing").click()
+    page.locator("#pggan-stages").click()
+    image = page.locator("#pggan-stages-image img")
+    image.wait_for(state="visible", timeout=90_000)
+    # four rows (4x4 to 32x32), each digit a 96 px tile: at least 4 x 96 px high
+    assert image.evaluate("img => img.complete ? img.naturalHeight : 0") >= 4 * 96
+    assert "Done in" in page.locator("#pggan-stages-status").inner_text(timeout=10_000)
+    page.locator("#pggan-growth").click()
+    video = page.locator("#pggan-growth-video video")
+    video.wait_for(state="attached", timeout=180_000)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#pggan-growth-video video'); return v && v.readyState >= 1 && v.duration > 0; }",
+        timeout=60_000)
+    assert "Done in" in page.locator("#pggan-growth-status").inner_text(timeout=10_000)
+    page.screenshot(path=str(tmp_path / "pggan.png"), full_page=True)
+
+
 def test_attribute_editing_says_which_digit_editors_are_still_to_be_trained(page, tmp_path):
     from core import weights
 

@@ -51,6 +51,9 @@ def test_gan_basics_space_samples_and_walks(tmp_path):
         if (out / "assets" / "weights" / "digits_pggan.pdparams").is_file():
             stages, _, _ = client.predict(3, 4, api_name="/pggan_stages")
             assert Image.open(stages).size == (4 * 96, 4 * 96 + 3 * 4)
+            growth, _, growth_status = client.predict(3, 4, api_name="/pggan_growth")
+            assert probe_video(growth["video"] if isinstance(growth, dict) else growth).codec == "h264"
+            assert growth_status.startswith("Done in")
         else:
             try:
                 client.predict(3, 4, api_name="/pggan_stages")
