@@ -200,8 +200,14 @@ def _upsample_free(layer):
     return upsample_free(layer)
 
 
+def _keypoint_detector_exportable(layer):
+    from core.export import keypoint_detector_exportable
+
+    return keypoint_detector_exportable(layer)
+
+
 # The two fast paths of a checkpoint: the keypoint detector, and the generator (any batch of frames).
-KEYPOINTS = Export("keypoints", inputs=_keypoint_inputs, wrap=_keypoint_arrays, rewrite=_upsample_free)
+KEYPOINTS = Export("keypoints", inputs=_keypoint_inputs, wrap=_keypoint_arrays, rewrite=_keypoint_detector_exportable)
 ANIMATE = Export("animate", inputs=_animate_inputs, wrap=_animate_arrays, rewrite=_upsample_free)
 
 

@@ -343,6 +343,22 @@ def _check_keypoints(kp) -> Keypoints:
 # ====================================================================== keypoint detector
 
 
+class HeatmapAverages(nn.Layer):
+    """Averages under each keypoint's heatmap [N, K, H*W]: of the coordinate grid (the keypoint, [N, K, 2]) and of
+    the jacobian maps [N, K, 4, H*W] (or None). A layer without parameters, so that the exported copy can replace
+    it (``core.export.HeatmapAveragesByMatmul``)."""
+
+    def forward(self, heatmap, height: int, width: int, maps=None):
+        n, k = heatmap.shape[0], heatmap.shape[1]
+        # The values are small differences of large sums: summing over both spatial axes at once (not over h*w
+        # flattened) keeps PaddleGAN's float32 rounding.
+        grid = _grid_tensor(height, width).reshape([1, 1, height, width, 2])
+        value = (heatmap.reshape([n, k, height, width, 1]) * grid).sum(axis=(2, 3))
+        if maps is None:
+            return value, None
+        return value, (heatmap.unsqueeze(2) * maps).sum(axis=-1).reshape([n, k, 2, 2])
+
+
 class KeypointDetector(nn.Layer):
     """Keypoints and their jacobians from an image (PaddleGAN's ``KPDetector``).
 
@@ -375,6 +391,7 @@ class KeypointDetector(nn.Layer):
         self.scale_factor = scale_factor
         if scale_factor != 1:
             self.down = AntiAliasDownsample(num_channels, scale_factor, mobile_net)
+        self.averages = HeatmapAverages()
 
     def forward(self, image) -> Keypoints:
         x = self.down(image) if self.scale_factor != 1 else image
@@ -382,15 +399,8 @@ class KeypointDetector(nn.Layer):
         logits = self.kp(features)
         n, k, h, w = logits.shape
         heatmap = F.softmax(logits.reshape([n, k, h * w]) / self.temperature, axis=2)
-        # The expected position. The values are small differences of large sums: summing over both
-        # spatial axes at once (not over h*w flattened) keeps PaddleGAN's float32 rounding.
-        grid = _grid_tensor(h, w).reshape([1, 1, h, w, 2])
-        value = (heatmap.reshape([n, k, h, w, 1]) * grid).sum(axis=(2, 3))
-        if self.jacobian is None:
-            return Keypoints(value, None)
-        maps = self.jacobian(features).reshape([n, k, 4, h * w])
-        jacobian = (heatmap.unsqueeze(2) * maps).sum(axis=-1).reshape([n, k, 2, 2])
-        return Keypoints(value, jacobian)
+        maps = None if self.jacobian is None else self.jacobian(features).reshape([n, k, 4, h * w])
+        return Keypoints(*self.averages(heatmap, h, w, maps))
 
 
 # ====================================================================== dense motion

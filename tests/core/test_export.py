@@ -535,6 +535,29 @@ def test_only_blurs_without_crops_become_depthwise_convolutions():
     assert blurs_by_depthwise_conv(untouched) is untouched
 
 
+# ---------------------------------------------------------------- First Order Motion's heatmap averages
+
+
+@pytest.mark.parametrize("with_jacobian", [True, False])
+def test_heatmap_averages_by_matmul_equal_the_broadcast_sums(with_jacobian):
+    from core.export import HeatmapAveragesByMatmul, keypoint_detector_exportable
+    from core.nets.first_order import HeatmapAverages, KeypointDetector
+
+    rng = np.random.default_rng(9)
+    n, k, h, w = 2, 3, 7, 9
+    heatmap = F.softmax(paddle.to_tensor(rng.normal(0, 3, (n, k, h * w)).astype(np.float32)), axis=2)
+    maps = paddle.to_tensor(rng.normal(0, 1, (n, k, 4, h * w)).astype(np.float32)) if with_jacobian else None
+    want, got = HeatmapAverages()(heatmap, h, w, maps), HeatmapAveragesByMatmul()(heatmap, h, w, maps)
+    assert_close(got[0].numpy(), want[0].numpy())
+    if with_jacobian:
+        assert got[1].shape == want[1].shape == [n, k, 2, 2]
+        assert_close(got[1].numpy(), want[1].numpy())
+    else:
+        assert got[1] is None and want[1] is None
+    detector = keypoint_detector_exportable(KeypointDetector(block_expansion=4, num_kp=3, max_features=16, num_blocks=2))
+    assert isinstance(detector.averages, HeatmapAveragesByMatmul)
+
+
 # ---------------------------------------------------------------- Real-CUGAN
 
 
