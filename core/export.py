@@ -35,7 +35,7 @@ the same function as the layer it replaces, up to float rounding:
   depthwise convolutions; ``face_restorer_exportable`` adds ``upsample_free`` for GFPGAN and GPEN.
 - ``normalised_convs_folded``: DeOldify's and SPADE's spectrally / weight-normalised convolutions as plain ones
   holding the normalised weights (constant in eval mode); ``spade_exportable`` adds SPADE's label-map resizes as
-  gathers.
+  gathers and its batch norms as depthwise convolutions (``BatchNormAsDepthwiseConv``).
 
 Callers keep the original network to run in dygraph when no fast path verifies.
 This module depends on paddle, numpy and the network definitions only.
@@ -456,29 +456,43 @@ class NearestResizeByGather(nn.Layer):
         return paddle.gather(x, _nearest_indices(width, int(size[1])), axis=3)
 
 
-def _with_unit_affine(norm: nn.BatchNorm2D) -> nn.BatchNorm2D:
-    """The same eval-mode batch norm with an explicit scale of 1 and shift of 0."""
-    twin = nn.BatchNorm2D(norm._num_features, momentum=norm._momentum, epsilon=norm._epsilon)
-    twin._mean.set_value(norm._mean)
-    twin._variance.set_value(norm._variance)
-    twin.eval()
-    return twin
+class BatchNormAsDepthwiseConv(nn.Layer):
+    """An eval-mode ``BatchNorm2D`` (running statistics; with or without a stored scale and shift) as the per-channel
+    scale and shift it computes, a depthwise 1x1 convolution (the scale folded in float64). SPADE normalises the
+    main path by such a norm and multiplies it by the label map's modulation: oneDNN ran the norm in the plain
+    layout and the product with the channels-last modulation on a generic kernel (0.7-1.4 s a call on
+    Cityscapes' 128x512x1024 maps); a convolution's output is laid out as the other's. A norm without scale and
+    shift (PhotoPen's) also no longer trips Paddle 3.3's passes, which read the scale's shape."""
+
+    def __init__(self, norm: nn.BatchNorm2D):
+        super().__init__()
+        deviation = np.sqrt(norm._variance.numpy().astype(np.float64) + norm._epsilon)
+        scale = (norm.weight.numpy().astype(np.float64) if norm.weight is not None else 1.0) / deviation
+        shift = (norm.bias.numpy().astype(np.float64) if norm.bias is not None else 0.0) \
+            - norm._mean.numpy().astype(np.float64) * scale
+        self.channels = len(deviation)
+        self.weight = self.create_parameter([self.channels, 1, 1, 1])
+        self.weight.set_value(scale.reshape(self.channels, 1, 1, 1).astype(np.float32))
+        self.bias = self.create_parameter([self.channels], is_bias=True)
+        self.bias.set_value(np.broadcast_to(shift, (self.channels,)).astype(np.float32))
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, groups=self.channels)
 
 
-def affine_free_batch_norms_given_unit_affine(layer: nn.Layer) -> nn.Layer:
-    """A copy of `layer` whose batch norms without scale and shift (PhotoPen's parameter-free SPADE norm) hold an
-    explicit scale of 1 and shift of 0: the same function, and the graph Paddle 3.3's predictor can build (its
-    passes read the scale's shape and fail on a missing one: "we can only get shape for dense_tensor")."""
-    return _replace_sublayers(layer, lambda sub: isinstance(sub, nn.BatchNorm2D) and sub.weight is None,
-                              _with_unit_affine)
+def batch_norms_as_depthwise_convs(layer: nn.Layer) -> nn.Layer:
+    """A copy of `layer` whose eval-mode ``BatchNorm2D`` layers (NCHW) are ``BatchNormAsDepthwiseConv``; `layer`
+    itself when it has none."""
+    return _replace_sublayers(layer, lambda sub: isinstance(sub, nn.BatchNorm2D) and not sub.training
+                              and sub._data_format == "NCHW", BatchNormAsDepthwiseConv)
 
 
 def spade_exportable(layer: nn.Layer) -> nn.Layer:
     """SPADE's exported copy (for a label map of a fixed size): spectral convolutions folded, the label map's
-    resizes as gathers, the 2x upsamplings as repeats, parameter-free batch norms given a unit affine."""
+    resizes as gathers, the 2x upsamplings as repeats, batch norms as depthwise convolutions."""
     from core.nets.spade import NearestResize
 
-    layer = affine_free_batch_norms_given_unit_affine(upsample_free(normalised_convs_folded(layer)))
+    layer = batch_norms_as_depthwise_convs(upsample_free(normalised_convs_folded(layer)))
     return _replace_sublayers(layer, lambda sub: isinstance(sub, NearestResize), lambda sub: NearestResizeByGather())
 
 

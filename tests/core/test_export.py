@@ -558,6 +558,31 @@ def test_heatmap_averages_by_matmul_equal_the_broadcast_sums(with_jacobian):
     assert isinstance(detector.averages, HeatmapAveragesByMatmul)
 
 
+# ---------------------------------------------------------------- eval-mode batch norms (SPADE)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_batch_norm_as_depthwise_conv_equals_the_eval_norm(affine):
+    from core.export import BatchNormAsDepthwiseConv, batch_norms_as_depthwise_convs
+
+    rng = np.random.default_rng(10)
+    norm = nn.BatchNorm2D(6, weight_attr=None if affine else False, bias_attr=None if affine else False)
+    norm._mean.set_value(rng.uniform(-2, 2, 6).astype(np.float32))
+    norm._variance.set_value(rng.uniform(0.1, 4, 6).astype(np.float32))
+    if affine:
+        norm.weight.set_value(rng.uniform(0.5, 2, 6).astype(np.float32))
+        norm.bias.set_value(rng.uniform(-1, 1, 6).astype(np.float32))
+    norm.eval()
+    x = random_input(2, 6, 9, 13) * 3
+    with paddle.no_grad():
+        assert_close(BatchNormAsDepthwiseConv(norm)(x).numpy(), norm(x).numpy())
+    layer = nn.Sequential(nn.Conv2D(6, 6, 1), norm)
+    layer.eval()
+    assert isinstance(batch_norms_as_depthwise_convs(layer)[1], BatchNormAsDepthwiseConv)
+    layer.train()
+    assert batch_norms_as_depthwise_convs(layer) is layer  # training norms use the batch's statistics
+
+
 # ---------------------------------------------------------------- Real-CUGAN
 
 
