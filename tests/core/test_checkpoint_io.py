@@ -66,8 +66,14 @@ def test_the_repository_ships_weights_to_compare():
 def test_shipped_weights_read_as_paddle_loads_them(path):
     ours = read_checkpoint_file(path)
     assert_same(ours, paddle.load(str(path), return_numpy=True))
-    # Every state dict holds arrays; "meta" (a trainer's record of the configuration) holds plain values.
-    assert all(isinstance(v, np.ndarray) for key, state in ours.items() if key != "meta" for v in state.values())
+    # Every state dict holds arrays (PGGAN's "stages" holds one per stage); "meta" (a trainer's record of the
+    # configuration) holds plain values.
+    assert all(isinstance(v, np.ndarray) for key, state in ours.items() if key != "meta" for v in _leaves(state))
+
+
+def _leaves(state: dict):
+    for value in state.values():
+        yield from _leaves(value) if isinstance(value, dict) else (value,)
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
