@@ -206,8 +206,8 @@ class CropByConv(nn.Layer):
 
 
 def realcugan_exportable(net: nn.Layer) -> nn.Layer:
-    """A copy of a ``RealCUGAN`` whose padding is ``MirrorPadByGather``, whose x4 nearest residual is repeats and
-    whose squeeze-and-excitation means are pooled."""
+    """A copy of a ``RealCUGAN`` whose padding is ``MirrorPadByGather``, whose x4 nearest residual is repeats, whose
+    squeeze-and-excitation means are pooled and whose skip crops are ``CropByConv``."""
     from core.nets.realcugan import ReflectPad, SkipCrop, SqueezeExcite
 
     net = _replace_sublayers(net, lambda sub: isinstance(sub, ReflectPad), lambda sub: MirrorPadByGather())
