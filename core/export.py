@@ -290,9 +290,7 @@ class BlurByDepthwiseConv(nn.Layer):
 def blurs_by_depthwise_conv(layer: nn.Layer) -> nn.Layer:
     """A copy of `layer` whose StyleGAN2 ``Blur`` layers (non-negative pads) are ``BlurByDepthwiseConv``; `layer`
     itself when it has none."""
-    blurs = _imported_classes("core.nets.stylegan2", "Blur")
-    if not blurs:
-        return layer
+    blurs = _imported_classes("core.nets.stylegan2", "Blur")  # () matches nothing
     return _replace_sublayers(layer, lambda sub: isinstance(sub, blurs) and min(sub.pad) >= 0, BlurByDepthwiseConv)
 
 
@@ -584,11 +582,10 @@ class HeatmapAveragesByMatmul(nn.Layer):
     broadcast 5-D product it replaces with its reference kernel (about 9 ms of the keypoint detector's run)."""
 
     def forward(self, heatmap, height: int, width: int, maps=None):
-        from core.nets.first_order import coordinate_grid
+        from core.nets.first_order import _grid_tensor
 
         n, k = heatmap.shape[0], heatmap.shape[1]
-        grid = paddle.to_tensor(np.ascontiguousarray(coordinate_grid(height, width).reshape(height * width, 2)))
-        value = paddle.matmul(heatmap, grid)
+        value = paddle.matmul(heatmap, _grid_tensor(height, width).reshape([height * width, 2]))
         if maps is None:
             return value, None
         jacobian = paddle.matmul(maps.reshape([n * k, 4, height * width]), heatmap.reshape([n * k, height * width, 1]))
@@ -597,10 +594,9 @@ class HeatmapAveragesByMatmul(nn.Layer):
 
 def keypoint_detector_exportable(layer: nn.Layer) -> nn.Layer:
     """First Order Motion's keypoint detector as exported: no interp ops, heatmap averages by matrix products."""
-    averages = _imported_classes("core.nets.first_order", "HeatmapAverages")
-    layer = upsample_free(layer)
-    return _replace_sublayers(layer, lambda sub: isinstance(sub, averages), lambda sub: HeatmapAveragesByMatmul()) \
-        if averages else layer
+    averages = _imported_classes("core.nets.first_order", "HeatmapAverages")  # () matches nothing
+    return _replace_sublayers(upsample_free(layer), lambda sub: isinstance(sub, averages),
+                              lambda sub: HeatmapAveragesByMatmul())
 
 
 class FirstOutput(nn.Layer):
