@@ -41,7 +41,8 @@ DIGITS_TEXT = (
     f"(scaled into a {ae.MNIST_BOX}x{ae.MNIST_BOX} box and centred by its centre of mass in 28x28, as MNIST's were) "
     "is made thicker or thinner, slanted right or upright, wider or narrower. Its thickness, slant and width are "
     "measured before and after (Morpho-MNIST's measures, `core/train/morphometry.py`); an attribute is on when its "
-    "measure passes the median of the digit's class."
+    "measure passes the median of the digit's class. Intensity 1 edits as the editors were trained and judged; "
+    "higher pushes AttGAN's and STGAN's edits further, lower holds them back (StarGAN has none)."
 )
 
 
@@ -177,8 +178,10 @@ def source_digit(source, seed, digit_class, drawing):
     return ae.normalise_drawing(np.asarray(composite, dtype=np.uint8)), None, "your drawing"
 
 
-def digit_status(result, seconds: float, origin: str, directions: dict) -> str:
+def digit_status(result, seconds: float, origin: str, directions: dict, intensity: float) -> str:
     asked = ", ".join(f"{a.replace('_', ' ')}: {d}" for a, d in directions.items())
+    if intensity != ae.DEFAULT_INTENSITY:
+        asked += f" at intensity {intensity:g}"
     read = f"the digit classifier reads a {result.read_as}"
     told = "; ".join(result.told)
     return f"{timed(seconds)} ({origin}, {read}; asked {asked}). Labels given, told → asked: {told}."
@@ -186,19 +189,20 @@ def digit_status(result, seconds: float, origin: str, directions: dict) -> str:
 
 @user_errors
 async def run_digit_edit(source, seed, digit_class, drawing, thick, slanted_right, wide, models,
-                         request: gr.Request = None, progress=gr.Progress()):
+                         intensity=ae.DEFAULT_INTENSITY, request: gr.Request = None, progress=gr.Progress()):
     start = time.perf_counter()
     chosen = ae.check_models(models, ae.DIGIT_MODELS, "editor")
     directions = ae.check_directions({"thick": thick, "slanted_right": slanted_right, "wide": wide})
+    intensity = ae.check_intensity(intensity)
     digit, label, origin = source_digit(source, seed, digit_class, drawing)
     ae.require_trained(chosen)  # "not trained yet", with core.weights' message, before any work is queued
     fail_fast_if_missing(ae.CLASSIFIER)
     workdir = new_workdir()
     result = await run_heavy(
         ae.APP, "core.apps.attribute_editing:edit_digit_file", digit, label, directions, [m.key for m in chosen],
-        str(workdir), request=request, workdir=workdir, progress=progress_reporter(progress, "Editing the digit"),
+        intensity, str(workdir), request=request, workdir=workdir, progress=progress_reporter(progress, "Editing the digit"),
     )
-    status = digit_status(result, time.perf_counter() - start, origin, directions)
+    status = digit_status(result, time.perf_counter() - start, origin, directions, intensity)
     return list(result.pictures), [list(row) for row in result.rows], status
 
 
@@ -263,6 +267,9 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
                         thick = direction_radio("Thickness", "attributes-thick", "more")
                         slanted = direction_radio("Slant to the right", "attributes-slant")
                         wide = direction_radio("Width", "attributes-wide")
+                        digit_intensity = Slider(ae.MIN_INTENSITY, ae.MAX_INTENSITY, value=ae.DEFAULT_INTENSITY,
+                                                 step=0.1, label="Intensity (AttGAN, STGAN; 1: as trained)",
+                                                 elem_id="attributes-digit-intensity")
                         digit_models = CheckboxGroup(digit_model_choices(), value=list(ae.DIGIT_MODELS), label="Editors",
                                                      elem_id="attributes-digit-models")
                         run_digit = gr.Button("Edit the digit", variant="primary", elem_id="attributes-digit-run")
@@ -277,7 +284,8 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
                                 api_name="edit_face_attributes", show_progress_on=face_results, **HEAVY)
         clear_on_failure(event, face_outputs)
         digit_outputs = [digit_results, table, digit_status]
-        event = run_digit.click(run_digit_edit, [source, seed, digit_class, drawing, thick, slanted, wide, digit_models],
+        event = run_digit.click(run_digit_edit, [source, seed, digit_class, drawing, thick, slanted, wide, digit_models,
+                                                 digit_intensity],
                                 digit_outputs, api_name="edit_digit", show_progress_on=digit_results, **HEAVY)
         clear_on_failure(event, digit_outputs)
         blocks.load(refresh, None, [face_models, digit_models, notice, untrained], api_visibility="private", queue=False,

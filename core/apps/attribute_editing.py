@@ -1,7 +1,7 @@
 """Attribute editing: StarGAN, AttGAN and STGAN change chosen attributes of faces (CelebA) or of digits (ours).
 
     edit_faces(photo, models, change, has, intensity=1.0, every_face=False)  -> FaceEdits
-    edit_digit(digit, label, directions, models)                             -> DigitEdits
+    edit_digit(digit, label, directions, models, intensity=1.0)              -> DigitEdits
 
 Faces, with the published CelebA models (PaddlePaddle/models' PaddleCV/gan, fetched on first use):
 
@@ -34,7 +34,9 @@ Digits, with our own editors (``core.checkpoints.digit_editors``, trained by ``c
 3. For each attribute, "more" asks the editor to go from 0 to 1, "less" from 1 to 0, "keep" leaves the
    measured value on both sides (STGAN then sees no difference at all). The digit, padded to 32x32 as in
    training, goes through each editor (``core.train.attributes.condition``), and the central 28x28 of each
-   result is measured again.
+   result is measured again. Intensity 1 edits as the editors were trained and are judged (for AttGAN, half
+   of what ``infer.py``'s doubling of the edited attribute gives a face); 0 asks for no change, 2 for twice
+   the change: the lever where an editor's edit of one attribute is too weak or too strong.
 """
 from __future__ import annotations
 
@@ -598,13 +600,15 @@ def digit_labels(measured: np.ndarray, directions: dict[str, str]) -> tuple[np.n
     return source, target
 
 
-def run_editor(choice: ModelChoice, digit: np.ndarray, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """One editor's edit of one uint8 28x28 digit from `source` to `target` labels: uint8 28x28."""
+def run_editor(choice: ModelChoice, digit: np.ndarray, source: np.ndarray, target: np.ndarray,
+               intensity: float = DEFAULT_INTENSITY) -> np.ndarray:
+    """One editor's edit of one uint8 28x28 digit from `source` to `target` labels: uint8 28x28. `intensity`:
+    ``core.train.attributes.condition``'s (1: as the editors were trained and judged)."""
     from core import models
     from core.train.attributes import condition
 
     run = models.runner(choice.weights)
-    given = condition(choice.key, source[None], target[None], THRES_INT).astype(np.float32)
+    given = condition(choice.key, source[None], target[None], THRES_INT, intensity).astype(np.float32)
     picture = to_editor(digit[None])
     if choice.key == "stgan":  # forward(picture, source, target) sees target - source: the difference itself
         output = run(picture, np.zeros_like(given), given)[0]
@@ -634,12 +638,14 @@ class DigitEdits:
 
 
 def edit_digit(digit: np.ndarray, label: Optional[int], directions, models: Sequence[str],
-               progress: Optional[Callable[[int, int, str], None]] = None) -> DigitEdits:
-    """Each chosen editor's edit of a uint8 28x28 digit (white on black) whose class is `label` (None: read it)."""
+               intensity: float = DEFAULT_INTENSITY, progress: Optional[Callable[[int, int, str], None]] = None) -> DigitEdits:
+    """Each chosen editor's edit of a uint8 28x28 digit (white on black) whose class is `label` (None: read it);
+    AttGAN's and STGAN's at `intensity` (``run_editor``)."""
     from core.train.morphometry import measure
 
     chosen = check_models(models, DIGIT_MODELS, "editor")
     directions = check_directions(directions)
+    intensity = check_intensity(intensity)
     digit = np.asarray(digit)
     if digit.shape != (MNIST_SIDE, MNIST_SIDE) or digit.dtype != np.uint8:
         raise InputError(f"The digit must be a 28x28 grey picture; got {digit.dtype} {digit.shape}.")
@@ -652,7 +658,7 @@ def edit_digit(digit: np.ndarray, label: Optional[int], directions, models: Sequ
     for number, choice in enumerate(chosen, start=1):
         thresholds = editor_thresholds(choice)
         source, target = digit_labels(measured_attributes(measures, label, thresholds), directions)
-        edited = run_editor(choice, digit, source, target)
+        edited = run_editor(choice, digit, source, target, intensity)
         edits.append(DigitEdit(choice, edited, measure(edited)[0], int(read_digits(edited[None])[0]), source, target))
         if progress is not None:
             progress(number, len(chosen), f"Edited with {choice.label.split(' (')[0]}")
@@ -732,11 +738,12 @@ class DigitJobResult:
     told: tuple  # per editor: "StarGAN: thick 0→1, ..."
 
 
-def edit_digit_file(digit, label, directions, models, workdir, progress: Optional[ProgressCallback] = None) -> DigitJobResult:
+def edit_digit_file(digit, label, directions, models, intensity, workdir,
+                    progress: Optional[ProgressCallback] = None) -> DigitJobResult:
     """``edit_digit`` in a worker: the enlarged pictures written as PNG into `workdir`, the measures as a table."""
     from core.media import write_png
 
-    result = edit_digit(np.asarray(digit, dtype=np.uint8), label, directions, models, progress=progress)
+    result = edit_digit(np.asarray(digit, dtype=np.uint8), label, directions, models, intensity, progress=progress)
     workdir = Path(workdir)
     pictures = [(str(write_png(enlarge(result.digit), workdir / "source.png")), f"source (a {result.label})")]
     told = []

@@ -248,20 +248,26 @@ def load_data(config: EditorConfig):
 # ---------------------------------------------------------------- conditions
 
 
-def condition(model: str, source, target, thres_int: float = 0.5):
+def condition(model: str, source, target, thres_int: float = 0.5, intensity: float = 1.0):
     """What `model`'s generator is given for editing pictures with 0/1 `source` attributes to `target` ones
     (numpy or paddle, [N, c_dim]): StarGAN the target; AttGAN ``(2 * target - 1) * thres_int``; STGAN that of
-    the target minus that of the source."""
+    the target minus that of the source. `intensity` scales what is asked to change (AttGAN's changed
+    attributes, STGAN's difference; StarGAN's 0/1 targets have none): 1 edits as the editors were trained
+    and are judged, 0 asks for no change, 2 for twice the change."""
     if model == "stargan":
         return target
     if model == "attgan":
-        return (target * 2.0 - 1.0) * thres_int
-    return (target - source) * (2.0 * thres_int)
+        given = (target * 2.0 - 1.0) * thres_int
+        if intensity == 1.0:
+            return given
+        changed = (target != source).astype(given.dtype)
+        return given * (1.0 + (intensity - 1.0) * changed)
+    return (target - source) * (2.0 * thres_int * intensity)
 
 
-def edit(generator, model: str, pictures, source, target, thres_int: float = 0.5):
+def edit(generator, model: str, pictures, source, target, thres_int: float = 0.5, intensity: float = 1.0):
     """Pictures edited from `source` to `target` attributes (paddle tensors)."""
-    given = condition(model, source, target, thres_int)
+    given = condition(model, source, target, thres_int, intensity)
     if model == "stgan":
         return generator.forward_difference(pictures, given)
     return generator(pictures, given)

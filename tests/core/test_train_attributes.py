@@ -57,6 +57,13 @@ def test_each_model_gets_its_own_condition():
     np.testing.assert_array_equal(condition("stargan", source, target), target)
     np.testing.assert_array_equal(condition("attgan", source, target), [[0.5, 0.5, -0.5]])
     np.testing.assert_array_equal(condition("stgan", source, target), [[0.0, 1.0, -1.0]])
+    # Intensity scales only what changes: AttGAN's changed attributes, STGAN's difference; StarGAN has none.
+    np.testing.assert_array_equal(condition("attgan", source, target, intensity=2.0), [[0.5, 1.0, -1.0]])
+    np.testing.assert_array_equal(condition("attgan", source, target, intensity=0.0), [[0.5, 0.0, 0.0]])
+    np.testing.assert_array_equal(condition("stgan", source, target, intensity=0.5), [[0.0, 0.5, -0.5]])
+    np.testing.assert_array_equal(condition("stargan", source, target, intensity=2.0), target)
+    tensor = condition("attgan", paddle.to_tensor(source), paddle.to_tensor(target), intensity=2.0)
+    np.testing.assert_array_equal(tensor.numpy(), [[0.5, 1.0, -1.0]])
 
 
 @pytest.mark.slow

@@ -330,6 +330,23 @@ def test_keeping_everything_gives_stgan_no_difference_whatever_the_digit_is_meas
     assert np.array_equal(other.edits[0].digit, result.edits[0].digit)
 
 
+def test_the_intensity_scales_what_attgan_and_stgan_are_asked_to_change(tiny):
+    digit, label, _ = ae.bundled_digit(3, "7")
+    asked = {"thick": "more", "wide": "less"}
+    usual, stronger, none = (ae.edit_digit(digit, label, asked, ["attgan", "stgan"], intensity=i) for i in (1.0, 2.0, 0.0))
+    for k in range(2):
+        assert not np.array_equal(usual.edits[k].digit, stronger.edits[k].digit)
+    # Intensity 0 asks STGAN for no difference at all: the digit as it is when everything is kept.
+    kept = ae.edit_digit(digit, label, {}, ["stgan"])
+    assert np.array_equal(none.edits[1].digit, kept.edits[0].digit)
+    # StarGAN's 0/1 targets have no intensity.
+    star = [ae.edit_digit(digit, label, asked, ["stargan"], intensity=i).edits[0].digit for i in (0.5, 2.0)]
+    assert np.array_equal(*star)
+    for intensity in (2.5, -1, "strong", float("nan")):
+        with pytest.raises(InputError, match="The intensity must be a number from 0 to 2"):
+            ae.edit_digit(digit, label, asked, ["attgan"], intensity=intensity)
+
+
 @pytest.mark.skipif(weights.locate(weights.spec("stgan.digits")) is None, reason="the STGAN digit editor is not trained yet")
 def test_the_trained_stgan_gives_back_the_digit_when_everything_is_kept():
     from core.train.morphometry import MARGINS
@@ -384,7 +401,9 @@ def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave
     assert tab.TABLE_HEADERS == ["digit", "read as", "thickness (px)", "slant (°)", "width (px)"]
     assert [row[0] for row in table] == ["source", "AttGAN", "STGAN"] and all(len(row) == 5 for row in table)
     assert "bundled digit #" in status and "thick: more" in status and "wide: less" in status
-    assert "AttGAN: thick 0→1" in status and "wide 1→0" in status
+    assert "AttGAN: thick 0→1" in status and "wide 1→0" in status and "intensity" not in status
+    _, _, status = aio.run(tab.run_digit_edit("bundled", 2, "4", None, "more", "keep", "less", ["attgan"], 1.5))
+    assert "wide: less at intensity 1.5" in status
     # A drawing, as the sketchpad hands it over: the composite picture.
     strokes = np.full((280, 280, 3), 255, np.uint8)
     cv2.line(strokes, (140, 40), (140, 240), (0, 0, 0), 18)
@@ -399,6 +418,7 @@ def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave
         (("bundled", 0, "11", None, "keep", "keep", "keep", ["stargan"]), "0 to 9 or 'any'; got 11"),
         (("bundled", 0, "any", None, "up", "keep", "keep", ["stargan"]), "Thick must be more, less or keep; got 'up'"),
         (("bundled", 0, "any", None, "keep", "keep", "keep", None), "Choose at least one editor"),
+        (("bundled", 0, "any", None, "more", "keep", "keep", ["attgan"], 3), "intensity must be a number from 0 to 2; got 3"),
     ]:
         with pytest.raises(gr.Error, match=message):
             aio.run(tab.run_digit_edit(*args))

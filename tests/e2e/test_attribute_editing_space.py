@@ -154,6 +154,10 @@ def test_the_space_edits_bundled_and_drawn_digits_and_says_which_editors_are_unt
         "drawing", 0, "any", {"background": None, "layers": [], "composite": handle_file(str(tmp / "one.png"))},
         "keep", "more", "keep", ["attgan"], api_name="/edit_digit")
     assert len(pictures) == 2 and "your drawing" in status
+    # The intensity is the last input, so that callers that leave it out get 1 (as the editors were trained).
+    pictures, _, status = client.predict("bundled", 3, "7", None, "more", "keep", "keep", ["attgan"], 1.6,
+                                         api_name="/edit_digit")
+    assert len(pictures) == 2 and "thick: more" in status and "at intensity 1.6" in status
 
     start = time.perf_counter()
     message = refused(lambda: client.predict("bundled", 3, "7", None, "more", "keep", "keep", ["stgan"],

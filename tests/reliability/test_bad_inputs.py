@@ -236,7 +236,7 @@ CASES = [
     Case("attr-every-face-text", "/edit_face_attributes", lambda f: (upload("photo.png")(f), ["attgan"], ["Bald"], [], 1.0, "yes"), r"Every face must be true or false"),
     Case("attr-conflict", "/edit_face_attributes", lambda f: (upload("photo.png")(f), ["attgan"], ["Black_Hair", "Blond_Hair"], [], 1.0, False), r"Black_Hair and Blond_Hair cannot be changed together"),
     Case("attr-weights-missing", "/edit_face_attributes", lambda f: (upload("photo.png")(f), ["attgan"], ["Bald"], [], 1.0, False), r"attgan_celeba_128\.pdparams"),
-    # Attribute editing, digits: from, seed, digit, drawing, thickness, slant, width, editors
+    # Attribute editing, digits: from, seed, digit, drawing, thickness, slant, width, editors, intensity
     Case("digit-source", "/edit_digit", lambda f: ("camera", 0, "any", None, "keep", "keep", "keep", ["stgan"]), r"Digit from.*camera.*not in the list"),
     Case("digit-class", "/edit_digit", lambda f: ("bundled", 0, "12", None, "keep", "keep", "keep", ["stgan"]), r"Which digit.*12.*not in the list"),
     Case("digit-seed-text", "/edit_digit", lambda f: ("bundled", "x", "any", None, "keep", "keep", "keep", ["stgan"]), r"Seed must be a number from 0 to \d+; got 'x'"),
@@ -247,6 +247,7 @@ CASES = [
     Case("digit-drawing-text", "/edit_digit", lambda f: ("drawing", 0, "any", {"background": None, "layers": [], "composite": upload("text.png")(f)}, "keep", "keep", "keep", ["stgan"]), r"Drawing: The file text\.png isn't a readable image", FILE_S),
     Case("digit-drawing-bomb", "/edit_digit", lambda f: ("drawing", 0, "any", {"background": None, "layers": [], "composite": upload("bomb.png")(f)}, "keep", "keep", "keep", ["stgan"]), r"Drawing: .*400\.0 megapixels; the limit is 4\.2 megapixels", FILE_S),
     Case("digit-drawing-blank", "/edit_digit", lambda f: ("drawing", 0, "any", {"background": None, "layers": [], "composite": upload("tiny.png")(f)}, "keep", "keep", "keep", ["stgan"]), r"The drawing is empty", FILE_S),
+    Case("digit-intensity", "/edit_digit", lambda f: ("bundled", 0, "any", None, "more", "keep", "keep", ["stgan"], 9), r"Intensity \(AttGAN, STGAN; 1: as trained\) must be a number from 0 to 2; got 9"),
     Case("digit-untrained", "/edit_digit", lambda f: ("bundled", 0, "any", None, "more", "keep", "keep", ["stgan"]), r"STGAN digit editor is not trained yet.*python -m core\.train stgan"),
     # Paint a scene: the painted canvas, an uploaded label map, the model
     Case("paint-nothing", "/paint_scene", lambda f: (None, None, "digit_scenes"), r"Paint a label map on the canvas or upload one first"),
