@@ -522,11 +522,12 @@ def _judged(held: int, count: int) -> np.ndarray:
     return np.random.default_rng(12345).permutation(held)[:count]
 
 
-def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch: int = 200) -> list[EditReport]:
+def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch: int = 200,
+                      intensity: float = 1.0) -> list[EditReport]:
     """For each attribute and direction, the digits of `indices` that lack it (or have it) edited to have it
     (or lack it), judged by ``core.train.morphometry.measure_edit_success`` on their central 28x28 (grey: the
     channels' mean): the share whose measure moved the requested way, and the share the classifier still reads
-    as the same digit."""
+    as the same digit. `intensity`: ``condition``'s (1, as trained, is what the bars are held to)."""
     import paddle
 
     from core.train.classifier import predict
@@ -547,7 +548,7 @@ def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch
                 target[:, k] = 1.0 if direction == 1 else 0.0
                 with paddle.no_grad():
                     edited = edit(editor, model, paddle.to_tensor(pictures), paddle.to_tensor(source),
-                                  paddle.to_tensor(target)).numpy()
+                                  paddle.to_tensor(target), intensity=intensity).numpy()
                 sources.append(pictures[:, :, 2:30, 2:30].mean(axis=1, keepdims=True))
                 edits.append(np.clip(edited[:, :, 2:30, 2:30].mean(axis=1, keepdims=True), -1.0, 1.0))
             success = measure_edit_success(np.concatenate(sources), np.concatenate(edits), k, direction, read)
@@ -555,7 +556,8 @@ def judge_digit_edits(editor, data: DigitEditingData, indices: np.ndarray, batch
     return reports
 
 
-def judge_editor_file(path: str | Path, source: str = "mnist-full", count: int = JUDGED_DIGITS) -> list[EditReport]:
+def judge_editor_file(path: str | Path, source: str = "mnist-full", count: int = JUDGED_DIGITS,
+                      intensity: float = 1.0) -> list[EditReport]:
     """``judge_digit_edits`` of the editor saved at `path` (an export or a training checkpoint: its moving
     average) on `count` of `source`'s held-out digits, cut at the class medians the file records (those of the
     digits it trained on): what ``--judge`` prints, and what the tests check on the shipped files."""
@@ -569,7 +571,7 @@ def judge_editor_file(path: str | Path, source: str = "mnist-full", count: int =
     held = held_out_indices(source, len(images))
     chosen = held[_judged(len(held), count)]  # the digits --judge draws; only they are measured
     digits = DigitEditingData(images[chosen], labels[chosen], thresholds=np.asarray(thresholds))
-    return judge_digit_edits(load_editor(path), digits, np.arange(len(digits)))
+    return judge_digit_edits(load_editor(path), digits, np.arange(len(digits)), intensity=intensity)
 
 
 # ---------------------------------------------------------------- command line

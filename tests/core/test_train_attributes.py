@@ -8,6 +8,7 @@ from PIL import Image
 from core.train.attributes import (CELEBA_ATTRIBUTE_FILE, CELEBA_IMAGES, MODELS, AttributeEditorTrainer, DigitEditingData,
                                    EditorConfig, condition, edit, held_out_indices, judge_digit_edits, load_editor,
                                    read_celeba_attributes)
+from core.train import attributes
 from core.train.data import load_digits
 from core.train.morphometry import ATTRIBUTES
 
@@ -130,6 +131,25 @@ def test_the_judge_reports_both_figures_for_every_attribute_and_direction(digits
     for report in reports:
         assert report.digits > 0 and 0 <= report.moved <= 1 and 0 <= report.same_digit <= 1
     assert sum(r.digits for r in reports) == 60 * 3  # each digit, once per attribute: the way it can move
+
+
+def test_the_judge_takes_an_intensity_and_stgan_asked_for_none_gives_every_attribute_the_same_edit(digits, monkeypatch):
+    trainer = AttributeEditorTrainer(tiny("stgan", steps=1), data=digits)
+    editor = trainer.g_ema
+    editor.model = "stgan"
+    # Intensity 0: a zero difference for every digit, so each digit's edit is its reconstruction whichever
+    # attribute is asked for: per attribute, its two directions together read the same digits as the same.
+    def same_digit_counts(reports):
+        return [round(a.same_digit * a.digits) + round(b.same_digit * b.digits) for a, b in zip(reports[::2], reports[1::2])]
+
+    none = judge_digit_edits(editor, digits, np.arange(40), intensity=0.0)
+    assert [r.digits for r in none] == [r.digits for r in judge_digit_edits(editor, digits, np.arange(40))]
+    assert len(set(same_digit_counts(none))) == 1
+    asked = []
+    real_edit = attributes.edit
+    monkeypatch.setattr(attributes, "edit", lambda *a, **k: asked.append(k["intensity"]) or real_edit(*a, **k))
+    judge_digit_edits(editor, digits, np.arange(40), intensity=1.5)
+    assert asked and set(asked) == {1.5}
 
 
 def _celeba(folder, rows):
