@@ -258,10 +258,7 @@ def condition(model: str, source, target, thres_int: float = 0.5, intensity: flo
         return target
     if model == "attgan":
         given = (target * 2.0 - 1.0) * thres_int
-        if intensity == 1.0:
-            return given
-        changed = (target != source).astype(given.dtype)
-        return given * (1.0 + (intensity - 1.0) * changed)
+        return given * (1.0 + (intensity - 1.0) * (target != source).astype(given.dtype))
     return (target - source) * (2.0 * thres_int * intensity)
 
 
