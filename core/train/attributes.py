@@ -13,6 +13,12 @@ attribute logits on one trunk). All three papers train the same way, with their 
   back to the source attributes), AttGAN's and STGAN's self-reconstruction (the source attributes asked for,
   STGAN's difference zero).
 
+On digits a run may add a term of its own (``--lambda-identity``, 0 by default, as in the papers): the
+cross-entropy of a frozen digit classifier's reading of each edit against the source digit's class, so that
+an edit keeps the digit it was given. That classifier (the "identity reader") is trained at the start on the
+run's training digits alone (never the held-out ones the judge edits; not the judge's classifier) and kept
+in the checkpoint.
+
 Targets are the batch's own attributes in a shuffled order (StarGAN's and AttGAN's recipe), so every target is
 a combination that occurs. Conditions are each model's: StarGAN 0/1; AttGAN ``(2a - 1) * thres_int``; STGAN the
 difference of the target's and the source's.
@@ -97,6 +103,8 @@ class EditorConfig:
     critic_dim: int = 32
     attributes: tuple = ()  # CelebA: which columns (default: the published model's); digits: the measured three
     ema: float = 0.999
+    lambda_identity: float = 0.0  # digits: weight of the identity reader's cross-entropy (0: the papers' recipe)
+    identity_epochs: int = 2  # the identity reader's training epochs over the run's digits
     seed: int = 0
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -108,6 +116,10 @@ class EditorConfig:
         self.betas = tuple(self.betas)
         if self.batch_size < 2:
             raise ValueError("a batch needs at least two pictures (targets are the batch's attributes shuffled)")
+        if self.lambda_identity < 0:
+            raise ValueError(f"lambda_identity must be 0 or more, not {self.lambda_identity}")
+        if self.lambda_identity and not self.on_digits:
+            raise ValueError("lambda_identity needs digits (their classes); CelebA has no class to keep")
 
     @property
     def recipe(self) -> EditorRecipe:
@@ -306,6 +318,7 @@ class AttributeEditorTrainer(TrainerBase):
         if config.ema:
             self.g_ema = copy.deepcopy(self.g)
             self.g_ema.eval()
+        self.reader = None  # the identity reader, trained when first needed (or restored)
 
     @property
     def c_dim(self) -> int:
@@ -325,7 +338,8 @@ class AttributeEditorTrainer(TrainerBase):
     # ------------------------------------------------------------ batches and draws
 
     def _next_batch(self):
-        """The next batch and its shuffled targets; both depend only on (seed, batches served)."""
+        """The next batch and its shuffled targets; both depend only on (seed, batches served). The batch's
+        indices are kept in ``_last_indices`` (the identity term reads their digits' classes)."""
         import paddle
 
         n, batch = len(self.data), self.config.batch_size
@@ -333,7 +347,8 @@ class AttributeEditorTrainer(TrainerBase):
         order = np.random.default_rng([self.config.seed, epoch, _ORDER_SALT]).permutation(n)
         shuffle = np.random.default_rng([self.config.seed, self._batches_served, _TARGET_SALT]).permutation(batch)
         self._batches_served += 1
-        pictures, attributes = self.data.batch(order[within * batch:(within + 1) * batch])
+        self._last_indices = order[within * batch:(within + 1) * batch]
+        pictures, attributes = self.data.batch(self._last_indices)
         return paddle.to_tensor(pictures), paddle.to_tensor(attributes), paddle.to_tensor(attributes[shuffle])
 
     def _penalty(self, real, fake):
@@ -346,6 +361,26 @@ class AttributeEditorTrainer(TrainerBase):
         scores, _ = self.d(mixed)
         grad = paddle.grad(scores, mixed, create_graph=True)[0]
         return ((grad.reshape([grad.shape[0], -1]).norm(p=2, axis=1) - 1) ** 2).mean()
+
+    def _identity_reader(self):
+        """The frozen digit classifier of the identity term, trained on this run's training digits."""
+        if self.reader is None:
+            from core.train.classifier import fit
+
+            grey = self.data.images[:, :1, 2:30, 2:30]
+            self.reader = fit(grey, self.data.digits.astype(np.int64), np.arange(len(self.data)),
+                              self.config.identity_epochs, self.config.seed)
+            for p in self.reader.parameters():
+                p.stop_gradient = True
+        return self.reader
+
+    def _identity(self, edited):
+        """The identity reader's cross-entropy of `edited` (grey, central 28x28) against the batch's classes."""
+        import paddle
+        import paddle.nn.functional as F
+
+        digits = paddle.to_tensor(self.data.digits[self._last_indices].astype(np.int64))
+        return F.cross_entropy(self._identity_reader()(edited[:, :, 2:30, 2:30].mean(axis=1, keepdim=True)), digits)
 
     def _edit(self, generator, pictures, source, target):
         return edit(generator, self.config.model, pictures, source, target, self.config.thres_int)
@@ -387,6 +422,9 @@ class AttributeEditorTrainer(TrainerBase):
             classification_g = F.binary_cross_entropy_with_logits(fake_logits, target)
             reconstruction = (self._reconstruct(pictures, source, target, edited) - pictures).abs().mean()
             loss_g = adversarial + recipe.lambda_cls_g * classification_g + recipe.lambda_rec * reconstruction
+            if config.lambda_identity:
+                identity = self._identity(edited)
+                loss_g = loss_g + config.lambda_identity * identity
             self.opt_g.clear_grad()
             loss_g.backward()
             self.opt_g.step()
@@ -397,6 +435,8 @@ class AttributeEditorTrainer(TrainerBase):
         self.step += 1
         extra = {"wasserstein": float(wasserstein), "penalty": float(penalty), "cls_d": float(classification_d),
                  "cls_g": float(classification_g), "rec": float(reconstruction)}
+        if config.lambda_identity:
+            extra["identity"] = float(identity)
         entry = StepLog(self.step, float(loss_d), float(loss_g), time.perf_counter() - start, extra)
         self.history.append(entry)
         return entry
@@ -440,7 +480,8 @@ class AttributeEditorTrainer(TrainerBase):
         return meta
 
     def state(self) -> dict:
-        return {**self._networks_state(), "meta": self._meta()}
+        reader = {"reader": self.reader.state_dict()} if self.reader is not None else {}
+        return {**self._networks_state(), **reader, "meta": self._meta()}
 
     def export_generator(self, path: Path) -> Path:
         """``{"netG": ..., "meta": {"generator": its architecture and arguments, "attributes", ...}}``:
@@ -453,12 +494,14 @@ class AttributeEditorTrainer(TrainerBase):
 
     @classmethod
     def resume(cls, path: str | Path, out_dir=None, data=None, **changes) -> "AttributeEditorTrainer":
-        """Continue a checkpoint exactly; ``changes`` may set ``steps``, ``ema`` or ``lr``."""
+        """Continue a checkpoint exactly; ``changes`` may set ``steps``, ``ema``, ``lr`` or ``lambda_identity``
+        (a run fine-tuned with the identity term from a step on)."""
         from core.checkpoint_io import read_checkpoint_file
 
-        unknown = set(changes) - {"steps", "ema", "lr"}
+        unknown = set(changes) - {"steps", "ema", "lr", "lambda_identity"}
         if unknown:
-            raise ValueError(f"a resumed run keeps its {', '.join(sorted(unknown))}; only steps, ema and lr may change")
+            raise ValueError(f"a resumed run keeps its {', '.join(sorted(unknown))}; only steps, ema, lr and "
+                             "lambda_identity may change")
         saved = read_checkpoint_file(path)
         meta = saved.get("meta")
         if not (isinstance(meta, dict) and "optD" in saved and meta.get("config", {}).get("model") in RECIPES):
@@ -469,6 +512,14 @@ class AttributeEditorTrainer(TrainerBase):
         config = EditorConfig(**{**recorded, **changes})
         trainer = cls(config, out_dir=out_dir, data=data)
         trainer._restore_networks(saved, path)
+        if "reader" in saved:
+            from core import nets, weights
+
+            trainer.reader = nets.build("digits_classifier")
+            weights.load_state_strict(trainer.reader, saved["reader"], str(path))
+            trainer.reader.eval()
+            for p in trainer.reader.parameters():
+                p.stop_gradient = True
         return trainer
 
 
@@ -589,6 +640,9 @@ def parse_args(argv):
     parser.add_argument("--n-critic", type=int, default=0, help="critic steps per generator step (default 5)")
     parser.add_argument("--width", type=int, default=0, help="the generator's base width (default: 32 on digits, 64 on CelebA)")
     parser.add_argument("--ema", type=float, help="moving average of the generator's weights (default 0.999; 0: off)")
+    parser.add_argument("--lambda-identity", type=float,
+                        help="digits: weight of a frozen digit classifier's cross-entropy keeping each edit's digit (default 0, "
+                        "the papers' recipe; may be set when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="run folder (default runs/MODEL)")
     parser.add_argument("--resume", help="continue this training checkpoint exactly (may change --steps, --lr, --ema)")
@@ -612,7 +666,7 @@ def main(argv) -> int:
     out.mkdir(parents=True, exist_ok=True)
     try:
         if args.resume:
-            changes = {"steps": args.steps, "lr": args.lr, "ema": args.ema}
+            changes = {"steps": args.steps, "lr": args.lr, "ema": args.ema, "lambda_identity": args.lambda_identity}
             trainer = AttributeEditorTrainer.resume(args.resume, out_dir=out,
                                                     **{k: v for k, v in changes.items() if v is not None})
             if trainer.config.model != args.model:
@@ -621,6 +675,7 @@ def main(argv) -> int:
             config = EditorConfig(model=args.model, data=args.data, steps=args.steps or 4000, batch_size=args.batch_size,
                                   lr=args.lr or 0.0, n_critic=args.n_critic, width=args.width,
                                   ema=0.999 if args.ema is None else args.ema, seed=args.seed,
+                                  lambda_identity=args.lambda_identity or 0.0,
                                   attributes=tuple(a.strip() for a in args.attributes.split(",")) if args.attributes else ())
             trainer = AttributeEditorTrainer(config, out_dir=out)
     except ValueError as refused:

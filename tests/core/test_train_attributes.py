@@ -9,6 +9,7 @@ from core.train.attributes import (CELEBA_ATTRIBUTE_FILE, CELEBA_IMAGES, MODELS,
                                    EditorConfig, condition, edit, held_out_indices, judge_digit_edits, load_editor,
                                    read_celeba_attributes)
 from core.train import attributes
+from core.train.classifier import predict
 from core.train.data import load_digits
 from core.train.morphometry import ATTRIBUTES
 
@@ -95,8 +96,59 @@ def test_resume_continues_exactly_as_the_uninterrupted_run(model, digits, tmp_pa
         a, b = weights(getattr(resumed, net)), weights(getattr(straight, net))
         for name in a:
             np.testing.assert_array_equal(a[name], b[name], err_msg=f"{net}.{name}")
-    with pytest.raises(ValueError, match="only steps, ema and lr may change"):
+    with pytest.raises(ValueError, match="only steps, ema, lr and lambda_identity may change"):
         AttributeEditorTrainer.resume(tmp_path / "half.pdparams", data=digits, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def mixed_digits():
+    images, labels = load_digits()  # sorted by class: every 12th digit gives all ten
+    return DigitEditingData(images[::12][:400], labels[::12][:400])
+
+
+def test_the_identity_term_reads_each_edit_with_a_classifier_of_the_runs_own_digits(mixed_digits, tmp_path):
+    digits = mixed_digits
+    config = tiny("attgan", steps=4, lambda_identity=2.0, identity_epochs=3)
+    trainer = AttributeEditorTrainer(config, data=digits)
+    history = list(trainer.run(steps=2))
+    assert all(e.extra["identity"] > 0 for e in history)
+    # The reader learnt the run's digits (400 of them, three epochs: most read right) and stays frozen.
+    reader = trainer.reader
+    before = weights(reader)
+    probabilities = predict(reader, digits.images[:, :1, 2:30, 2:30])
+    assert (probabilities.argmax(1) == digits.digits).mean() > 0.5
+    assert all(p.stop_gradient for p in reader.parameters())
+    # The term is the reader's cross-entropy against the source digits' classes.
+    pictures, _, _ = trainer._next_batch()
+    expected = -np.log(predict(reader, pictures.numpy()[:, :1, 2:30, 2:30])
+                       [np.arange(8), digits.digits[trainer._last_indices]]).mean()
+    assert float(trainer._identity(pictures)) == pytest.approx(expected, rel=1e-4)
+    # A checkpoint carries the reader; a resume continues exactly without training it again.
+    straight = AttributeEditorTrainer(config, data=digits)
+    straight_history = list(straight.run())
+    trainer = AttributeEditorTrainer(config, data=digits)
+    list(trainer.run(steps=2))
+    trainer.save(tmp_path / "half.pdparams")
+    resumed = AttributeEditorTrainer.resume(tmp_path / "half.pdparams", data=digits)
+    for name, value in weights(resumed.reader).items():
+        np.testing.assert_array_equal(value, before[name])
+    assert [(e.loss_d, e.loss_g) for e in resumed.run()] == [(e.loss_d, e.loss_g) for e in straight_history[2:]]
+
+
+def test_a_run_without_the_term_may_take_it_up_when_resumed_and_celeba_refuses_it(mixed_digits, tmp_path):
+    digits = mixed_digits
+    plain = AttributeEditorTrainer(tiny("stgan", steps=2), data=digits)
+    list(plain.run())
+    assert "identity" not in plain.history[-1].extra and "reader" not in plain.state()
+    plain.save(tmp_path / "plain.pdparams")
+    tuned = AttributeEditorTrainer.resume(tmp_path / "plain.pdparams", data=digits, steps=3, lambda_identity=1.0)
+    (entry,) = list(tuned.run())
+    assert entry.extra["identity"] > 0 and tuned.config.lambda_identity == 1.0
+    assert "reader" in tuned.state() and tuned.state()["meta"]["config"]["lambda_identity"] == 1.0
+    with pytest.raises(ValueError, match="CelebA has no class to keep"):
+        EditorConfig(model="attgan", data=str(tmp_path), lambda_identity=1.0)
+    with pytest.raises(ValueError, match="0 or more"):
+        EditorConfig(model="attgan", lambda_identity=-1.0)
 
 
 @pytest.mark.parametrize("model", MODELS)
