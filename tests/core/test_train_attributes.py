@@ -253,6 +253,9 @@ def test_the_command_line_trains_resumes_exports_and_refuses(tmp_path, capsys):
                  "--out", str(out), "--export", str(tmp_path / "g.pdparams")]) == 0
     assert load_editor(tmp_path / "g.pdparams").model == "attgan"
     assert main(["attgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "2", "--out", str(out)]) == 0
+    assert main(["attgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--lambda-identity", "0.5",
+                 "--out", str(out)]) == 0
+    assert '"identity"' in (out / "losses.jsonl").read_text().splitlines()[-1]
     assert main(["stargan", "--resume", str(out / "checkpoint.pdparams"), "--out", str(out)]) == 2
     assert "trains attgan, not stargan" in capsys.readouterr().err
     assert main(["stgan", "--data", "digits", "--attributes", "Male"]) == 2
