@@ -80,6 +80,11 @@ def files(tmp_path_factory):
     return made
 
 
+# The first digit editor the repository does not ship (none once all three do), for the "not trained yet" case.
+UNTRAINED_DIGIT_EDITOR = [(model, title) for model, title in (("stargan", "StarGAN"), ("attgan", "AttGAN"), ("stgan", "STGAN"))
+                          if not (Path(__file__).resolve().parents[2] / f"assets/weights/digits_{model}.pdparams").is_file()][:1]
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -248,7 +253,8 @@ CASES = [
     Case("digit-drawing-bomb", "/edit_digit", lambda f: ("drawing", 0, "any", {"background": None, "layers": [], "composite": upload("bomb.png")(f)}, "keep", "keep", "keep", ["stgan"]), r"Drawing: .*400\.0 megapixels; the limit is 4\.2 megapixels", FILE_S),
     Case("digit-drawing-blank", "/edit_digit", lambda f: ("drawing", 0, "any", {"background": None, "layers": [], "composite": upload("tiny.png")(f)}, "keep", "keep", "keep", ["stgan"]), r"The drawing is empty", FILE_S),
     Case("digit-intensity", "/edit_digit", lambda f: ("bundled", 0, "any", None, "more", "keep", "keep", ["stgan"], 9), r"Intensity \(AttGAN, STGAN; 1: as trained\) must be a number from 0 to 2; got 9"),
-    Case("digit-untrained", "/edit_digit", lambda f: ("bundled", 0, "any", None, "more", "keep", "keep", ["stgan"]), r"STGAN digit editor is not trained yet.*python -m core\.train stgan"),
+    *[Case("digit-untrained", "/edit_digit", lambda f, model=model: ("bundled", 0, "any", None, "more", "keep", "keep", [model]),
+           rf"{title} digit editor is not trained yet.*python -m core\.train {model}") for model, title in UNTRAINED_DIGIT_EDITOR],
     # Paint a scene: the painted canvas, an uploaded label map, the model
     Case("paint-nothing", "/paint_scene", lambda f: (None, None, "digit_scenes"), r"Paint a label map on the canvas or upload one first"),
     Case("paint-model", "/paint_scene", lambda f: (None, upload("photo.png")(f), "gaugan"), r"Model.*gaugan is not in the list"),
