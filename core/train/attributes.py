@@ -365,14 +365,22 @@ class AttributeEditorTrainer(TrainerBase):
     def _identity_reader(self):
         """The frozen digit classifier of the identity term, trained on this run's training digits."""
         if self.reader is None:
+            import paddle
+
             from core.train.classifier import fit
 
+            rng_state = paddle.get_rng_state()  # fit seeds Paddle; the run's own draws go on undisturbed
             grey = self.data.images[:, :1, 2:30, 2:30]
-            self.reader = fit(grey, self.data.digits.astype(np.int64), np.arange(len(self.data)),
-                              self.config.identity_epochs, self.config.seed)
-            for p in self.reader.parameters():
-                p.stop_gradient = True
+            self._freeze_reader(fit(grey, self.data.digits.astype(np.int64), np.arange(len(self.data)),
+                                    self.config.identity_epochs, self.config.seed))
+            paddle.set_rng_state(rng_state)
         return self.reader
+
+    def _freeze_reader(self, reader) -> None:
+        reader.eval()
+        for p in reader.parameters():
+            p.stop_gradient = True
+        self.reader = reader
 
     def _identity(self, edited):
         """The identity reader's cross-entropy of `edited` (grey, central 28x28) against the batch's classes."""
@@ -515,11 +523,9 @@ class AttributeEditorTrainer(TrainerBase):
         if "reader" in saved:
             from core import nets, weights
 
-            trainer.reader = nets.build("digits_classifier")
-            weights.load_state_strict(trainer.reader, saved["reader"], str(path))
-            trainer.reader.eval()
-            for p in trainer.reader.parameters():
-                p.stop_gradient = True
+            reader = nets.build("digits_classifier")
+            weights.load_state_strict(reader, saved["reader"], str(path))
+            trainer._freeze_reader(reader)
         return trainer
 
 
@@ -645,7 +651,7 @@ def parse_args(argv):
                         "the papers' recipe; may be set when resuming)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="run folder (default runs/MODEL)")
-    parser.add_argument("--resume", help="continue this training checkpoint exactly (may change --steps, --lr, --ema)")
+    parser.add_argument("--resume", help="continue this training checkpoint exactly (may change --steps, --lr, --ema, --lambda-identity)")
     parser.add_argument("--export", help="also write the generator alone to this .pdparams")
     parser.add_argument("--judge", action="store_true",
                         help="digits: after training, judge each edit on 1,000 held-out digits, never trained on (from MNIST's "
