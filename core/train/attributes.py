@@ -687,9 +687,13 @@ def main(argv) -> int:
     except ValueError as refused:
         print(f"python -m core.train: error: {refused}", file=sys.stderr)
         return 2
+    first_step = trainer.step
     seconds = train_with_bar(trainer, f"{args.model} on {device}", lambda e: {"loss_d": f"{e.loss_d:.3f}", "loss_g": f"{e.loss_g:.3f}",
                                                                          "rec": f"{e.extra['rec']:.3f}"}, args.export)
-    print(f"trained {trainer.step} steps in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
+    if trainer.step == first_step:  # a checkpoint resumed at its own step: only exported (and judged)
+        print(f"already at step {trainer.step}: nothing to train" + (f"; exported {args.export}" if args.export else ""))
+    else:
+        print(f"trained to step {trainer.step} in {seconds:.0f} s; checkpoint {out / 'checkpoint.pdparams'}")
     if args.judge and isinstance(trainer.data, DigitEditingData):
         if args.export:  # the file that ships, as it loads
             reports = judge_editor_file(args.export, trainer.config.data)

@@ -256,6 +256,11 @@ def test_the_command_line_trains_resumes_exports_and_refuses(tmp_path, capsys):
     assert main(["attgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--lambda-identity", "0.5",
                  "--out", str(out)]) == 0
     assert '"identity"' in (out / "losses.jsonl").read_text().splitlines()[-1]
+    # A checkpoint resumed at its own step is only exported.
+    assert main(["attgan", "--resume", str(out / "checkpoint.pdparams"), "--steps", "3", "--out", str(out),
+                 "--export", str(tmp_path / "g3.pdparams")]) == 0
+    assert "already at step 3: nothing to train; exported" in capsys.readouterr().out
+    assert load_editor(tmp_path / "g3.pdparams").model == "attgan"
     assert main(["stargan", "--resume", str(out / "checkpoint.pdparams"), "--out", str(out)]) == 2
     assert "trains attgan, not stargan" in capsys.readouterr().err
     assert main(["stgan", "--data", "digits", "--attributes", "Male"]) == 2
