@@ -58,6 +58,13 @@ def digit_model_choices() -> list[tuple[str, str]]:
     return [(with_state(m.label, [m.weights]), key) for key, m in ae.DIGIT_MODELS.items()]
 
 
+def default_digit_models() -> list[str]:
+    """The editors ticked for a visitor: those with weights here, so that "Edit the digit" works as it comes (all
+    three when none has any, so that it names the command that trains each)."""
+    untrained = {m.key for m in ae.untrained_editors()}
+    return [key for key in ae.DIGIT_MODELS if key not in untrained] or list(ae.DIGIT_MODELS)
+
+
 def untrained_note() -> str:
     """One line naming the digit editors whose files are not here yet, with the command that makes each."""
     missing = ae.untrained_editors()
@@ -210,7 +217,7 @@ async def run_digit_edit(source, seed, digit_class, drawing, thick, slanted_righ
 
 
 def refresh():
-    return (gr.update(choices=face_model_choices()), gr.update(choices=digit_model_choices()),
+    return (gr.update(choices=face_model_choices()), gr.update(choices=digit_model_choices(), value=default_digit_models()),
             notice_update(FACE_WEIGHTS), gr.update(value=untrained_note(), visible=bool(untrained_note())))
 
 
@@ -270,7 +277,7 @@ def build(show_title: bool = True, page: gr.Blocks | None = None) -> gr.Blocks:
                         digit_intensity = Slider(ae.MIN_INTENSITY, ae.MAX_INTENSITY, value=ae.DEFAULT_INTENSITY,
                                                  step=0.1, label="Intensity (AttGAN, STGAN; 1: as trained)",
                                                  elem_id="attributes-digit-intensity")
-                        digit_models = CheckboxGroup(digit_model_choices(), value=list(ae.DIGIT_MODELS), label="Editors",
+                        digit_models = CheckboxGroup(digit_model_choices(), value=default_digit_models(), label="Editors",
                                                      elem_id="attributes-digit-models")
                         run_digit = gr.Button("Edit the digit", variant="primary", elem_id="attributes-digit-run")
                     with gr.Column():

@@ -393,6 +393,18 @@ def test_untrained_editors_are_named_with_the_command_that_trains_them(tiny, tmp
             aio.run(tab.run_digit_edit("bundled", 1, "any", None, "more", "keep", "keep", ["stargan"]))
 
 
+def test_the_editors_ticked_as_the_page_comes_are_those_trained_here(monkeypatch):
+    models = list(ae.DIGIT_MODELS.values())
+    monkeypatch.setattr(ae, "untrained_editors", lambda: models[:2])  # only STGAN shipped
+    assert tab.default_digit_models() == ["stgan"]
+    assert tab.refresh()[1]["value"] == ["stgan"]  # a page opened later ticks what is trained by then
+    monkeypatch.setattr(ae, "untrained_editors", lambda: [])
+    assert tab.default_digit_models() == ["stargan", "attgan", "stgan"]
+    # None trained: all ticked, so that "Edit the digit" says which command trains each.
+    monkeypatch.setattr(ae, "untrained_editors", lambda: models)
+    assert tab.default_digit_models() == ["stargan", "attgan", "stgan"]
+
+
 def test_the_digit_endpoint_answers_with_pictures_a_table_and_the_labels_it_gave(tiny):
     pictures, table, status = aio.run(tab.run_digit_edit("bundled", 2, "4", None, "more", "keep", "less",
                                                              ["attgan", "stgan"]))

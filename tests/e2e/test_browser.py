@@ -93,22 +93,36 @@ def test_gan_basics_draws_pggans_stages_and_renders_its_growth(page, tmp_path):
     page.screenshot(path=str(tmp_path / "pggan.png"), full_page=True)
 
 
-def test_attribute_editing_says_which_digit_editors_are_still_to_be_trained(page, tmp_path):
+def test_attribute_editing_edits_with_the_trained_digit_editors_and_names_the_others(page, tmp_path):
     from core import weights
 
     page.get_by_role("tab", name="Attribute editing").click()
     page.locator("#attributes-digits-tab-button").click()  # "Digits" alone is also the first tab's name
-    untrained = [name for name in ("stargan.digits", "attgan.digits", "stgan.digits")
-                 if weights.locate(weights.spec(name)) is None]
+    titles = {"stargan": "StarGAN", "attgan": "AttGAN", "stgan": "STGAN"}
+    untrained = [key for key in titles if weights.locate(weights.spec(f"{key}.digits")) is None]
+    trained = [key for key in titles if key not in untrained]
+    if trained:  # ticked as the page comes: "Edit the digit" edits with them at once
+        page.locator("#attributes-digit-run").click()
+        gallery = page.locator("#attributes-digit-output img")
+        gallery.nth(len(trained)).wait_for(state="visible", timeout=120_000)  # the source and each editor's edit
+        assert gallery.count() == 1 + len(trained)
+        assert "Done in" in page.locator("#attributes-digit-status").inner_text(timeout=10_000)
+        table = page.locator("#attributes-digit-table")
+        table.get_by_text(titles[trained[-1]], exact=True).first.wait_for(timeout=30_000)  # a row per edit
+        assert all(name in table.inner_text() for name in ("source", "thickness (px)", *(titles[k] for k in trained)))
     if not untrained:
-        pytest.skip("the digit editors ship: the tab edits digits instead (tests/demos/test_attribute_editing.py)")
+        page.screenshot(path=str(tmp_path / "attribute_editing.png"), full_page=True)
+        return
     note = page.locator("#attributes-untrained")
     note.wait_for(state="visible", timeout=30_000)
     assert "not trained yet" in note.inner_text().lower() and "python -m core.train" in note.inner_text()
+    assert all(titles[key] in note.inner_text() for key in untrained)
+    if trained:  # tick an untrained one as well
+        page.locator("#attributes-digit-models label").filter(has_text=titles[untrained[0]]).first.click()
     page.locator("#attributes-digit-run").click()
     toast = page.locator('[data-testid="toast-body"]').filter(has_text="not trained yet")
     toast.first.wait_for(state="visible", timeout=60_000)  # refused at once, naming the training command
-    assert "python -m core.train" in toast.first.inner_text()
+    assert f"python -m core.train {untrained[0]}" in toast.first.inner_text()
     page.screenshot(path=str(tmp_path / "attribute_editing.png"), full_page=True)
 
 
