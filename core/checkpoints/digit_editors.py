@@ -25,9 +25,14 @@ DIGITS_CONFIGS = {"stargan": STARGAN_DIGITS, "attgan": ATTGAN_DIGITS, "stgan": S
 _TITLES = {"stargan": "StarGAN", "attgan": "AttGAN", "stgan": "STGAN"}
 
 
+# How a shipped editor was trained (docs/training.md), beyond the papers' recipe the others are offered with.
+SHIPPED_OPTIONS = {"stgan": "--lambda-identity 2 --steps 3500"}
+
+
 def training_command(model: str) -> str:
     """The command that trains and exports `model`'s digit editor into the repository."""
-    return (f"python -m core.train {model} --data mnist-full --out runs/{model} "
+    options = f"{SHIPPED_OPTIONS[model]} " if model in SHIPPED_OPTIONS else ""
+    return (f"python -m core.train {model} --data mnist-full {options}--out runs/{model} "
             f"--export assets/weights/digits_{model}.pdparams")
 
 
