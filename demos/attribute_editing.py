@@ -217,8 +217,9 @@ async def run_digit_edit(source, seed, digit_class, drawing, thick, slanted_righ
 
 
 def refresh():
+    note = untrained_note()
     return (gr.update(choices=face_model_choices()), gr.update(choices=digit_model_choices(), value=default_digit_models()),
-            notice_update(FACE_WEIGHTS), gr.update(value=untrained_note(), visible=bool(untrained_note())))
+            notice_update(FACE_WEIGHTS), gr.update(value=note, visible=bool(note)))
 
 
 def direction_radio(label: str, elem_id: str, value: str = "keep") -> Radio:

@@ -15,12 +15,12 @@ from core.checkpoints import digit_editors  # noqa: F401  (registers the digit e
 from core.train.attributes import judge_editor_file
 
 MOVED_BAR, SAME_DIGIT_BAR = 0.90, 0.95
-# The figures a shipped editor falls short of the bar on, as measured when it shipped (rounded down to 0.01 for
-# other CPUs' arithmetic; docs/training.md gives what was tried): each is that file's floor in place of the bar,
-# so that a retrained file replaces it only if it does at least as well. (model, attribute, direction): (moved, same digit)
-SHORT_OF_THE_BAR = {
-    ("stgan", "wide", 1): (0.85, SAME_DIGIT_BAR),  # 0.855 (step 3,500; 0.80 at 3,000)
-    ("stgan", "wide", -1): (0.88, SAME_DIGIT_BAR),  # 0.885
+# The moved figures a shipped editor falls short of the bar on, as measured when it shipped (rounded down to 0.01
+# for other CPUs' arithmetic; docs/training.md gives what was tried): each is that file's floor in place of the
+# bar, so that a retrained file replaces it only if it does at least as well. (model, attribute, direction): moved
+MOVED_SHORT_OF_THE_BAR = {
+    ("stgan", "wide", 1): 0.85,  # 0.855 (step 3,500; 0.80 at 3,000)
+    ("stgan", "wide", -1): 0.88,  # 0.885
 }
 
 
@@ -34,5 +34,5 @@ def test_a_shipped_digit_editor_moves_the_attribute_and_keeps_the_digit(model):
     assert path.stat().st_size < 5_000_000
     for report in judge_editor_file(path, "mnist-full"):
         assert report.digits >= 300, report  # each direction edits the held-out digits that lack (or have) it
-        moved, same_digit = SHORT_OF_THE_BAR.get((model, report.attribute, report.direction), (MOVED_BAR, SAME_DIGIT_BAR))
-        assert report.moved >= min(moved, MOVED_BAR) and report.same_digit >= min(same_digit, SAME_DIGIT_BAR), report
+        moved_floor = MOVED_SHORT_OF_THE_BAR.get((model, report.attribute, report.direction), MOVED_BAR)
+        assert report.moved >= moved_floor and report.same_digit >= SAME_DIGIT_BAR, report

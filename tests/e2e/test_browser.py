@@ -95,11 +95,12 @@ def test_gan_basics_draws_pggans_stages_and_renders_its_growth(page, tmp_path):
 
 def test_attribute_editing_edits_with_the_trained_digit_editors_and_names_the_others(page, tmp_path):
     from core import weights
+    from core.apps.attribute_editing import DIGIT_MODELS
 
     page.get_by_role("tab", name="Attribute editing").click()
     page.locator("#attributes-digits-tab-button").click()  # "Digits" alone is also the first tab's name
-    titles = {"stargan": "StarGAN", "attgan": "AttGAN", "stgan": "STGAN"}
-    untrained = [key for key in titles if weights.locate(weights.spec(f"{key}.digits")) is None]
+    titles = {key: choice.label.split(" (")[0] for key, choice in DIGIT_MODELS.items()}  # "StarGAN (digits)" -> StarGAN
+    untrained = [key for key, choice in DIGIT_MODELS.items() if weights.locate(weights.spec(choice.weights)) is None]
     trained = [key for key in titles if key not in untrained]
     if trained:  # ticked as the page comes: "Edit the digit" edits with them at once
         page.locator("#attributes-digit-run").click()
